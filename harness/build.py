@@ -1,0 +1,127 @@
+"""Build: make O=<build dir> with ccache; errors and warnings captured.
+
+Input: a BuildSpec. Output: a BuildResult whose Case carries the compiler's error
+lines on failure. Writes build.log. The build dir is reused between runs, so
+make rebuilds only what changed (and ccache serves what it saw before).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import proc
+from .results import Case, Status
+
+DIAGNOSTIC = re.compile(r"^(?P<file>[^\s:][^:]*):(?P<line>\d+):(?:(?P<col>\d+):)? "
+                        r"(?P<kind>error|warning|fatal error): (?P<msg>.*)$")
+MAKE_ERROR = re.compile(r"^make(\[\d+\])?: \*\*\* ")
+LINKER_ERROR = re.compile(r"^(ld|ld\.lld|.*ld): .*(undefined reference|error)")
+CONTEXT_LINES = 6
+
+
+@dataclass(frozen=True)
+class BuildSpec:
+    src: Path
+    build: Path
+    jobs: int
+    targets: tuple[str, ...] = ("bzImage", "modules")
+    timeout: float = 3600
+    extra_make_args: tuple[str, ...] = ()
+
+
+@dataclass
+class BuildResult:
+    case: Case
+    kernel: Path | None
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def make_argv(spec: BuildSpec) -> list[str]:
+    """The only place the kernel make command line is spelled."""
+    cc = "ccache gcc" if _have("ccache") else "gcc"
+    return ["make", "-C", str(spec.src), f"O={spec.build}", f"-j{spec.jobs}",
+            f"CC={cc}", f"HOSTCC={cc}", *spec.extra_make_args, *spec.targets]
+
+
+def make_env(spec: BuildSpec) -> dict[str, str]:
+    # Fixed identity and a base dir make objects identical across worktrees, so
+    # ccache hits when the same source is built from another checkout.
+    return {"CCACHE_BASEDIR": str(spec.src), "KBUILD_BUILD_TIMESTAMP": "2024-01-01",
+            "KBUILD_BUILD_USER": "harness", "KBUILD_BUILD_HOST": "harness"}
+
+
+def _have(tool: str) -> bool:
+    return any(os.access(Path(d) / tool, os.X_OK) for d in os.environ.get("PATH", "").split(":"))
+
+
+def diagnostics(output: str, kind: str) -> list[str]:
+    """Compiler diagnostics of one kind ('error' or 'warning'), deduplicated."""
+    found = []
+    for line in output.splitlines():
+        m = DIAGNOSTIC.match(line)
+        if m and m["kind"].endswith(kind):
+            found.append(line.strip())
+    return list(dict.fromkeys(found))
+
+
+def error_excerpt(output: str) -> str:
+    """Each error with the lines after it (the caret, notes), then make's own verdict."""
+    lines = output.splitlines()
+    keep: set[int] = set()
+    for i, line in enumerate(lines):
+        m = DIAGNOSTIC.match(line)
+        if (m and "error" in m["kind"]) or LINKER_ERROR.match(line):
+            keep.update(range(max(0, i - 1), min(len(lines), i + CONTEXT_LINES)))
+        elif MAKE_ERROR.match(line):
+            keep.add(i)
+    if not keep:
+        return "\n".join(lines[-40:])
+    return "\n".join(lines[i] for i in sorted(keep))
+
+
+def build(spec: BuildSpec, log: Path, name: str = "build") -> BuildResult:
+    progress = _Progress() if sys.stderr.isatty() else None
+    result = proc.run(make_argv(spec), log=log, timeout=spec.timeout, env=make_env(spec),
+                      on_line=progress.update if progress else None)
+    if progress:
+        progress.done()
+    warnings = diagnostics(result.output, "warning")
+    props = {"seconds": f"{result.seconds:.1f}", "warnings": str(len(warnings))}
+    if result.timed_out:
+        case = Case(name, Status.ERROR, f"build timed out after {spec.timeout:.0f}s",
+                    details=result.output[-4000:], seconds=result.seconds, properties=props)
+        return BuildResult(case, None, warnings, result.seconds)
+    if not result.ok:
+        errors = diagnostics(result.output, "error")
+        headline = errors[0] if errors else "make failed"
+        case = Case(name, Status.FAIL, headline, details=error_excerpt(result.output),
+                    seconds=result.seconds, properties=props)
+        return BuildResult(case, None, warnings, result.seconds)
+    kernel = spec.build / "arch/x86/boot/bzImage"
+    message = f"built in {result.seconds:.0f}s, {len(warnings)} warning(s)"
+    case = Case(name, Status.PASS, message, details="\n".join(warnings), seconds=result.seconds,
+                properties=props)
+    return BuildResult(case, kernel, warnings, result.seconds)
+
+
+class _Progress:
+    """One rewritten status line on a terminal: the object being built."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def update(self, line: str) -> None:
+        self.count += 1
+        parts = line.split()
+        if len(parts) >= 2 and parts[0] in ("CC", "LD", "AR", "AS", "CC [M]", "LD [M]"):
+            sys.stderr.write(f"\r\033[K  build: {self.count:6d} lines  {parts[-1][:60]}")
+            sys.stderr.flush()
+
+    def done(self) -> None:
+        sys.stderr.write("\r\033[K")
+        sys.stderr.flush()

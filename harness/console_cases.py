@@ -1,0 +1,24 @@
+"""Kernel incidents on the console -> failed Cases that name the workload.
+
+Input: console text and a label for the boot. Output: a "console" Case with one
+failing child per incident (panic, oops, KASAN, lockdep, hung task, ...), its
+excerpt in the details, named after the workload running when it happened.
+"""
+
+from __future__ import annotations
+
+from .results import Case, Status
+
+
+def incident_cases(text: str, label: str) -> Case:
+    from . import console  # noqa: PLC0415  (parsing modules load only when a log exists)
+
+    suite = Case(f"console {label}")
+    for incident in console.scan_console(text):
+        workload = console.workload_at(text, incident.line) or "(no workload running: boot)"
+        kind = incident.kind.name if hasattr(incident.kind, "name") else str(incident.kind)
+        suite.children.append(Case(
+            f"{kind} during {workload}", Status.FAIL, incident.title, details=incident.excerpt,
+            properties={"kind": kind, "workload": workload, "line": str(incident.line)}))
+    suite.status = suite.worst() if suite.children else Status.PASS
+    return suite

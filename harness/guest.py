@@ -1,0 +1,115 @@
+"""Guest suites: build them on the host, run them in the guest, split their KTAP.
+
+Input: suite names, a kernel build. Output: the guest command line for vm.boot,
+and one Case per suite parsed from the guest's output.
+A suite is guest-tests/<name>/ with a Makefile taking OUT=, KDIR=, KSRC= and
+producing OUT/run.sh (prints KTAP) and OUT/workloads (one name per line).
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import ktap, proc
+from .errors import UserError
+from .kconfig import PROJECT_ROOT
+from .results import Case, Status
+
+GUEST_TESTS = PROJECT_ROOT / "guest-tests"
+BEGIN = re.compile(r"^# harness: suite (\S+) begin$")
+END = re.compile(r"^# harness: suite (\S+) end rc=(\d+)$")
+
+
+@dataclass(frozen=True)
+class BuiltSuite:
+    name: str
+    out: Path
+    workloads: tuple[str, ...]
+
+
+def suite_dir(name: str) -> Path:
+    path = GUEST_TESTS / name
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", name) or not (path / "Makefile").is_file():
+        known = sorted(p.name for p in GUEST_TESTS.iterdir() if (p / "Makefile").is_file())
+        raise UserError(f"unknown guest suite '{name}' (known: {', '.join(known)})")
+    return path
+
+
+def build_suite(name: str, out: Path, kbuild: Path, ksrc: Path, log: Path
+                ) -> tuple[Case, BuiltSuite | None]:
+    source = suite_dir(name)
+    argv = ["make", "-C", str(source), f"OUT={out}", f"KDIR={kbuild}", f"KSRC={ksrc}"]
+    result = proc.run(argv, log=log, timeout=900)
+    if not result.ok:
+        return Case(f"build {name}", Status.FAIL, "guest suite failed to build",
+                    details=result.output[-4000:], seconds=result.seconds), None
+    workloads_file = out / "workloads"
+    workloads = tuple(workloads_file.read_text().split()) if workloads_file.exists() else ()
+    case = Case(f"build {name}", Status.PASS, f"{len(workloads)} workloads",
+                seconds=result.seconds)
+    return case, BuiltSuite(name, out, workloads)
+
+
+def guest_command(runs: list[tuple[BuiltSuite, tuple[str, ...]]]) -> str:
+    """One shell line for the guest: each suite between begin/end markers on stdout,
+    and start/end markers in the kernel log so a splat can be tied to a suite."""
+    parts = []
+    for suite, workloads in runs:
+        run = shlex.join(["sh", str(suite.out / "run.sh"), *workloads])
+        label = suite.name
+        parts.append(
+            f"echo '# harness: suite {label} begin'; "
+            f"echo '# harness: suite {label} begin' > /dev/kmsg; "
+            f"(cd {shlex.quote(str(suite.out))} && {run}); rc=$?; "
+            f"echo '# harness: suite {label} end rc='$rc > /dev/kmsg; "
+            f"echo '# harness: suite {label} end rc='$rc"
+        )
+    return "; ".join(parts)
+
+
+def split_output(text: str) -> list[tuple[str, list[str], int | None]]:
+    """(suite, its lines, exit code or None when the suite never finished)."""
+    segments: list[tuple[str, list[str], int | None]] = []
+    current: tuple[str, list[str]] | None = None
+    for line in text.splitlines():
+        if m := BEGIN.match(line.strip()):
+            if current:
+                segments.append((current[0], current[1], None))
+            current = (m[1], [])
+        elif (m := END.match(line.strip())) and current and m[1] == current[0]:
+            segments.append((current[0], current[1], int(m[2])))
+            current = None
+        elif current:
+            current[1].append(line)
+    if current:
+        segments.append((current[0], current[1], None))
+    return segments
+
+
+def suite_results(guest_output: str, expected: list[str], death: str) -> list[Case]:
+    """One Case per expected suite; a suite that never printed becomes an ERROR."""
+    found: dict[str, Case] = {}
+    for name, lines, rc in split_output(guest_output):
+        documents = ktap.parse_ktap(lines)
+        suite = Case(name, children=[c for doc in documents for c in _flatten_doc(doc)])
+        if rc is None:
+            suite.children.append(Case("(suite did not finish)", Status.ERROR, death))
+        elif not suite.children:
+            suite.children.append(Case("(no KTAP output)", Status.ERROR,
+                                       f"run.sh exited {rc} without printing KTAP"))
+        found[name] = suite
+    cases = []
+    for name in expected:
+        cases.append(found.get(name) or Case(name, children=[
+            Case("(not run)", Status.ERROR, f"suite never started: {death}")]))
+    for case in cases:
+        case.status = case.worst()
+    return cases
+
+
+def _flatten_doc(doc: Case) -> list[Case]:
+    """A KTAP document parses as an unnamed top-level Case: its children are the tests."""
+    return doc.children if doc.children and not doc.name else [doc]

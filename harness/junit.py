@@ -1,0 +1,81 @@
+"""JUnit and JSON writers for a list of top-level Cases (one testsuite each).
+
+Input: cases. Output: junit.xml / results.json text, written atomically so a
+reader never sees half a file. Nested Cases become dotted classnames, since JUnit
+consumers (Jenkins, GitLab) show those as a tree.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from junit_xml import TestCase, TestSuite, to_xml_report_string
+
+from .results import Case, Status
+
+
+def junit_cases(case: Case, prefix: str) -> list[TestCase]:
+    if not case.children:
+        return [_testcase(case, prefix)]
+    path = f"{prefix}.{case.name}" if prefix else case.name
+    return [tc for child in case.children for tc in junit_cases(child, path)]
+
+
+def _testcase(case: Case, classname: str) -> TestCase:
+    tc = TestCase(case.name, classname=classname, elapsed_sec=case.seconds or None,
+                  stdout=case.details if case.status is Status.PASS and case.details else None)
+    if case.status is Status.FAIL:
+        tc.add_failure_info(message=case.message or "failed", output=case.details or None)
+    elif case.status is Status.ERROR:
+        tc.add_error_info(message=case.message or "error", output=case.details or None)
+    elif case.status is Status.SKIP:
+        tc.add_skipped_info(message=case.message or "skipped", output=case.details or None)
+    elif case.status is Status.XFAIL:
+        tc.add_skipped_info(message=f"expected failure: {case.message}", output=case.details)
+    return tc
+
+
+def to_junit(suites: list[Case], run_name: str) -> str:
+    junit_suites = []
+    for suite in suites:
+        cases = junit_cases(suite, "") if suite.children else [_testcase(suite, suite.name)]
+        junit_suites.append(TestSuite(f"{run_name}.{suite.name}", cases,
+                                      properties=suite.properties or None))
+    return to_xml_report_string(junit_suites, prettyprint=True)
+
+
+def case_to_dict(case: Case) -> dict[str, Any]:
+    data: dict[str, Any] = {"name": case.name, "status": case.status.value}
+    for key in ("message", "details", "properties"):
+        if getattr(case, key):
+            data[key] = getattr(case, key)
+    if case.seconds:
+        data["seconds"] = round(case.seconds, 3)
+    if case.children:
+        data["children"] = [case_to_dict(c) for c in case.children]
+    return data
+
+
+def case_from_dict(data: dict[str, Any]) -> Case:
+    """The inverse of case_to_dict: results.json can be read back (report, compare)."""
+    return Case(
+        name=str(data["name"]), status=Status(data["status"]),
+        message=data.get("message", ""), details=data.get("details", ""),
+        seconds=float(data.get("seconds", 0.0)),
+        children=[case_from_dict(c) for c in data.get("children", [])],
+        properties=dict(data.get("properties", {})),
+    )
+
+
+def write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_json(path: Path, meta: dict[str, Any], suites: list[Case]) -> None:
+    payload = {**meta, "suites": [case_to_dict(s) for s in suites]}
+    write_atomic(path, json.dumps(payload, indent=2) + "\n")

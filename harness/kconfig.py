@@ -1,0 +1,101 @@
+"""Kconfig: fragments merged by merge_config.sh onto allnoconfig, olddefconfig, verify.
+
+Input: kernel source, build dir, fragment paths. Output: a Case ("kconfig") that
+fails naming every requested option olddefconfig dropped. Writes <build>/.config.
+Raises UserError for a fragment that does not exist or cannot be read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+from . import proc
+from .errors import UserError
+from .results import Case, Status
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+KCONFIG_DIR = PROJECT_ROOT / "kconfigs"
+BASE_FRAGMENT = "virtme-min.config"
+SET = re.compile(r"^(CONFIG_[A-Za-z0-9_]+)=(.*)$")
+UNSET = re.compile(r"^# (CONFIG_[A-Za-z0-9_]+) is not set$")
+
+
+def find_fragment(name: str, series_dir: Path | None) -> Path:
+    """A fragment by path, or by name under the series dir or kconfigs/."""
+    candidates = [Path(name)]
+    if series_dir is not None:
+        candidates.append(series_dir / name)
+    candidates += [KCONFIG_DIR / name, KCONFIG_DIR / f"{name}.config"]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate.resolve()
+    raise UserError(f"kconfig fragment '{name}' not found (looked in {KCONFIG_DIR})")
+
+
+def parse_options(text: str) -> dict[str, str]:
+    """CONFIG_FOO=y / '# CONFIG_FOO is not set' lines -> {name: value}, 'n' for unset."""
+    options: dict[str, str] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if m := SET.match(line):
+            options[m[1]] = m[2]
+        elif m := UNSET.match(line):
+            options[m[1]] = "n"
+    return options
+
+
+def requested_options(fragments: list[Path]) -> dict[str, str]:
+    wanted: dict[str, str] = {}
+    for fragment in fragments:
+        try:
+            wanted.update(parse_options(fragment.read_text()))
+        except (OSError, UnicodeDecodeError) as err:
+            raise UserError(f"{fragment}: cannot read kconfig fragment ({err})") from None
+    return wanted
+
+
+def config_key(fragments: list[Path]) -> str:
+    """Stable id of a config request: the build dir is cached under it."""
+    digest = hashlib.sha256()
+    for fragment in fragments:
+        digest.update(fragment.name.encode() + b"\0" + fragment.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def dropped_options(wanted: dict[str, str], final: dict[str, str]) -> list[str]:
+    """Requested options that did not survive, as 'CONFIG_X=y (got n)' lines."""
+    dropped = []
+    for name, value in wanted.items():
+        got = final.get(name, "n")
+        if got != value:
+            dropped.append(f"{name}={value} (final .config has {name}={got})")
+    return dropped
+
+
+def configure(src: Path, build: Path, fragments: list[Path], log: Path) -> Case:
+    build.mkdir(parents=True, exist_ok=True)
+    # -n: allnoconfig with the fragments forced, so options a fragment makes visible
+    # (INET once NET=y, ...) stay off instead of taking their defaults.
+    steps = [
+        [str(src / "scripts/kconfig/merge_config.sh"), "-n", "-O", str(build),
+         *map(str, fragments)],
+        ["make", "-s", "-C", str(src), f"O={build}", "olddefconfig"],
+    ]
+    for argv in steps:
+        result = proc.run(argv, cwd=src, log=log, timeout=300)
+        if not result.ok:
+            return Case("kconfig", Status.ERROR, f"{Path(argv[0]).name} failed",
+                        details=result.output[-4000:])
+    final = parse_options((build / ".config").read_text())
+    dropped = dropped_options(requested_options(fragments), final)
+    names = ", ".join(f.name for f in fragments)
+    if dropped:
+        return Case("kconfig", Status.FAIL,
+                    f"{len(dropped)} requested option(s) dropped by olddefconfig: "
+                    + ", ".join(d.split("=")[0] for d in dropped),
+                    details="\n".join(dropped), properties={"fragments": names})
+    enabled = sum(1 for v in final.values() if v in ("y", "m"))
+    return Case("kconfig", Status.PASS, f"{enabled} options enabled; all requested kept",
+                properties={"fragments": names, "enabled": str(enabled)})

@@ -1,0 +1,208 @@
+"""The `harness test` and `harness apply` pipelines: stage after stage, each result
+recorded in the run directory the moment it exists.
+
+Input: a Series and TestOptions. Output: a RunDir (junit.xml, results.json, ...).
+Kernel failures end as Cases; only bad input/missing tools raise.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import build, guest, kconfig, kvm, slots, tree, vm
+from .console_cases import incident_cases
+from .results import Case, Status
+from .rundir import RunDir
+from .series import Series
+
+DEFAULT_SUITES = ("smoke",)
+
+
+@dataclass(frozen=True)
+class TestOptions:
+    argv: list[str]
+    out: Path
+    cache: Path
+    base: str = "debian:6.12"
+    tree: Path | None = None
+    kconfig: tuple[str, ...] = ()
+    suites: tuple[str, ...] = ()
+    jobs: int = 2
+    timeout: int = 600
+    no_kvm: bool = False
+    memory: str = ""
+    cpus: int = 0
+    apply_only: bool = False
+
+
+@dataclass
+class Prepared:
+    """What the apply stage leaves for the later stages."""
+
+    run: RunDir
+    slot: slots.Slot
+    worktree: tree.Worktree
+    applied: bool
+    notes: list[str] = field(default_factory=list)
+
+
+def note(message: str) -> None:
+    print(f"harness: {message}", file=sys.stderr, flush=True)
+
+
+def apply_stage(series: Series, opts: TestOptions) -> Prepared:
+    run = RunDir.create(opts.out, series.name, opts.argv)
+    spec = tree.resolve(opts.base, opts.tree, series, opts.cache)
+    run.meta.update(series=series.name, subject=series.subject, message_id=series.message_id,
+                    base=spec.label)
+    if spec.note:
+        note(spec.note)
+        run.meta["base_note"] = spec.note
+    slot = slots.take(opts.cache, tree.repo_tag(spec.label.split(" ")[0]) if opts.tree is None
+                      else f"tree-{abs(hash(str(opts.tree))) % 10**8}")
+    wt = tree.prepare_worktree(spec, slot.worktree, run.file("apply.log"))
+    run.meta["base_commit"] = wt.base_rev
+    note(f"applying {len(series.patches)} patch(es) on {spec.label}")
+    applied = run.add(tree.apply_series(wt, series, run.file("apply.log")))
+    (run.file("apply-report.txt")).write_text(apply_report(applied))
+    return Prepared(run, slot, wt, applied.worst() is Status.PASS)
+
+
+def apply_report(suite: Case) -> str:
+    lines = []
+    for case in suite.children:
+        lines.append(f"{case.status.value.upper():5} {case.name}: {case.message}")
+        lines += [f"      {d}" for d in case.details.splitlines() if "hunk #" in d]
+    return "\n".join(lines) + "\n"
+
+
+def test_series(series: Series, opts: TestOptions) -> RunDir:
+    prepared = apply_stage(series, opts)
+    try:
+        if not opts.apply_only:
+            _after_apply(series, opts, prepared)
+    except KeyboardInterrupt:
+        prepared.run.add(Case("interrupted", Status.ERROR, "interrupted by the user (Ctrl-C)"))
+        raise
+    finally:
+        prepared.slot.release()
+    return prepared.run
+
+
+def _after_apply(series: Series, opts: TestOptions, prepared: Prepared) -> None:
+    run, src = prepared.run, prepared.worktree.path
+    if not prepared.applied:
+        run.add(Case("build", Status.SKIP, "series did not apply"))
+        return
+    names = [kconfig.BASE_FRAGMENT, *series.config.kconfig, *opts.kconfig]
+    fragments = [kconfig.find_fragment(n, series.path if series.path.is_dir() else None)
+                 for n in names]
+    bdir = prepared.slot.build_dir(kconfig.config_key(fragments))
+    note(f"configuring in {bdir}")
+    config_case = run.add(kconfig.configure(src, bdir, fragments, run.file("build.log")))
+    if (bdir / ".config").exists():
+        (run.file("config")).write_bytes((bdir / ".config").read_bytes())
+    if config_case.status.is_bad:
+        return
+    note(f"building (make -j{opts.jobs}, log: {run.file('build.log')})")
+    built = build.build(build.BuildSpec(src, bdir, opts.jobs), run.file("build.log"))
+    run.add(built.case)
+    run.write_reproducer(opts.argv, [
+        f"git -C {src} log --oneline -{len(series.patches) + 1}",
+        " ".join(build.make_argv(build.BuildSpec(src, bdir, opts.jobs)))])
+    if built.kernel is None:
+        return
+    _guest_stage(series, opts, run, src, bdir, built.kernel)
+
+
+def _guest_stage(series: Series, opts: TestOptions, run: RunDir, src: Path, bdir: Path,
+                 kernel: Path) -> None:
+    suite_names = list(opts.suites or series.config.suites or DEFAULT_SUITES)
+    built_suites = []
+    for name in suite_names:
+        case, suite = guest.build_suite(name, run.file(f"guest/{name}"), bdir, src,
+                                        run.file("guest-build.log"))
+        if case.status.is_bad:
+            run.add(Case(name, children=[case], status=case.status))
+        elif suite:
+            built_suites.append(suite)
+    if not built_suites:
+        return
+    verdict = kvm.verdict(opts.cache)
+    if not opts.no_kvm and not verdict.usable:
+        note(f"KVM unusable ({verdict.reason}); booting with TCG (slow)")
+    use_kvm = verdict.usable and not opts.no_kvm
+    run.meta["accel"] = "kvm" if use_kvm else "tcg"
+    for boot_id, batch in enumerate(boot_batches(built_suites, series.config.isolate)):
+        _boot_and_collect(series, opts, run, kernel, use_kvm, boot_id, batch)
+
+
+def boot_batches(suites: list[guest.BuiltSuite], isolate: tuple[str, ...]
+                 ) -> list[list[tuple[guest.BuiltSuite, tuple[str, ...]]]]:
+    """Ordinary suites share one boot; an isolated suite gets one boot per workload."""
+    shared = [(s, ()) for s in suites if s.name not in isolate]
+    batches: list[list[tuple[guest.BuiltSuite, tuple[str, ...]]]] = [shared] if shared else []
+    for suite in suites:
+        if suite.name in isolate:
+            batches += [[(suite, (w,))] for w in suite.workloads]
+    return batches
+
+
+def _boot_and_collect(series: Series, opts: TestOptions, run: RunDir, kernel: Path,
+                      use_kvm: bool, boot_id: int,
+                      batch: list[tuple[guest.BuiltSuite, tuple[str, ...]]]) -> None:
+    label = "+".join(s.name + (f":{w[0]}" if w else "") for s, w in batch)
+    console_log = run.file(f"console-{boot_id}.log" if boot_id else "console.log")
+    spec = vm.VmSpec(kernel=kernel, command=guest.guest_command(batch), console_log=console_log,
+                     guest_log=console_log.with_suffix(".out"), cpus=opts.cpus or series.config.cpus or 2,
+                     memory=opts.memory or series.config.memory or "1G",
+                     append=series.config.cmdline, kvm=use_kvm,
+                     timeout=series.config.timeout or opts.timeout)
+    note(f"booting {label} ({'KVM' if use_kvm else 'TCG'}, timeout {spec.timeout:.0f}s)")
+    result = vm.boot(spec)
+    run.add(Case(f"boot {label}", result.status, result.reason, seconds=result.seconds,
+                 details=_tail(result.console, 60) if result.status.is_bad else "",
+                 properties={"console": console_log.name, "accel": "kvm" if use_kvm else "tcg"}))
+    names = [s.name for s, _ in batch]
+    for case in guest.suite_results(result.guest_output, names, result.reason):
+        apply_xfail(case, series.config.xfail)
+        _merge_suite(run, case)
+    incidents = incident_cases(result.console, label)
+    if incidents.children:
+        run.add(incidents)
+
+
+def _merge_suite(run: RunDir, case: Case) -> None:
+    """Isolated runs of one suite land in one Case, workload after workload."""
+    for existing in run.suites:
+        if existing.name == case.name and existing.children:
+            existing.children += case.children
+            existing.status = existing.worst()
+            run.flush()
+            return
+    run.add(case)
+
+
+def _tail(text: str, lines: int) -> str:
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def apply_xfail(case: Case, xfail: dict[str, str], prefix: str = "") -> None:
+    """series.yaml xfail: a failing test becomes XFAIL; one that passes is flagged,
+    so the list is kept honest when the bug gets fixed."""
+    path = f"{prefix}.{case.name}" if prefix else case.name
+    for child in case.children:
+        apply_xfail(child, xfail, path)
+    reason = next((r for pattern, r in xfail.items() if fnmatch.fnmatchcase(path, pattern)), None)
+    if reason is None or case.children:
+        if case.children:
+            case.status = case.worst()
+        return
+    if case.status is Status.FAIL:
+        case.status, case.message = Status.XFAIL, f"{reason} ({case.message})".strip()
+    elif case.status is Status.PASS:
+        case.status = Status.FAIL
+        case.message = f"passed but series.yaml expects a failure: {reason}"

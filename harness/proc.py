@@ -1,0 +1,124 @@
+"""The one place the harness runs commands.
+
+Input: argv, cwd, an optional log file and timeout. Output: a Completed.
+Echoes `$ argv` to the log, tees output there, kills the whole process group on
+timeout, never uses a shell. Raises EnvError when the program does not exist.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import EnvError
+
+INSTALL_HINTS = {
+    "git": "apt-get install git",
+    "make": "apt-get install build-essential",
+    "gcc": "apt-get install build-essential",
+    "ccache": "apt-get install ccache",
+    "vng": "pip install virtme-ng",
+    "qemu-system-x86_64": "apt-get install qemu-system-x86",
+    "flex": "apt-get install flex bison",
+    "perl": "apt-get install perl",
+}
+
+
+@dataclass(frozen=True)
+class Completed:
+    argv: tuple[str, ...]
+    returncode: int | None  # None: killed on timeout
+    output: str
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+    @property
+    def timed_out(self) -> bool:
+        return self.returncode is None
+
+
+def missing_tool(name: str) -> EnvError:
+    hint = INSTALL_HINTS.get(name, f"install {name}")
+    return EnvError(f"{name} not found: {hint}")
+
+
+def kill_group(popen: subprocess.Popen[bytes] | subprocess.Popen[str]) -> None:
+    """Kill a child started with start_new_session=True and everything it spawned."""
+    try:
+        os.killpg(popen.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    popen.wait()
+
+
+def run(
+    argv: Sequence[str],
+    cwd: Path | None = None,
+    log: Path | None = None,
+    timeout: float | None = None,
+    env: Mapping[str, str] | None = None,
+    on_line: Callable[[str], None] | None = None,
+) -> Completed:
+    """Run argv to completion; stdout+stderr are returned and appended to `log`."""
+    started = time.monotonic()
+    full_env = {**os.environ, **(env or {})}
+    logf = open(log, "a", encoding="utf-8", errors="replace") if log else None
+    if logf:
+        logf.write(f"$ {shlex.join(argv)}\n")
+        logf.flush()
+    try:
+        popen = subprocess.Popen(
+            list(argv), cwd=cwd, env=full_env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            start_new_session=True, text=True, errors="replace",
+        )
+    except FileNotFoundError as err:
+        if logf:
+            logf.close()
+        raise missing_tool(argv[0]) from err
+    chunks: list[str] = []
+    timed_out = False
+    try:
+        timed_out = _pump(popen, chunks, logf, on_line, started, timeout)
+    finally:
+        if popen.poll() is None:
+            kill_group(popen)
+        if logf:
+            logf.close()
+    returncode = None if timed_out else popen.returncode
+    return Completed(tuple(argv), returncode, "".join(chunks), time.monotonic() - started)
+
+
+def _pump(popen, chunks, logf, on_line, started, timeout) -> bool:  # type: ignore[no-untyped-def]
+    """Copy the child's output line by line; True when the deadline passed."""
+    import selectors
+
+    assert popen.stdout is not None
+    sel = selectors.DefaultSelector()
+    sel.register(popen.stdout, selectors.EVENT_READ)
+    while True:
+        remaining = None if timeout is None else timeout - (time.monotonic() - started)
+        if remaining is not None and remaining <= 0:
+            kill_group(popen)
+            return True
+        if not sel.select(timeout=min(remaining, 1.0) if remaining else 1.0):
+            continue
+        line = popen.stdout.readline()
+        if not line:
+            popen.wait()
+            return False
+        chunks.append(line)
+        if logf:
+            logf.write(line)
+            logf.flush()
+        if on_line:
+            on_line(line)

@@ -1,0 +1,113 @@
+"""Run directory: where every stage's results land as soon as the stage ends.
+
+Input: --out and a run name. Output: <out>/<run-id>/ with junit.xml, results.json,
+summary.md and reproduce.sh rewritten after each stage, so a crash, a hang or
+Ctrl-C still leaves valid JUnit and a way to reproduce.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import shlex
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import junit
+from .results import Case, Status
+
+SYMBOL = {Status.PASS: "PASS", Status.FAIL: "FAIL", Status.SKIP: "SKIP",
+          Status.XFAIL: "XFAIL", Status.ERROR: "ERROR"}
+
+
+@dataclass
+class RunDir:
+    path: Path
+    name: str
+    meta: dict[str, Any] = field(default_factory=dict)
+    suites: list[Case] = field(default_factory=list)
+
+    @classmethod
+    def create(cls, out: Path, name: str, argv: list[str]) -> RunDir:
+        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        safe = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "run"
+        path = out / f"{safe}-{stamp}"
+        suffix = 1
+        while path.exists():
+            suffix += 1
+            path = out / f"{safe}-{stamp}-{suffix}"
+        path.mkdir(parents=True)
+        run = cls(path, safe, {"run": path.name, "argv": argv, "started": stamp})
+        run.write_reproducer(argv)
+        run.flush()
+        return run
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    def write_reproducer(self, argv: list[str], extra: list[str] | None = None) -> None:
+        lines = ["#!/bin/sh", "# Re-run this exact harness invocation.", "set -e",
+                 f"cd {shlex.quote(str(Path.cwd()))}", shlex.join(["harness", *argv])]
+        if extra:
+            lines += ["", "# The commands the stages ran, in order:"] + [f"# {c}" for c in extra]
+        target = self.file("reproduce.sh")
+        target.write_text("\n".join(lines) + "\n")
+        target.chmod(0o755)
+
+    def add(self, case: Case) -> Case:
+        self.suites.append(case)
+        self.flush()
+        return case
+
+    def flush(self) -> None:
+        junit.write_atomic(self.file("junit.xml"), junit.to_junit(self.suites, self.name))
+        junit.write_json(self.file("results.json"), self.meta, self.suites)
+        junit.write_atomic(self.file("summary.md"), summary_markdown(self.name, self.suites))
+
+    @property
+    def failed(self) -> bool:
+        return any(s.worst().is_bad for s in self.suites)
+
+
+def counts(suites: list[Case]) -> dict[Status, int]:
+    tally = {status: 0 for status in Status}
+    for suite in suites:
+        for leaf in suite.leaves():
+            tally[leaf.status] += 1
+    return tally
+
+
+def summary_markdown(name: str, suites: list[Case]) -> str:
+    tally = counts(suites)
+    lines = [f"# {name}", "", " · ".join(f"{n} {s.value}" for s, n in tally.items() if n), ""]
+    lines += ["| stage | result | detail |", "|---|---|---|"]
+    for suite in suites:
+        lines.append(f"| {suite.name} | {SYMBOL[suite.worst()]} | {_one_line(suite)} |")
+    bad = [(s, leaf) for s in suites for leaf in s.leaves() if leaf.status.is_bad]
+    if bad:
+        lines += ["", "## Failures", ""]
+        for suite, leaf in bad:
+            lines.append(f"- **{suite.name} / {leaf.name}**: {leaf.message}")
+    return "\n".join(lines) + "\n"
+
+
+def _one_line(suite: Case) -> str:
+    if not suite.children:
+        return suite.message.replace("|", "\\|")[:120]
+    tally = counts([suite])
+    return ", ".join(f"{n} {s.value}" for s, n in tally.items() if n)
+
+
+def terminal_summary(run: RunDir, stream: Any = sys.stdout) -> None:
+    for suite in run.suites:
+        status = suite.worst()
+        print(f"  {SYMBOL[status]:5} {suite.name:28} {_one_line(suite)}", file=stream)
+        for leaf in suite.leaves():
+            if leaf.status.is_bad and leaf is not suite:
+                print(f"        {SYMBOL[leaf.status]:5} {leaf.name}: {leaf.message[:100]}",
+                      file=stream)
+    tally = counts(run.suites)
+    print("  " + ", ".join(f"{n} {s.value}" for s, n in tally.items() if n), file=stream)
+    print(f"  results: {run.path}", file=stream)

@@ -1,0 +1,235 @@
+"""Tree: find the base, make a throwaway worktree, apply the series patch by patch.
+
+Input: a TreeSpec and a Series. Output: a Worktree and an ApplyReport (one Case
+per patch). The base repository is never modified: all work is in a git worktree.
+Raises UserError for a bad --tree/--base, EnvError when the Debian source is missing.
+"""
+
+from __future__ import annotations
+
+import re
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import proc
+from .errors import EnvError, UserError
+from .results import Case, Status
+from .series import Patch, Series
+
+DEBIAN_TARBALL = "/usr/src/linux-source-{version}.tar.xz"
+GIT_IDENTITY = ["-c", "user.name=harness", "-c", "user.email=harness@localhost"]
+
+
+@dataclass(frozen=True)
+class TreeSpec:
+    repo: Path  # a git repository holding the base
+    rev: str  # what to check out before applying
+    label: str  # how to name the base in reports
+    note: str = ""  # e.g. "base-commit abc123 not in tree; using debian-6.12"
+
+
+@dataclass(frozen=True)
+class Worktree:
+    path: Path
+    base_rev: str  # resolved commit id of the base
+
+
+# Fixed dates: the same tarball gives the same base commit id on every machine.
+FIXED_DATES = {"GIT_AUTHOR_DATE": "2024-01-01T00:00:00Z", "GIT_COMMITTER_DATE": "2024-01-01T00:00:00Z"}
+
+
+def git(repo: Path, *args: str, log: Path | None = None, timeout: float = 600) -> proc.Completed:
+    return proc.run(["git", *GIT_IDENTITY, "-C", str(repo), *args], log=log, timeout=timeout,
+                    env=FIXED_DATES)
+
+
+def resolve(base: str, tree: Path | None, series: Series, cache: Path) -> TreeSpec:
+    """Which repository and revision to start from, honoring series.yaml/base-commit."""
+    if tree is not None:
+        if not (tree / ".git").exists():
+            raise UserError(f"--tree {tree}: not a git repository")
+        repo, default_rev, label = tree, "HEAD", str(tree)
+    else:
+        spec = series.config.base if series.config.base.startswith("debian:") else base
+        repo = debian_repo(spec, cache)
+        default_rev, label = repo_tag(spec), spec
+    wanted = series.base_commit or (series.config.base if ":" not in series.config.base else "")
+    if not wanted:
+        return TreeSpec(repo, default_rev, label)
+    if git(repo, "cat-file", "-e", f"{wanted}^{{commit}}").ok:
+        return TreeSpec(repo, wanted, f"{label} @ {wanted}")
+    note = f"base {wanted} is not in {label}; applying on {default_rev} instead"
+    return TreeSpec(repo, default_rev, label, note)
+
+
+def repo_tag(spec: str) -> str:
+    return spec.replace(":", "-")
+
+
+def debian_repo(spec: str, cache: Path) -> Path:
+    """Debian's linux-source-X tarball, unpacked once into a cached git repo."""
+    kind, _, version = spec.partition(":")
+    if kind != "debian" or not re.fullmatch(r"\d+\.\d+", version):
+        raise UserError(f"--base {spec}: expected debian:MAJOR.MINOR, e.g. debian:6.12")
+    repo = cache / "trees" / repo_tag(spec)
+    if (repo / ".git").exists():
+        return repo
+    tarball = Path(DEBIAN_TARBALL.format(version=version))
+    if not tarball.exists():
+        raise EnvError(f"{tarball} missing: apt-get install linux-source-{version}")
+    _unpack_as_git(tarball, repo, repo_tag(spec))
+    return repo
+
+
+def _unpack_as_git(tarball: Path, repo: Path, tag: str) -> None:
+    staging = repo.with_name(repo.name + ".partial")
+    proc.run(["rm", "-rf", str(staging)])
+    staging.mkdir(parents=True)
+    with tarfile.open(tarball) as tar:
+        tar.extractall(staging, filter="data")
+    (top,) = list(staging.iterdir())
+    # Debian's tarball has a packaging .gitignore with `/*`: add everything by force.
+    steps = [["init", "-q", "-b", "base"], ["add", "-f", "-A"],
+             ["commit", "-q", "-m", f"{tarball.name} as shipped"], ["tag", tag]]
+    for step in steps:
+        result = git(top, *step)
+        if not result.ok:
+            raise EnvError(f"git {step[0]} in {top} failed: {result.output.strip()[:200]}")
+    top.rename(repo)
+    staging.rmdir()
+
+
+def prepare_worktree(spec: TreeSpec, where: Path, log: Path) -> Worktree:
+    """A clean detached worktree at spec.rev; reused (and reset) between runs."""
+    rev = git(spec.repo, "rev-parse", f"{spec.rev}^{{commit}}")
+    if not rev.ok:
+        raise UserError(f"{spec.label}: cannot resolve {spec.rev}")
+    commit = rev.output.strip()
+    if (where / ".git").exists():
+        git(where, "am", "--abort", log=log)
+        steps = [["checkout", "-q", "-f", "--detach", commit], ["reset", "-q", "--hard"],
+                 ["clean", "-q", "-fdx"]]
+        for step in steps:
+            git(where, *step, log=log)
+    else:
+        git(spec.repo, "worktree", "prune", log=log)
+        added = git(spec.repo, "worktree", "add", "-f", "--detach", str(where), commit, log=log)
+        if not added.ok:
+            raise EnvError(f"git worktree add {where} failed: {added.output.strip()[-200:]}")
+    return Worktree(where, commit)
+
+
+def apply_series(wt: Worktree, series: Series, log: Path) -> Case:
+    """git am -3 each patch; after the first conflict, the rest are skipped."""
+    suite = Case("apply")
+    failed_at = 0
+    for patch in series.patches:
+        if failed_at:
+            suite.children.append(Case(patch_case_name(patch), Status.SKIP,
+                                       f"not applied: patch {failed_at} did not apply"))
+            continue
+        case = apply_patch(wt, patch, log)
+        suite.children.append(case)
+        if case.status is Status.FAIL:
+            failed_at = patch.number
+    if failed_at:
+        analyse_rejects(wt, series, suite, log)
+    suite.status = suite.worst()
+    return suite
+
+
+def patch_case_name(patch: Patch) -> str:
+    return f"{patch.number:04d} {patch.short_subject}"
+
+
+def apply_patch(wt: Worktree, patch: Patch, log: Path) -> Case:
+    name = patch_case_name(patch)
+    with tempfile.NamedTemporaryFile(suffix=".patch") as mail:
+        mail.write(patch.mail)
+        mail.flush()
+        result = git(wt.path, "am", "-3", "--keep-non-patch", mail.name, log=log)
+    if result.ok:
+        how = "3-way" if "3-way merge" in result.output else "clean"
+        return Case(name, Status.PASS, f"applied {how}", properties={"apply": how})
+    conflicted = git(wt.path, "diff", "--name-only", "--diff-filter=U").output.split()
+    git(wt.path, "am", "--abort", log=log)
+    failed_files = conflicted or re.findall(r"^error: patch failed: ([^:]+):", result.output, re.M)
+    reason = "could not build fake ancestor" if "fake ancestor" in result.output else "conflict"
+    files = ", ".join(dict.fromkeys(failed_files)) or "(see details)"
+    return Case(name, Status.FAIL, f"{reason}: {files}", details=result.output.strip(),
+                properties={"apply": "conflict"})
+
+
+HUNK_RESULT = re.compile(
+    r"^Hunk #(\d+) (succeeded|FAILED) at (\d+)(?: with fuzz (\d+))?(?: \(offset (-?\d+) lines?\))?"
+)
+
+
+@dataclass(frozen=True)
+class HunkOutcome:
+    file: str
+    hunk: int
+    applied: bool
+    line: int
+    offset: int
+    fuzz: int
+
+    def describe(self) -> str:
+        if not self.applied:
+            return f"{self.file} hunk #{self.hunk}: REJECTED (at line {self.line})"
+        extra = [f"offset {self.offset}" for _ in [0] if self.offset]
+        extra += [f"fuzz {self.fuzz}" for _ in [0] if self.fuzz]
+        how = ", ".join(extra) or "exact"
+        return f"{self.file} hunk #{self.hunk}: applies at {self.line} ({how})"
+
+
+def parse_patch_output(output: str) -> list[HunkOutcome]:
+    """GNU patch --verbose output -> one outcome per hunk."""
+    outcomes: list[HunkOutcome] = []
+    current = ""
+    for line in output.splitlines():
+        if line.startswith(("patching file ", "checking file ")):
+            current = line.split(" ", 2)[2].strip("'")
+            continue
+        m = HUNK_RESULT.match(line)
+        if m:
+            outcomes.append(HunkOutcome(current, int(m[1]), m[2] == "succeeded", int(m[3]),
+                                        int(m[5] or 0), int(m[4] or 0)))
+    return outcomes
+
+
+def analyse_rejects(wt: Worktree, series: Series, suite: Case, log: Path) -> None:
+    """Apply every patch with GNU patch (fuzz allowed) in a scratch worktree, in order,
+    keeping partial results, so the reviewer sees which hunks land and which do not."""
+    scratch = wt.path.with_name(wt.path.name + ".rejects")
+    spec = TreeSpec(repo=_main_repo(wt.path), rev=wt.base_rev, label="scratch")
+    scratch_wt = prepare_worktree(spec, scratch, log)
+    for patch, case in zip(series.patches, suite.children):
+        with tempfile.NamedTemporaryFile("w", suffix=".diff") as diff:
+            diff.write(patch.diff)
+            diff.flush()
+            result = proc.run(["patch", "-p1", "-N", "-f", "--verbose", "--no-backup-if-mismatch",
+                               "-r", "-", "-i", diff.name], cwd=scratch_wt.path, log=log,
+                              timeout=120)
+        outcomes = parse_patch_output(result.output)
+        rejected = [o for o in outcomes if not o.applied]
+        summary = (f"dry-run with fuzz: {len(outcomes) - len(rejected)}/{len(outcomes)} hunks "
+                   f"apply, {len(rejected)} rejected")
+        case.properties["hunks_applied"] = str(len(outcomes) - len(rejected))
+        case.properties["hunks_rejected"] = str(len(rejected))
+        report = "\n".join(o.describe() for o in outcomes)
+        case.details = f"{case.details}\n\n{summary}\n{report}".strip()
+        if case.status is Status.SKIP:
+            case.message += f"; {summary}"
+        elif case.status is Status.FAIL and rejected:
+            files = ", ".join(dict.fromkeys(o.file for o in rejected))
+            case.message = f"{case.message.split(':')[0]}; hunks rejected in: {files}"
+        git(scratch_wt.path, "add", "-A", log=log)
+        git(scratch_wt.path, "commit", "-q", "--allow-empty", "-m", patch.short_subject, log=log)
+
+
+def _main_repo(worktree: Path) -> Path:
+    common = git(worktree, "rev-parse", "--path-format=absolute", "--git-common-dir")
+    return Path(common.output.strip()).parent

@@ -1,0 +1,130 @@
+"""Boot a kernel with virtme-ng, run one guest command, capture the console.
+
+Input: a VmSpec. Output: a BootResult; the console goes to spec.console_log and
+the guest command's stdout to spec.guest_log. vng returns the guest command's
+exit code, or 255 when the guest died; vng's own errors exit 1 or 255 too, so a
+QEMU failure is told apart by what the console shows. The wall-clock timeout,
+the panic watch and reaping QEMU are ours: vng has none of them.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pexpect
+import pexpect.fdpexpect
+
+from .proc import kill_group, missing_tool
+from .results import Status
+
+GUEST_DIED = 255
+PANIC = re.compile(rb"Kernel panic - not syncing[^\n]*")
+QEMU_ERROR = re.compile(r"^qemu-system-\S+: .*$", re.M)
+BOOTED = re.compile(r"(Run /init as init process|Run \S+ as init process|virtme-ng-init)")
+PANIC_GRACE_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class VmSpec:
+    kernel: Path
+    command: str
+    console_log: Path
+    guest_log: Path
+    cpus: int = 2
+    memory: str = "1G"
+    append: tuple[str, ...] = ()
+    kvm: bool = False
+    timeout: float = 300.0
+
+
+@dataclass(frozen=True)
+class BootResult:
+    status: Status  # PASS: the command ran to its end (its verdicts come from KTAP)
+    reason: str
+    returncode: int | None
+    seconds: float
+    guest_output: str
+    console: str
+    panicked: bool
+
+
+def vng_argv(spec: VmSpec) -> list[str]:
+    """The vng command line for `spec`: the only place vng flags are spelled."""
+    argv = ["vng", "--run", str(spec.kernel), "--verbose", "--cpus", str(spec.cpus),
+            "--memory", spec.memory]
+    if not spec.kvm:
+        argv.append("--disable-kvm")
+    for arg in spec.append:
+        argv += ["--append", arg]
+    return [*argv, "--exec", spec.command]
+
+
+def boot(spec: VmSpec) -> BootResult:
+    started = time.monotonic()
+    spec.console_log.parent.mkdir(parents=True, exist_ok=True)
+    with open(spec.guest_log, "wb") as guest_out, open(spec.console_log, "wb") as console:
+        try:
+            popen = subprocess.Popen(vng_argv(spec), stdin=subprocess.DEVNULL, stdout=guest_out,
+                                     stderr=subprocess.PIPE, start_new_session=True)
+        except FileNotFoundError as err:
+            raise missing_tool("vng") from err
+        try:
+            timed_out, panicked = _watch_console(popen, console, started + spec.timeout)
+        finally:
+            if popen.poll() is None:
+                kill_group(popen)  # QEMU is always reaped, whatever happened above
+    returncode = None if timed_out else popen.returncode
+    console_text = spec.console_log.read_text(errors="replace")
+    guest_text = spec.guest_log.read_text(errors="replace")
+    status, reason = classify(returncode, timed_out, panicked, console_text, guest_text, spec)
+    return BootResult(status, reason, returncode, time.monotonic() - started, guest_text,
+                      console_text, panicked)
+
+
+def _watch_console(popen: subprocess.Popen[bytes], console: object, deadline: float
+                   ) -> tuple[bool, bool]:
+    """Tee the console until vng exits; stop early a little after a panic."""
+    assert popen.stderr is not None
+    watcher = pexpect.fdpexpect.fdspawn(popen.stderr.fileno(), logfile=console)
+    panicked = False
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return True, panicked
+        try:
+            index = watcher.expect([PANIC, pexpect.EOF], timeout=remaining)
+        except pexpect.TIMEOUT:
+            return True, panicked
+        if index == 1:
+            popen.wait()
+            return False, panicked
+        if not panicked:
+            panicked = True
+            deadline = min(deadline, time.monotonic() + PANIC_GRACE_SECONDS)
+
+
+def classify(returncode: int | None, timed_out: bool, panicked: bool, console: str,
+             guest_output: str, spec: VmSpec) -> tuple[Status, str]:
+    """Did the guest run our command to the end? Test verdicts come from KTAP, not here."""
+    if panicked:
+        match = PANIC.search(console.encode(errors="replace"))
+        headline = match.group(0).decode(errors="replace") if match else "Kernel panic"
+        return Status.FAIL, headline.strip()
+    if timed_out:
+        where = "after boot" if BOOTED.search(console) else "before reaching userspace"
+        return Status.ERROR, f"timed out after {spec.timeout:.0f}s ({where})"
+    qemu_errors = QEMU_ERROR.findall(console)
+    if returncode == GUEST_DIED and not BOOTED.search(console):
+        detail = qemu_errors[0] if qemu_errors else "no kernel output"
+        return Status.ERROR, f"QEMU/vng failed before the kernel ran: {detail}"
+    if returncode == GUEST_DIED:
+        return Status.FAIL, "guest died (vng exit 255) without a panic message"
+    saw_ktap = "KTAP version" in guest_output or "TAP version" in guest_output
+    if returncode == 0 or saw_ktap:
+        return Status.PASS, f"guest command exited {returncode}"
+    detail = qemu_errors[0] if qemu_errors else console.strip().splitlines()[-1:] or [""]
+    return Status.ERROR, f"vng exited {returncode}: {str(detail)[:200]}"

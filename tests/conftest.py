@@ -1,0 +1,45 @@
+"""Shared helpers: fixture paths and a tiny real git repository for apply tests."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+PROJECT = Path(__file__).parent.parent
+GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "init.defaultBranch=main"]
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run([*GIT, "-C", str(repo), *args], check=True, capture_output=True,
+                          text=True).stdout
+
+
+@pytest.fixture
+def tiny_repo(tmp_path: Path) -> Path:
+    """A two-file kernel-like repo: the base for apply/conflict tests."""
+    repo = tmp_path / "repo"
+    (repo / "mm").mkdir(parents=True)
+    (repo / "mm/mmap.c").write_text("".join(f"int line{i};\n" for i in range(40)))
+    (repo / "Makefile").write_text("obj-y += mm/\n")
+    subprocess.run([*GIT, "init", "-q", str(repo)], check=True)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "base")
+    return repo
+
+
+def make_series(repo: Path, out: Path, edits: list[tuple[str, str, str]]) -> Path:
+    """Commit each (file, old, new) replacement on a branch and format-patch them."""
+    git(repo, "checkout", "-q", "-b", f"s{len(list(out.parent.glob('*')))}")
+    for path, old, new in edits:
+        target = repo / path
+        text = target.read_text() if target.exists() else ""
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text.replace(old, new) if old else text + new)
+        git(repo, "add", "-A")
+        git(repo, "commit", "-q", "-s", "-m", f"mm: change {path} {new.strip()[:20]}")
+    git(repo, "format-patch", "-q", "-o", str(out), "main")
+    git(repo, "checkout", "-q", "main")
+    return out
