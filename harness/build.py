@@ -16,8 +16,10 @@ from pathlib import Path
 from . import proc
 from .results import Case, Status
 
-DIAGNOSTIC = re.compile(r"^(?P<file>[^\s:][^:]*):(?P<line>\d+):(?:(?P<col>\d+):)? "
-                        r"(?P<kind>error|warning|fatal error): (?P<msg>.*)$")
+DIAGNOSTIC = re.compile(
+    r"^(?P<file>[^\s:][^:]*):(?P<line>\d+):(?:(?P<col>\d+):)? "
+    r"(?P<kind>error|warning|fatal error): (?P<msg>.*)$"
+)
 MAKE_ERROR = re.compile(r"^make(\[\d+\])?: \*\*\* ")
 LINKER_ERROR = re.compile(r"^(ld|ld\.lld|.*ld): .*(undefined reference|error)")
 CONTEXT_LINES = 6
@@ -44,15 +46,28 @@ class BuildResult:
 def make_argv(spec: BuildSpec) -> list[str]:
     """The only place the kernel make command line is spelled."""
     cc = "ccache gcc" if _have("ccache") else "gcc"
-    return ["make", "-C", str(spec.src), f"O={spec.build}", f"-j{spec.jobs}",
-            f"CC={cc}", f"HOSTCC={cc}", *spec.extra_make_args, *spec.targets]
+    return [
+        "make",
+        "-C",
+        str(spec.src),
+        f"O={spec.build}",
+        f"-j{spec.jobs}",
+        f"CC={cc}",
+        f"HOSTCC={cc}",
+        *spec.extra_make_args,
+        *spec.targets,
+    ]
 
 
 def make_env(spec: BuildSpec) -> dict[str, str]:
     # Fixed identity and a base dir make objects identical across worktrees, so
     # ccache hits when the same source is built from another checkout.
-    return {"CCACHE_BASEDIR": str(spec.src), "KBUILD_BUILD_TIMESTAMP": "2024-01-01",
-            "KBUILD_BUILD_USER": "harness", "KBUILD_BUILD_HOST": "harness"}
+    return {
+        "CCACHE_BASEDIR": str(spec.src),
+        "KBUILD_BUILD_TIMESTAMP": "2024-01-01",
+        "KBUILD_BUILD_USER": "harness",
+        "KBUILD_BUILD_HOST": "harness",
+    }
 
 
 def _have(tool: str) -> bool:
@@ -86,26 +101,49 @@ def error_excerpt(output: str) -> str:
 
 def build(spec: BuildSpec, log: Path, name: str = "build") -> BuildResult:
     progress = _Progress() if sys.stderr.isatty() else None
-    result = proc.run(make_argv(spec), log=log, timeout=spec.timeout, env=make_env(spec),
-                      on_line=progress.update if progress else None)
+    result = proc.run(
+        make_argv(spec),
+        log=log,
+        timeout=spec.timeout,
+        env=make_env(spec),
+        on_line=progress.update if progress else None,
+    )
     if progress:
         progress.done()
     warnings = diagnostics(result.output, "warning")
     props = {"seconds": f"{result.seconds:.1f}", "warnings": str(len(warnings))}
     if result.timed_out:
-        case = Case(name, Status.ERROR, f"build timed out after {spec.timeout:.0f}s",
-                    details=result.output[-4000:], seconds=result.seconds, properties=props)
+        case = Case(
+            name,
+            Status.ERROR,
+            f"build timed out after {spec.timeout:.0f}s",
+            details=result.output[-4000:],
+            seconds=result.seconds,
+            properties=props,
+        )
         return BuildResult(case, None, warnings, result.seconds)
     if not result.ok:
         errors = diagnostics(result.output, "error")
         headline = errors[0] if errors else "make failed"
-        case = Case(name, Status.FAIL, headline, details=error_excerpt(result.output),
-                    seconds=result.seconds, properties=props)
+        case = Case(
+            name,
+            Status.FAIL,
+            headline,
+            details=error_excerpt(result.output),
+            seconds=result.seconds,
+            properties=props,
+        )
         return BuildResult(case, None, warnings, result.seconds)
     kernel = spec.build / "arch/x86/boot/bzImage"
     message = f"built in {result.seconds:.0f}s, {len(warnings)} warning(s)"
-    case = Case(name, Status.PASS, message, details="\n".join(warnings), seconds=result.seconds,
-                properties=props)
+    case = Case(
+        name,
+        Status.PASS,
+        message,
+        details="\n".join(warnings),
+        seconds=result.seconds,
+        properties=props,
+    )
     return BuildResult(case, kernel, warnings, result.seconds)
 
 

@@ -26,14 +26,17 @@ class _Parser(argparse.ArgumentParser):
 
 def default_cache() -> Path:
     base = os.environ.get("HARNESS_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "harness")
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "harness"
+    )
     return Path(base)
 
 
 def _tree_options(p: argparse.ArgumentParser) -> None:
     group = p.add_mutually_exclusive_group()
     group.add_argument("--tree", type=Path, help="existing git tree (never modified)")
-    group.add_argument("--base", default="debian:6.12", help="base spec (default debian:6.12)")
+    group.add_argument(
+        "--base", default="", help="base spec (default: series.yaml's, else debian:6.12)"
+    )
     p.add_argument("--out", type=Path, default=Path("results"), help="results dir")
     p.add_argument("--cache", type=Path, default=None, help="cache dir (trees, builds)")
 
@@ -83,11 +86,25 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
     failed = False
     for one in all_series:
         opts = pipeline.TestOptions(
-            argv=argv, out=args.out, cache=args.cache or default_cache(), base=args.base,
-            tree=args.tree, apply_only=args.command == "apply",
-            **({} if args.command == "apply" else dict(
-                kconfig=tuple(args.kconfig), suites=tuple(args.suite), jobs=args.jobs,
-                timeout=args.timeout, no_kvm=args.no_kvm, memory=args.memory, cpus=args.cpus)),
+            argv=argv,
+            out=args.out,
+            cache=args.cache or default_cache(),
+            base=args.base,
+            tree=args.tree,
+            apply_only=args.command == "apply",
+            **(
+                {}
+                if args.command == "apply"
+                else dict(
+                    kconfig=tuple(args.kconfig),
+                    suites=tuple(args.suite),
+                    jobs=args.jobs,
+                    timeout=args.timeout,
+                    no_kvm=args.no_kvm,
+                    memory=args.memory,
+                    cpus=args.cpus,
+                )
+            ),
         )
         run = pipeline.test_series(one, opts)
         print(f"\n{one.name}: {one.subject}")

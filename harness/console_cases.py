@@ -17,8 +17,14 @@ def incident_cases(text: str, label: str) -> Case:
     for incident in console.scan_console(text):
         workload = console.workload_at(text, incident.line) or "(no workload running: boot)"
         kind = incident.kind.name if hasattr(incident.kind, "name") else str(incident.kind)
-        suite.children.append(Case(
-            f"{kind} during {workload}", Status.FAIL, incident.title, details=incident.excerpt,
-            properties={"kind": kind, "workload": workload, "line": str(incident.line)}))
+        suite.children.append(
+            Case(
+                f"{kind} during {workload}",
+                Status.FAIL,
+                incident.title,
+                details=incident.excerpt,
+                properties={"kind": kind, "workload": workload, "line": str(incident.line)},
+            )
+        )
     suite.status = suite.worst() if suite.children else Status.PASS
     return suite

@@ -38,18 +38,23 @@ def suite_dir(name: str) -> Path:
     return path
 
 
-def build_suite(name: str, out: Path, kbuild: Path, ksrc: Path, log: Path
-                ) -> tuple[Case, BuiltSuite | None]:
+def build_suite(
+    name: str, out: Path, kbuild: Path, ksrc: Path, log: Path
+) -> tuple[Case, BuiltSuite | None]:
     source = suite_dir(name)
     argv = ["make", "-C", str(source), f"OUT={out}", f"KDIR={kbuild}", f"KSRC={ksrc}"]
     result = proc.run(argv, log=log, timeout=900)
     if not result.ok:
-        return Case(f"build {name}", Status.FAIL, "guest suite failed to build",
-                    details=result.output[-4000:], seconds=result.seconds), None
+        return Case(
+            f"build {name}",
+            Status.FAIL,
+            "guest suite failed to build",
+            details=result.output[-4000:],
+            seconds=result.seconds,
+        ), None
     workloads_file = out / "workloads"
     workloads = tuple(workloads_file.read_text().split()) if workloads_file.exists() else ()
-    case = Case(f"build {name}", Status.PASS, f"{len(workloads)} workloads",
-                seconds=result.seconds)
+    case = Case(f"build {name}", Status.PASS, f"{len(workloads)} workloads", seconds=result.seconds)
     return case, BuiltSuite(name, out, workloads)
 
 
@@ -98,13 +103,18 @@ def suite_results(guest_output: str, expected: list[str], death: str) -> list[Ca
         if rc is None:
             suite.children.append(Case("(suite did not finish)", Status.ERROR, death))
         elif not suite.children:
-            suite.children.append(Case("(no KTAP output)", Status.ERROR,
-                                       f"run.sh exited {rc} without printing KTAP"))
+            suite.children.append(
+                Case("(no KTAP output)", Status.ERROR, f"run.sh exited {rc} without printing KTAP")
+            )
         found[name] = suite
     cases = []
     for name in expected:
-        cases.append(found.get(name) or Case(name, children=[
-            Case("(not run)", Status.ERROR, f"suite never started: {death}")]))
+        cases.append(
+            found.get(name)
+            or Case(
+                name, children=[Case("(not run)", Status.ERROR, f"suite never started: {death}")]
+            )
+        )
     for case in cases:
         case.status = case.worst()
     return cases

@@ -25,8 +25,12 @@ def junit_cases(case: Case, prefix: str) -> list[TestCase]:
 
 
 def _testcase(case: Case, classname: str) -> TestCase:
-    tc = TestCase(case.name, classname=classname, elapsed_sec=case.seconds or None,
-                  stdout=case.details if case.status is Status.PASS and case.details else None)
+    tc = TestCase(
+        case.name,
+        classname=classname,
+        elapsed_sec=case.seconds or None,
+        stdout=case.details if case.status is Status.PASS and case.details else None,
+    )
     if case.status is Status.FAIL:
         tc.add_failure_info(message=case.message or "failed", output=case.details or None)
     elif case.status is Status.ERROR:
@@ -42,9 +46,10 @@ def to_junit(suites: list[Case], run_name: str) -> str:
     junit_suites = []
     for suite in suites:
         cases = junit_cases(suite, "") if suite.children else [_testcase(suite, suite.name)]
-        junit_suites.append(TestSuite(f"{run_name}.{suite.name}", cases,
-                                      properties=suite.properties or None))
-    return to_xml_report_string(junit_suites, prettyprint=True)
+        junit_suites.append(
+            TestSuite(f"{run_name}.{suite.name}", cases, properties=suite.properties or None)
+        )
+    return str(to_xml_report_string(junit_suites, prettyprint=True))
 
 
 def case_to_dict(case: Case) -> dict[str, Any]:
@@ -62,8 +67,10 @@ def case_to_dict(case: Case) -> dict[str, Any]:
 def case_from_dict(data: dict[str, Any]) -> Case:
     """The inverse of case_to_dict: results.json can be read back (report, compare)."""
     return Case(
-        name=str(data["name"]), status=Status(data["status"]),
-        message=data.get("message", ""), details=data.get("details", ""),
+        name=str(data["name"]),
+        status=Status(data["status"]),
+        message=data.get("message", ""),
+        details=data.get("details", ""),
         seconds=float(data.get("seconds", 0.0)),
         children=[case_from_dict(c) for c in data.get("children", [])],
         properties=dict(data.get("properties", {})),

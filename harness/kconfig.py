@@ -79,23 +79,40 @@ def configure(src: Path, build: Path, fragments: list[Path], log: Path) -> Case:
     # -n: allnoconfig with the fragments forced, so options a fragment makes visible
     # (INET once NET=y, ...) stay off instead of taking their defaults.
     steps = [
-        [str(src / "scripts/kconfig/merge_config.sh"), "-n", "-O", str(build),
-         *map(str, fragments)],
+        [
+            str(src / "scripts/kconfig/merge_config.sh"),
+            "-n",
+            "-O",
+            str(build),
+            *map(str, fragments),
+        ],
         ["make", "-s", "-C", str(src), f"O={build}", "olddefconfig"],
     ]
     for argv in steps:
         result = proc.run(argv, cwd=src, log=log, timeout=300)
         if not result.ok:
-            return Case("kconfig", Status.ERROR, f"{Path(argv[0]).name} failed",
-                        details=result.output[-4000:])
+            return Case(
+                "kconfig",
+                Status.ERROR,
+                f"{Path(argv[0]).name} failed",
+                details=result.output[-4000:],
+            )
     final = parse_options((build / ".config").read_text())
     dropped = dropped_options(requested_options(fragments), final)
     names = ", ".join(f.name for f in fragments)
     if dropped:
-        return Case("kconfig", Status.FAIL,
-                    f"{len(dropped)} requested option(s) dropped by olddefconfig: "
-                    + ", ".join(d.split("=")[0] for d in dropped),
-                    details="\n".join(dropped), properties={"fragments": names})
+        return Case(
+            "kconfig",
+            Status.FAIL,
+            f"{len(dropped)} requested option(s) dropped by olddefconfig: "
+            + ", ".join(d.split("=")[0] for d in dropped),
+            details="\n".join(dropped),
+            properties={"fragments": names},
+        )
     enabled = sum(1 for v in final.values() if v in ("y", "m"))
-    return Case("kconfig", Status.PASS, f"{enabled} options enabled; all requested kept",
-                properties={"fragments": names, "enabled": str(enabled)})
+    return Case(
+        "kconfig",
+        Status.PASS,
+        f"{enabled} options enabled; all requested kept",
+        properties={"fragments": names, "enabled": str(enabled)},
+    )

@@ -31,21 +31,47 @@ class KvmVerdict:
 
 
 def probe_argv(debug_file: Path) -> list[str]:
-    return [QEMU, "-accel", "kvm", "-cpu", "host", "-m", "64", "-display", "none",
-            "-nodefaults", "-no-reboot", "-debugcon", f"file:{debug_file}",
-            "-global", "isa-debugcon.iobase=0x402"]
+    return [
+        QEMU,
+        "-accel",
+        "kvm",
+        "-cpu",
+        "host",
+        "-m",
+        "64",
+        "-display",
+        "none",
+        "-nodefaults",
+        "-no-reboot",
+        "-debugcon",
+        f"file:{debug_file}",
+        "-global",
+        "isa-debugcon.iobase=0x402",
+    ]
 
 
 def machine_key() -> str:
     """Changes when the answer could change: host kernel, CPU, QEMU binary."""
     cpu = ""
     try:
-        cpu = next((ln for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                    if ln.startswith("model name")), "")
+        cpu = next(
+            (
+                ln
+                for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                if ln.startswith("model name")
+            ),
+            "",
+        )
     except OSError:
         pass
-    qemu_path = next((Path(d) / QEMU for d in os.environ.get("PATH", "").split(":")
-                      if (Path(d) / QEMU).exists()), None)
+    qemu_path = next(
+        (
+            Path(d) / QEMU
+            for d in os.environ.get("PATH", "").split(":")
+            if (Path(d) / QEMU).exists()
+        ),
+        None,
+    )
     qemu_id = f"{qemu_path}:{qemu_path.stat().st_mtime}" if qemu_path else "none"
     return hashlib.sha256(f"{platform.release()}|{cpu}|{qemu_id}".encode()).hexdigest()[:16]
 
@@ -71,9 +97,13 @@ def probe() -> KvmVerdict:
     with tempfile.TemporaryDirectory() as tmp:
         debug_file = Path(tmp) / "debugcon"
         try:
-            popen = subprocess.Popen(probe_argv(debug_file), stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                     start_new_session=True)
+            popen = subprocess.Popen(
+                probe_argv(debug_file),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
         except FileNotFoundError:
             return KvmVerdict(False, f"{QEMU} not installed")
         return _watch(popen, debug_file)
@@ -88,7 +118,9 @@ def _watch(popen: subprocess.Popen[bytes], debug_file: Path) -> KvmVerdict:
             if popen.poll() is not None:
                 err = popen.stderr.read().decode(errors="replace") if popen.stderr else ""
                 first = next((ln for ln in err.splitlines() if "error" in ln.lower()), err[:200])
-                return KvmVerdict(False, f"QEMU exited {popen.returncode} under KVM: {first.strip()}")
+                return KvmVerdict(
+                    False, f"QEMU exited {popen.returncode} under KVM: {first.strip()}"
+                )
             time.sleep(0.05)
         return KvmVerdict(False, f"no guest output within {PROBE_SECONDS:.0f}s under KVM (hang)")
     finally:

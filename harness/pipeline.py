@@ -19,6 +19,7 @@ from .rundir import RunDir
 from .series import Series
 
 DEFAULT_SUITES = ("smoke",)
+DEFAULT_BASE = "debian:6.12"
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ class TestOptions:
     argv: list[str]
     out: Path
     cache: Path
-    base: str = "debian:6.12"
+    base: str = ""  # --base; '' means series.yaml's base, else DEFAULT_BASE
     tree: Path | None = None
     kconfig: tuple[str, ...] = ()
     suites: tuple[str, ...] = ()
@@ -54,15 +55,22 @@ def note(message: str) -> None:
 
 
 def apply_stage(series: Series, opts: TestOptions) -> Prepared:
+    spec = tree.resolve(
+        opts.base or DEFAULT_BASE, opts.tree, series, opts.cache, explicit=bool(opts.base)
+    )
     run = RunDir.create(opts.out, series.name, opts.argv)
-    spec = tree.resolve(opts.base, opts.tree, series, opts.cache)
-    run.meta.update(series=series.name, subject=series.subject, message_id=series.message_id,
-                    base=spec.label)
+    run.meta.update(
+        series=series.name, subject=series.subject, message_id=series.message_id, base=spec.label
+    )
     if spec.note:
         note(spec.note)
         run.meta["base_note"] = spec.note
-    slot = slots.take(opts.cache, tree.repo_tag(spec.label.split(" ")[0]) if opts.tree is None
-                      else f"tree-{abs(hash(str(opts.tree))) % 10**8}")
+    slot = slots.take(
+        opts.cache,
+        tree.repo_tag(spec.label.split(" ")[0])
+        if opts.tree is None
+        else f"tree-{abs(hash(str(opts.tree))) % 10**8}",
+    )
     wt = tree.prepare_worktree(spec, slot.worktree, run.file("apply.log"))
     run.meta["base_commit"] = wt.base_rev
     note(f"applying {len(series.patches)} patch(es) on {spec.label}")
@@ -98,8 +106,9 @@ def _after_apply(series: Series, opts: TestOptions, prepared: Prepared) -> None:
         run.add(Case("build", Status.SKIP, "series did not apply"))
         return
     names = [kconfig.BASE_FRAGMENT, *series.config.kconfig, *opts.kconfig]
-    fragments = [kconfig.find_fragment(n, series.path if series.path.is_dir() else None)
-                 for n in names]
+    fragments = [
+        kconfig.find_fragment(n, series.path if series.path.is_dir() else None) for n in names
+    ]
     bdir = prepared.slot.build_dir(kconfig.config_key(fragments))
     note(f"configuring in {bdir}")
     config_case = run.add(kconfig.configure(src, bdir, fragments, run.file("build.log")))
@@ -110,21 +119,27 @@ def _after_apply(series: Series, opts: TestOptions, prepared: Prepared) -> None:
     note(f"building (make -j{opts.jobs}, log: {run.file('build.log')})")
     built = build.build(build.BuildSpec(src, bdir, opts.jobs), run.file("build.log"))
     run.add(built.case)
-    run.write_reproducer(opts.argv, [
-        f"git -C {src} log --oneline -{len(series.patches) + 1}",
-        " ".join(build.make_argv(build.BuildSpec(src, bdir, opts.jobs)))])
+    run.write_reproducer(
+        opts.argv,
+        [
+            f"git -C {src} log --oneline -{len(series.patches) + 1}",
+            " ".join(build.make_argv(build.BuildSpec(src, bdir, opts.jobs))),
+        ],
+    )
     if built.kernel is None:
         return
     _guest_stage(series, opts, run, src, bdir, built.kernel)
 
 
-def _guest_stage(series: Series, opts: TestOptions, run: RunDir, src: Path, bdir: Path,
-                 kernel: Path) -> None:
+def _guest_stage(
+    series: Series, opts: TestOptions, run: RunDir, src: Path, bdir: Path, kernel: Path
+) -> None:
     suite_names = list(opts.suites or series.config.suites or DEFAULT_SUITES)
     built_suites = []
     for name in suite_names:
-        case, suite = guest.build_suite(name, run.file(f"guest/{name}"), bdir, src,
-                                        run.file("guest-build.log"))
+        case, suite = guest.build_suite(
+            name, run.file(f"guest/{name}"), bdir, src, run.file("guest-build.log")
+        )
         if case.status.is_bad:
             run.add(Case(name, children=[case], status=case.status))
         elif suite:
@@ -140,32 +155,53 @@ def _guest_stage(series: Series, opts: TestOptions, run: RunDir, src: Path, bdir
         _boot_and_collect(series, opts, run, kernel, use_kvm, boot_id, batch)
 
 
-def boot_batches(suites: list[guest.BuiltSuite], isolate: tuple[str, ...]
-                 ) -> list[list[tuple[guest.BuiltSuite, tuple[str, ...]]]]:
+def boot_batches(
+    suites: list[guest.BuiltSuite], isolate: tuple[str, ...]
+) -> list[list[tuple[guest.BuiltSuite, tuple[str, ...]]]]:
     """Ordinary suites share one boot; an isolated suite gets one boot per workload."""
-    shared = [(s, ()) for s in suites if s.name not in isolate]
-    batches: list[list[tuple[guest.BuiltSuite, tuple[str, ...]]]] = [shared] if shared else []
+    Batch = list[tuple[guest.BuiltSuite, tuple[str, ...]]]
+    shared: Batch = [(s, ()) for s in suites if s.name not in isolate]
+    batches: list[Batch] = [shared] if shared else []
     for suite in suites:
         if suite.name in isolate:
             batches += [[(suite, (w,))] for w in suite.workloads]
     return batches
 
 
-def _boot_and_collect(series: Series, opts: TestOptions, run: RunDir, kernel: Path,
-                      use_kvm: bool, boot_id: int,
-                      batch: list[tuple[guest.BuiltSuite, tuple[str, ...]]]) -> None:
+def _boot_and_collect(
+    series: Series,
+    opts: TestOptions,
+    run: RunDir,
+    kernel: Path,
+    use_kvm: bool,
+    boot_id: int,
+    batch: list[tuple[guest.BuiltSuite, tuple[str, ...]]],
+) -> None:
     label = "+".join(s.name + (f":{w[0]}" if w else "") for s, w in batch)
     console_log = run.file(f"console-{boot_id}.log" if boot_id else "console.log")
-    spec = vm.VmSpec(kernel=kernel, command=guest.guest_command(batch), console_log=console_log,
-                     guest_log=console_log.with_suffix(".out"), cpus=opts.cpus or series.config.cpus or 2,
-                     memory=opts.memory or series.config.memory or "1G",
-                     append=series.config.cmdline, kvm=use_kvm,
-                     timeout=series.config.timeout or opts.timeout)
+    spec = vm.VmSpec(
+        kernel=kernel,
+        command=guest.guest_command(batch),
+        console_log=console_log,
+        guest_log=console_log.with_suffix(".out"),
+        cpus=opts.cpus or series.config.cpus or 2,
+        memory=opts.memory or series.config.memory or "1G",
+        append=series.config.cmdline,
+        kvm=use_kvm,
+        timeout=series.config.timeout or opts.timeout,
+    )
     note(f"booting {label} ({'KVM' if use_kvm else 'TCG'}, timeout {spec.timeout:.0f}s)")
     result = vm.boot(spec)
-    run.add(Case(f"boot {label}", result.status, result.reason, seconds=result.seconds,
-                 details=_tail(result.console, 60) if result.status.is_bad else "",
-                 properties={"console": console_log.name, "accel": "kvm" if use_kvm else "tcg"}))
+    run.add(
+        Case(
+            f"boot {label}",
+            result.status,
+            result.reason,
+            seconds=result.seconds,
+            details=_tail(result.console, 60) if result.status.is_bad else "",
+            properties={"console": console_log.name, "accel": "kvm" if use_kvm else "tcg"},
+        )
+    )
     names = [s.name for s, _ in batch]
     for case in guest.suite_results(result.guest_output, names, result.reason):
         apply_xfail(case, series.config.xfail)

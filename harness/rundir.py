@@ -18,8 +18,13 @@ from typing import Any
 from . import junit
 from .results import Case, Status
 
-SYMBOL = {Status.PASS: "PASS", Status.FAIL: "FAIL", Status.SKIP: "SKIP",
-          Status.XFAIL: "XFAIL", Status.ERROR: "ERROR"}
+SYMBOL = {
+    Status.PASS: "PASS",
+    Status.FAIL: "FAIL",
+    Status.SKIP: "SKIP",
+    Status.XFAIL: "XFAIL",
+    Status.ERROR: "ERROR",
+}
 
 
 @dataclass
@@ -48,8 +53,13 @@ class RunDir:
         return self.path / name
 
     def write_reproducer(self, argv: list[str], extra: list[str] | None = None) -> None:
-        lines = ["#!/bin/sh", "# Re-run this exact harness invocation.", "set -e",
-                 f"cd {shlex.quote(str(Path.cwd()))}", shlex.join(["harness", *argv])]
+        lines = [
+            "#!/bin/sh",
+            "# Re-run this exact harness invocation.",
+            "set -e",
+            f"cd {shlex.quote(str(Path.cwd()))}",
+            shlex.join(["harness", *argv]),
+        ]
         if extra:
             lines += ["", "# The commands the stages ran, in order:"] + [f"# {c}" for c in extra]
         target = self.file("reproduce.sh")
@@ -106,8 +116,10 @@ def terminal_summary(run: RunDir, stream: Any = sys.stdout) -> None:
         print(f"  {SYMBOL[status]:5} {suite.name:28} {_one_line(suite)}", file=stream)
         for leaf in suite.leaves():
             if leaf.status.is_bad and leaf is not suite:
-                print(f"        {SYMBOL[leaf.status]:5} {leaf.name}: {leaf.message[:100]}",
-                      file=stream)
+                print(
+                    f"        {SYMBOL[leaf.status]:5} {leaf.name}: {leaf.message[:100]}",
+                    file=stream,
+                )
     tally = counts(run.suites)
     print("  " + ", ".join(f"{n} {s.value}" for s, n in tally.items() if n), file=stream)
     print(f"  results: {run.path}", file=stream)

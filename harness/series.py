@@ -45,8 +45,16 @@ class SeriesConfig:
 
 
 CONFIG_TYPES: dict[str, type] = {
-    "name": str, "description": str, "base": str, "kconfig": list, "cmdline": list,
-    "suites": list, "xfail": dict, "isolate": list, "timeout": int, "memory": str,
+    "name": str,
+    "description": str,
+    "base": str,
+    "kconfig": list,
+    "cmdline": list,
+    "suites": list,
+    "xfail": dict,
+    "isolate": list,
+    "timeout": int,
+    "memory": str,
     "cpus": int,
 }
 
@@ -171,16 +179,25 @@ def parse_mail(raw: bytes, number: int, where: Path) -> Patch:
     diff = _diff_part(body)
     files = validate_diff(diff, f"{where}: {subject}") if diff else ()
     return Patch(
-        number=number, subject=subject, author=str(msg.get("From", "")),
-        date=str(msg.get("Date", "")), message_id=str(msg.get("Message-ID", "")).strip(),
-        in_reply_to=str(msg.get("In-Reply-To", "")).strip(), mail=raw, diff=diff,
+        number=number,
+        subject=subject,
+        author=str(msg.get("From", "")),
+        date=str(msg.get("Date", "")),
+        message_id=str(msg.get("Message-ID", "")).strip(),
+        in_reply_to=str(msg.get("In-Reply-To", "")).strip(),
+        mail=raw,
+        diff=diff,
         files=files,
     )
 
 
 def _body_text(msg: Message, where: Path) -> str:
     if msg.is_multipart():
-        parts = [p for p in msg.walk() if p.get_content_type() in ("text/plain", "text/x-patch", "text/x-diff")]
+        parts = [
+            p
+            for p in msg.walk()
+            if p.get_content_type() in ("text/plain", "text/x-patch", "text/x-diff")
+        ]
     else:
         parts = [msg]
     texts = []
@@ -193,7 +210,7 @@ def _body_text(msg: Message, where: Path) -> str:
 
 def _diff_part(body: str) -> str:
     match = re.search(r"^(diff --git |--- \S)", body, re.M)
-    return body[match.start():] if match else ""
+    return body[match.start() :] if match else ""
 
 
 def validate_diff(diff: str, label: str) -> tuple[str, ...]:
@@ -270,14 +287,14 @@ def load_config(path: Path) -> SeriesConfig:
     if not isinstance(data, dict):
         raise UserError(f"{path}: expected a mapping of keys, got {type(data).__name__}")
     for key, value in data.items():
-        expected = CONFIG_TYPES.get(key)
+        expected = CONFIG_TYPES.get(str(key))
         if expected is None:
             raise UserError(f"{path}: unknown key '{key}' (known: {', '.join(CONFIG_TYPES)})")
         if not isinstance(value, expected) or isinstance(value, bool) and expected is int:
             raise UserError(f"{path}: '{key}' must be a {expected.__name__}")
-        if expected is list and not all(isinstance(v, str) for v in value):
+        if isinstance(value, list) and not all(isinstance(v, str) for v in value):
             raise UserError(f"{path}: every item of '{key}' must be a string")
-    xfail = data.get("xfail", {})
+    xfail: dict[object, object] = data.get("xfail", {})
     if not all(isinstance(k, str) and isinstance(v, str) for k, v in xfail.items()):
         raise UserError(f"{path}: 'xfail' maps test names to reason strings")
     lists = {k: tuple(v) for k, v in data.items() if isinstance(v, list)}

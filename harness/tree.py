@@ -37,22 +37,30 @@ class Worktree:
 
 
 # Fixed dates: the same tarball gives the same base commit id on every machine.
-FIXED_DATES = {"GIT_AUTHOR_DATE": "2024-01-01T00:00:00Z", "GIT_COMMITTER_DATE": "2024-01-01T00:00:00Z"}
+FIXED_DATES = {
+    "GIT_AUTHOR_DATE": "2024-01-01T00:00:00Z",
+    "GIT_COMMITTER_DATE": "2024-01-01T00:00:00Z",
+}
 
 
 def git(repo: Path, *args: str, log: Path | None = None, timeout: float = 600) -> proc.Completed:
-    return proc.run(["git", *GIT_IDENTITY, "-C", str(repo), *args], log=log, timeout=timeout,
-                    env=FIXED_DATES)
+    return proc.run(
+        ["git", *GIT_IDENTITY, "-C", str(repo), *args], log=log, timeout=timeout, env=FIXED_DATES
+    )
 
 
-def resolve(base: str, tree: Path | None, series: Series, cache: Path) -> TreeSpec:
-    """Which repository and revision to start from, honoring series.yaml/base-commit."""
+def resolve(
+    base: str, tree: Path | None, series: Series, cache: Path, explicit: bool = False
+) -> TreeSpec:
+    """Which repository and revision to start from, honoring series.yaml/base-commit.
+    An explicit --base wins over series.yaml's `base: debian:X`."""
     if tree is not None:
         if not (tree / ".git").exists():
             raise UserError(f"--tree {tree}: not a git repository")
         repo, default_rev, label = tree, "HEAD", str(tree)
     else:
-        spec = series.config.base if series.config.base.startswith("debian:") else base
+        from_yaml = series.config.base.startswith("debian:") and not explicit
+        spec = series.config.base if from_yaml else base
         repo = debian_repo(spec, cache)
         default_rev, label = repo_tag(spec), spec
     wanted = series.base_commit or (series.config.base if ":" not in series.config.base else "")
@@ -91,8 +99,12 @@ def _unpack_as_git(tarball: Path, repo: Path, tag: str) -> None:
         tar.extractall(staging, filter="data")
     (top,) = list(staging.iterdir())
     # Debian's tarball has a packaging .gitignore with `/*`: add everything by force.
-    steps = [["init", "-q", "-b", "base"], ["add", "-f", "-A"],
-             ["commit", "-q", "-m", f"{tarball.name} as shipped"], ["tag", tag]]
+    steps = [
+        ["init", "-q", "-b", "base"],
+        ["add", "-f", "-A"],
+        ["commit", "-q", "-m", f"{tarball.name} as shipped"],
+        ["tag", tag],
+    ]
     for step in steps:
         result = git(top, *step)
         if not result.ok:
@@ -109,8 +121,11 @@ def prepare_worktree(spec: TreeSpec, where: Path, log: Path) -> Worktree:
     commit = rev.output.strip()
     if (where / ".git").exists():
         git(where, "am", "--abort", log=log)
-        steps = [["checkout", "-q", "-f", "--detach", commit], ["reset", "-q", "--hard"],
-                 ["clean", "-q", "-fdx"]]
+        steps = [
+            ["checkout", "-q", "-f", "--detach", commit],
+            ["reset", "-q", "--hard"],
+            ["clean", "-q", "-fdx"],
+        ]
         for step in steps:
             git(where, *step, log=log)
     else:
@@ -127,8 +142,13 @@ def apply_series(wt: Worktree, series: Series, log: Path) -> Case:
     failed_at = 0
     for patch in series.patches:
         if failed_at:
-            suite.children.append(Case(patch_case_name(patch), Status.SKIP,
-                                       f"not applied: patch {failed_at} did not apply"))
+            suite.children.append(
+                Case(
+                    patch_case_name(patch),
+                    Status.SKIP,
+                    f"not applied: patch {failed_at} did not apply",
+                )
+            )
             continue
         case = apply_patch(wt, patch, log)
         suite.children.append(case)
@@ -158,8 +178,13 @@ def apply_patch(wt: Worktree, patch: Patch, log: Path) -> Case:
     failed_files = conflicted or re.findall(r"^error: patch failed: ([^:]+):", result.output, re.M)
     reason = "could not build fake ancestor" if "fake ancestor" in result.output else "conflict"
     files = ", ".join(dict.fromkeys(failed_files)) or "(see details)"
-    return Case(name, Status.FAIL, f"{reason}: {files}", details=result.output.strip(),
-                properties={"apply": "conflict"})
+    return Case(
+        name,
+        Status.FAIL,
+        f"{reason}: {files}",
+        details=result.output.strip(),
+        properties={"apply": "conflict"},
+    )
 
 
 HUNK_RESULT = re.compile(
@@ -195,8 +220,16 @@ def parse_patch_output(output: str) -> list[HunkOutcome]:
             continue
         m = HUNK_RESULT.match(line)
         if m:
-            outcomes.append(HunkOutcome(current, int(m[1]), m[2] == "succeeded", int(m[3]),
-                                        int(m[5] or 0), int(m[4] or 0)))
+            outcomes.append(
+                HunkOutcome(
+                    current,
+                    int(m[1]),
+                    m[2] == "succeeded",
+                    int(m[3]),
+                    int(m[5] or 0),
+                    int(m[4] or 0),
+                )
+            )
     return outcomes
 
 
@@ -206,17 +239,33 @@ def analyse_rejects(wt: Worktree, series: Series, suite: Case, log: Path) -> Non
     scratch = wt.path.with_name(wt.path.name + ".rejects")
     spec = TreeSpec(repo=_main_repo(wt.path), rev=wt.base_rev, label="scratch")
     scratch_wt = prepare_worktree(spec, scratch, log)
-    for patch, case in zip(series.patches, suite.children):
+    for patch, case in zip(series.patches, suite.children, strict=True):
         with tempfile.NamedTemporaryFile("w", suffix=".diff") as diff:
             diff.write(patch.diff)
             diff.flush()
-            result = proc.run(["patch", "-p1", "-N", "-f", "--verbose", "--no-backup-if-mismatch",
-                               "-r", "-", "-i", diff.name], cwd=scratch_wt.path, log=log,
-                              timeout=120)
+            result = proc.run(
+                [
+                    "patch",
+                    "-p1",
+                    "-N",
+                    "-f",
+                    "--verbose",
+                    "--no-backup-if-mismatch",
+                    "-r",
+                    "-",
+                    "-i",
+                    diff.name,
+                ],
+                cwd=scratch_wt.path,
+                log=log,
+                timeout=120,
+            )
         outcomes = parse_patch_output(result.output)
         rejected = [o for o in outcomes if not o.applied]
-        summary = (f"dry-run with fuzz: {len(outcomes) - len(rejected)}/{len(outcomes)} hunks "
-                   f"apply, {len(rejected)} rejected")
+        summary = (
+            f"dry-run with fuzz: {len(outcomes) - len(rejected)}/{len(outcomes)} hunks "
+            f"apply, {len(rejected)} rejected"
+        )
         case.properties["hunks_applied"] = str(len(outcomes) - len(rejected))
         case.properties["hunks_rejected"] = str(len(rejected))
         report = "\n".join(o.describe() for o in outcomes)

@@ -54,8 +54,16 @@ class BootResult:
 
 def vng_argv(spec: VmSpec) -> list[str]:
     """The vng command line for `spec`: the only place vng flags are spelled."""
-    argv = ["vng", "--run", str(spec.kernel), "--verbose", "--cpus", str(spec.cpus),
-            "--memory", spec.memory]
+    argv = [
+        "vng",
+        "--run",
+        str(spec.kernel),
+        "--verbose",
+        "--cpus",
+        str(spec.cpus),
+        "--memory",
+        spec.memory,
+    ]
     if not spec.kvm:
         argv.append("--disable-kvm")
     for arg in spec.append:
@@ -68,8 +76,13 @@ def boot(spec: VmSpec) -> BootResult:
     spec.console_log.parent.mkdir(parents=True, exist_ok=True)
     with open(spec.guest_log, "wb") as guest_out, open(spec.console_log, "wb") as console:
         try:
-            popen = subprocess.Popen(vng_argv(spec), stdin=subprocess.DEVNULL, stdout=guest_out,
-                                     stderr=subprocess.PIPE, start_new_session=True)
+            popen = subprocess.Popen(
+                vng_argv(spec),
+                stdin=subprocess.DEVNULL,
+                stdout=guest_out,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
         except FileNotFoundError as err:
             raise missing_tool("vng") from err
         try:
@@ -81,12 +94,14 @@ def boot(spec: VmSpec) -> BootResult:
     console_text = spec.console_log.read_text(errors="replace")
     guest_text = spec.guest_log.read_text(errors="replace")
     status, reason = classify(returncode, timed_out, panicked, console_text, guest_text, spec)
-    return BootResult(status, reason, returncode, time.monotonic() - started, guest_text,
-                      console_text, panicked)
+    return BootResult(
+        status, reason, returncode, time.monotonic() - started, guest_text, console_text, panicked
+    )
 
 
-def _watch_console(popen: subprocess.Popen[bytes], console: object, deadline: float
-                   ) -> tuple[bool, bool]:
+def _watch_console(
+    popen: subprocess.Popen[bytes], console: object, deadline: float
+) -> tuple[bool, bool]:
     """Tee the console until vng exits; stop early a little after a panic."""
     assert popen.stderr is not None
     watcher = pexpect.fdpexpect.fdspawn(popen.stderr.fileno(), logfile=console)
@@ -107,8 +122,14 @@ def _watch_console(popen: subprocess.Popen[bytes], console: object, deadline: fl
             deadline = min(deadline, time.monotonic() + PANIC_GRACE_SECONDS)
 
 
-def classify(returncode: int | None, timed_out: bool, panicked: bool, console: str,
-             guest_output: str, spec: VmSpec) -> tuple[Status, str]:
+def classify(
+    returncode: int | None,
+    timed_out: bool,
+    panicked: bool,
+    console: str,
+    guest_output: str,
+    spec: VmSpec,
+) -> tuple[Status, str]:
     """Did the guest run our command to the end? Test verdicts come from KTAP, not here."""
     if panicked:
         match = PANIC.search(console.encode(errors="replace"))

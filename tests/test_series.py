@@ -3,11 +3,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import FIXTURES, PROJECT
 
 from harness import series
 from harness.errors import UserError
-
-from conftest import FIXTURES, PROJECT
 
 GMEM = PROJECT / "patches/gmem-rfc-v1"
 

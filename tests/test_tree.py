@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import git, make_series
+
+from harness import series, tree
+from harness.results import Status
+
+
+def _spec(repo: Path) -> tree.TreeSpec:
+    return tree.TreeSpec(repo, "main", "tiny")
+
+
+def test_clean_series_applies_patch_by_patch(tiny_repo: Path, tmp_path: Path) -> None:
+    out = make_series(
+        tiny_repo,
+        tmp_path / "s",
+        [("mm/mmap.c", "int line3;", "long line3;"), ("mm/mmap.c", "int line30;", "long line30;")],
+    )
+    (s,) = series.load(out)
+    wt = tree.prepare_worktree(_spec(tiny_repo), tmp_path / "wt", tmp_path / "log")
+    suite = tree.apply_series(wt, s, tmp_path / "log")
+    assert [c.status for c in suite.children] == [Status.PASS, Status.PASS]
+    assert all(c.properties["apply"] == "clean" for c in suite.children)
+    assert "long line30;" in (tmp_path / "wt/mm/mmap.c").read_text()
+    assert git(tiny_repo, "status", "--short") == ""  # the base repo is never touched
+
+
+def test_conflict_names_files_and_skips_the_rest(tiny_repo: Path, tmp_path: Path) -> None:
+    out = make_series(
+        tiny_repo,
+        tmp_path / "s",
+        [
+            ("mm/mmap.c", "int line3;", "long line3;"),
+            ("mm/mmap.c", "int line20;", "long line20;"),
+            ("Makefile", "", "obj-y += kernel/\n"),
+        ],
+    )
+    # The base moves under the series: patch 2's context is gone.
+    (tiny_repo / "mm/mmap.c").write_text(
+        (tiny_repo / "mm/mmap.c").read_text().replace("int line20;", "short line20;")
+    )
+    git(tiny_repo, "commit", "-q", "-am", "base moved")
+    (s,) = series.load(out)
+    wt = tree.prepare_worktree(_spec(tiny_repo), tmp_path / "wt", tmp_path / "log")
+    suite = tree.apply_series(wt, s, tmp_path / "log")
+    statuses = [c.status for c in suite.children]
+    assert statuses == [Status.PASS, Status.FAIL, Status.SKIP]
+    assert "mm/mmap.c" in suite.children[1].message
+    assert "REJECTED" in suite.children[1].details
+    assert suite.children[2].message.startswith("not applied: patch 2 did not apply")
+    assert suite.children[2].properties["hunks_rejected"] == "0"
+
+
+def test_worktree_is_reset_between_runs(tiny_repo: Path, tmp_path: Path) -> None:
+    wt = tree.prepare_worktree(_spec(tiny_repo), tmp_path / "wt", tmp_path / "log")
+    (wt.path / "stray.c").write_text("left over")
+    (wt.path / "Makefile").write_text("dirty")
+    again = tree.prepare_worktree(_spec(tiny_repo), tmp_path / "wt", tmp_path / "log")
+    assert not (again.path / "stray.c").exists()
+    assert (again.path / "Makefile").read_text() == "obj-y += mm/\n"
+
+
+PATCH_OUTPUT = """\
+patching file drivers/base/node.c
+Hunk #1 succeeded at 936 (offset 8 lines).
+Hunk #2 succeeded at 951 (offset 8 lines).
+patching file init/main.c
+Hunk #1 succeeded at 103 with fuzz 2 (offset 3 lines).
+patching file mm/Makefile
+Hunk #1 FAILED at 138.
+1 out of 1 hunk FAILED -- saving rejects to file mm/Makefile.rej
+patching file mm/gmem.c
+Hunk #1 succeeded at 1.
+"""
+
+
+def test_parse_gnu_patch_output() -> None:
+    outcomes = tree.parse_patch_output(PATCH_OUTPUT)
+    assert [o.describe() for o in outcomes] == [
+        "drivers/base/node.c hunk #1: applies at 936 (offset 8)",
+        "drivers/base/node.c hunk #2: applies at 951 (offset 8)",
+        "init/main.c hunk #1: applies at 103 (offset 3, fuzz 2)",
+        "mm/Makefile hunk #1: REJECTED (at line 138)",
+        "mm/gmem.c hunk #1: applies at 1 (exact)",
+    ]

@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import FIXTURES
+
+from harness import kvm, vm
+from harness.results import Status
+
+SPEC = vm.VmSpec(
+    kernel=Path("/k/bzImage"),
+    command="sh run.sh",
+    console_log=Path("/c"),
+    guest_log=Path("/g"),
+    cpus=2,
+    memory="1G",
+    append=("gmem=on",),
+    kvm=False,
+    timeout=120,
+)
+BOOTED = "[    0.9] Run /init as init process\n"
+
+
+def test_vng_argv_spells_every_option() -> None:
+    assert vm.vng_argv(SPEC) == [
+        "vng",
+        "--run",
+        "/k/bzImage",
+        "--verbose",
+        "--cpus",
+        "2",
+        "--memory",
+        "1G",
+        "--disable-kvm",
+        "--append",
+        "gmem=on",
+        "--exec",
+        "sh run.sh",
+    ]
+
+
+def test_qemu_abort_is_not_a_kernel_panic() -> None:
+    console = (
+        "qemu-system-x86_64: error: failed to set MSR 0x10a to 0x69\n"
+        "qemu-system-x86_64: ../target/i386/kvm/kvm.c:3183: kvm_buf_set_msrs: Assertion\n"
+    )
+    status, reason = vm.classify(255, False, False, console, "", SPEC)
+    assert status is Status.ERROR
+    assert "QEMU/vng failed before the kernel ran" in reason and "MSR 0x10a" in reason
+
+
+def test_panic_is_a_kernel_failure() -> None:
+    console = BOOTED + "[    1.0] Kernel panic - not syncing: harness fixture: boom\n"
+    status, reason = vm.classify(255, False, True, console, "", SPEC)
+    assert status is Status.FAIL
+    assert reason == "Kernel panic - not syncing: harness fixture: boom"
+
+
+def test_timeout_says_where_it_hung() -> None:
+    assert vm.classify(None, True, False, "", "", SPEC)[1].endswith("before reaching userspace)")
+    assert vm.classify(None, True, False, BOOTED, "", SPEC)[1].endswith("(after boot)")
+
+
+def test_rc1_counts_as_ran_only_with_ktap() -> None:
+    assert vm.classify(1, False, False, BOOTED, "KTAP version 1\n", SPEC)[0] is Status.PASS
+    assert vm.classify(1, False, False, BOOTED, "vng: error\n", SPEC)[0] is Status.ERROR
+
+
+def test_kvm_probe_argv_uses_host_cpu_like_vng() -> None:
+    argv = kvm.probe_argv(Path("/tmp/d"))
+    assert argv[:5] == ["qemu-system-x86_64", "-accel", "kvm", "-cpu", "host"]
+
+
+def test_kvm_verdict_is_cached(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    calls = []
+    monkeypatch.setattr(kvm, "probe", lambda: calls.append(1) or kvm.KvmVerdict(False, "hang"))
+    assert kvm.verdict(tmp_path) == kvm.KvmVerdict(False, "hang")
+    assert kvm.verdict(tmp_path) == kvm.KvmVerdict(False, "hang")
+    assert calls == [1]
+
+
+def test_fixture_dir() -> None:
+    assert FIXTURES.exists()
