@@ -57,6 +57,15 @@ def build_parser() -> argparse.ArgumentParser:
     apply = sub.add_parser("apply", help="apply the series and report per patch")
     apply.add_argument("series", type=Path)
     _tree_options(apply)
+    check = sub.add_parser("check", help="review per patch: build, W=1, checkpatch, static")
+    check.add_argument("series", type=Path)
+    _tree_options(check)
+    check.add_argument("--kconfig", action="append", default=[], help="extra fragment")
+    check.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    report = sub.add_parser("report", help="results.json of a check run -> review mail")
+    report.add_argument("run_dir", type=Path)
+    report.add_argument("--email", action="store_true", help="write RUN_DIR/review.eml")
+    report.add_argument("--markdown", action="store_true", help="write RUN_DIR/review.md")
     parse = sub.add_parser("parse", help="console/KTAP log -> results, offline")
     parse.add_argument("log", type=Path)
     parse.add_argument("--junit", type=Path)
@@ -78,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
+    if args.command in ("check", "report"):
+        return _review(args, argv)
     if args.command == "parse":
         from . import offline
 
@@ -111,6 +122,24 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
         terminal_summary(run)
         failed = failed or run.failed
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _review(args: argparse.Namespace, argv: list[str]) -> int:
+    """`harness check` and `harness report` (see check.py and report.py)."""
+    from . import check, report
+
+    if args.command == "report":
+        return report.report_command(args.run_dir, args.email, args.markdown)
+    opts = check.CheckOptions(
+        argv=argv,
+        out=args.out,
+        cache=args.cache or default_cache(),
+        base=args.base,
+        tree=args.tree,
+        kconfig=tuple(args.kconfig),
+        jobs=args.jobs,
+    )
+    return check.check_command(args.series, opts)
 
 
 if __name__ == "__main__":

@@ -7,16 +7,15 @@ excerpt in the details, named after the workload running when it happened.
 
 from __future__ import annotations
 
+from . import console
 from .results import Case, Status
 
 
 def incident_cases(text: str, label: str) -> Case:
-    from . import console  # noqa: PLC0415  (parsing modules load only when a log exists)
-
     suite = Case(f"console {label}")
     for incident in console.scan_console(text):
         workload = console.workload_at(text, incident.line) or "(no workload running: boot)"
-        kind = incident.kind.name if hasattr(incident.kind, "name") else str(incident.kind)
+        kind = incident.kind.name
         suite.children.append(
             Case(
                 f"{kind} during {workload}",

@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import build, guest, kconfig, kvm, slots, tree, vm
+from . import build, guest, kconfig, kvm, mtimes, slots, tree, vm
 from .console_cases import incident_cases
 from .results import Case, Status
 from .rundir import RunDir
@@ -116,8 +116,11 @@ def _after_apply(series: Series, opts: TestOptions, prepared: Prepared) -> None:
         (run.file("config")).write_bytes((bdir / ".config").read_bytes())
     if config_case.status.is_bad:
         return
-    note(f"building (make -j{opts.jobs}, log: {run.file('build.log')})")
+    kept = mtimes.restore(src, bdir)
+    note(f"building (make -j{opts.jobs}, {kept} unchanged files keep their mtimes; "
+         f"log: {run.file('build.log')})")
     built = build.build(build.BuildSpec(src, bdir, opts.jobs), run.file("build.log"))
+    mtimes.save(src, bdir)
     run.add(built.case)
     run.write_reproducer(
         opts.argv,

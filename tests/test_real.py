@@ -1,0 +1,87 @@
+"""The whole thing for real: apply -> build the minimal kernel -> boot under
+virtme-ng (KVM where it works, TCG here) -> guest suites -> JUnit.
+
+Selected with `-m real` (ci/test.sh runs them after the unit tests). They share
+the harness cache, so after the first cold build each costs an incremental build
+plus a boot. HARNESS_REAL_OUT keeps the run directories for inspection.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from conftest import PROJECT
+
+pytestmark = pytest.mark.real
+
+
+@pytest.fixture(scope="module")
+def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    kept = os.environ.get("HARNESS_REAL_OUT")
+    return Path(kept) if kept else tmp_path_factory.mktemp("real")
+
+
+def run_harness(series: str, out: Path, *extra: str) -> tuple[int, Path]:
+    before = set(out.glob("*"))
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "test",
+            str(PROJECT / series),
+            "--out",
+            str(out),
+            *extra,
+        ],
+        cwd=PROJECT,
+        timeout=3600,
+    )
+    (run_dir,) = set(out.glob("*")) - before
+    return result.returncode, run_dir
+
+
+def results(run_dir: Path) -> dict[str, dict]:  # type: ignore[type-arg]
+    ET.parse(run_dir / "junit.xml")  # must be valid XML whatever happened
+    data = json.loads((run_dir / "results.json").read_text())
+    return {suite["name"]: suite for suite in data["suites"]}
+
+
+def test_demo_series_passes_end_to_end(out: Path) -> None:
+    rc, run_dir = run_harness("patches/fixtures/demo", out)
+    suites = results(run_dir)
+    assert rc == 0, (run_dir / "summary.md").read_text()
+    assert suites["apply"]["status"] == "pass"
+    demo = {c["name"]: c["status"] for c in suites["demo"]["children"]}
+    assert demo == {"proc_file_exists": "pass", "proc_format_v2": "pass", "read_counter": "pass"}
+    assert suites["smoke"]["status"] == "pass"
+    assert (run_dir / "console.log").stat().st_size > 0
+    assert "CONFIG_TRANSPARENT_HUGEPAGE=y" in (run_dir / "config").read_text()
+
+
+def test_build_break_is_a_build_failure_with_the_compiler_line(out: Path) -> None:
+    rc, run_dir = run_harness("patches/fixtures/build-break", out)
+    build = results(run_dir)["build"]
+    assert rc == 1
+    assert build["status"] == "fail"
+    assert "mm/mmap.c" in build["message"] and "harness_undeclared_identifier" in build["message"]
+    assert "error:" in build["details"]
+
+
+def test_boot_panic_is_a_kernel_panic_not_a_qemu_failure(out: Path) -> None:
+    rc, run_dir = run_harness("patches/fixtures/boot-panic", out, "--timeout", "300")
+    suites = results(run_dir)
+    boot = next(s for name, s in suites.items() if name.startswith("boot"))
+    assert rc == 1
+    assert boot["status"] == "fail"
+    assert (
+        boot["message"] == "Kernel panic - not syncing: harness fixture: deliberate panic at boot"
+    )
+    console = next(s for name, s in suites.items() if name.startswith("console"))
+    assert any(c["properties"]["kind"] == "PANIC" for c in console["children"])
