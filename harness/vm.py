@@ -14,6 +14,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import pexpect
 import pexpect.fdpexpect
@@ -25,7 +26,11 @@ GUEST_DIED = 255
 PANIC = re.compile(rb"Kernel panic - not syncing[^\n]*")
 QEMU_ERROR = re.compile(r"^qemu-system-\S+: .*$", re.M)
 BOOTED = re.compile(r"(Run /init as init process|Run \S+ as init process|virtme-ng-init)")
+# Without ACPI (our minimal config) poweroff halts instead: the command has finished,
+# but QEMU would sit there until the timeout, so a halt ends the boot.
+HALTED = re.compile(rb"reboot: (?:Power off not available: )?System halted")
 PANIC_GRACE_SECONDS = 10.0
+HALT_GRACE_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,7 @@ class BootResult:
     guest_output: str
     console: str
     panicked: bool
+    halted: bool = False
 
 
 def vng_argv(spec: VmSpec) -> list[str]:
@@ -86,56 +92,69 @@ def boot(spec: VmSpec) -> BootResult:
         except FileNotFoundError as err:
             raise missing_tool("vng") from err
         try:
-            timed_out, panicked = _watch_console(popen, console, started + spec.timeout)
+            watch = _watch_console(popen, console, started + spec.timeout)
         finally:
             if popen.poll() is None:
                 kill_group(popen)  # QEMU is always reaped, whatever happened above
-    returncode = None if timed_out else popen.returncode
+    returncode = None if watch.timed_out or watch.halted else popen.returncode
     console_text = spec.console_log.read_text(errors="replace")
     guest_text = spec.guest_log.read_text(errors="replace")
-    status, reason = classify(returncode, timed_out, panicked, console_text, guest_text, spec)
+    status, reason = classify(returncode, watch, console_text, guest_text, spec)
     return BootResult(
-        status, reason, returncode, time.monotonic() - started, guest_text, console_text, panicked
+        status,
+        reason,
+        returncode,
+        time.monotonic() - started,
+        guest_text,
+        console_text,
+        watch.panicked,
+        watch.halted,
     )
 
 
-def _watch_console(
-    popen: subprocess.Popen[bytes], console: object, deadline: float
-) -> tuple[bool, bool]:
-    """Tee the console until vng exits; stop early a little after a panic."""
+@dataclass(frozen=True)
+class Watch:
+    """How the console watch ended."""
+
+    timed_out: bool = False
+    panicked: bool = False
+    halted: bool = False
+
+
+def _watch_console(popen: subprocess.Popen[bytes], console: IO[bytes], deadline: float) -> Watch:
+    """Tee the console until vng exits; stop a little after a panic or a halt."""
     assert popen.stderr is not None
     watcher = pexpect.fdpexpect.fdspawn(popen.stderr.fileno(), logfile=console)
-    panicked = False
+    panicked = halted = False
     while True:
         remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return True, panicked
         try:
-            index = watcher.expect([PANIC, pexpect.EOF], timeout=remaining)
+            if remaining <= 0:
+                raise pexpect.TIMEOUT("deadline")
+            index = watcher.expect([PANIC, HALTED, pexpect.EOF], timeout=remaining)
         except pexpect.TIMEOUT:
-            return True, panicked
-        if index == 1:
+            # After a halt or panic the deadline is only the grace period: not a hang.
+            return Watch(timed_out=not (halted or panicked), panicked=panicked, halted=halted)
+        if index == 2:
             popen.wait()
-            return False, panicked
-        if not panicked:
+            return Watch(panicked=panicked, halted=halted)
+        if index == 0 and not panicked:
             panicked = True
             deadline = min(deadline, time.monotonic() + PANIC_GRACE_SECONDS)
+        elif index == 1 and not halted:
+            halted = True
+            deadline = min(deadline, time.monotonic() + HALT_GRACE_SECONDS)
 
 
 def classify(
-    returncode: int | None,
-    timed_out: bool,
-    panicked: bool,
-    console: str,
-    guest_output: str,
-    spec: VmSpec,
+    returncode: int | None, watch: Watch, console: str, guest_output: str, spec: VmSpec
 ) -> tuple[Status, str]:
     """Did the guest run our command to the end? Test verdicts come from KTAP, not here."""
-    if panicked:
+    if watch.panicked:
         match = PANIC.search(console.encode(errors="replace"))
         headline = match.group(0).decode(errors="replace") if match else "Kernel panic"
         return Status.FAIL, headline.strip()
-    if timed_out:
+    if watch.timed_out:
         where = "after boot" if BOOTED.search(console) else "before reaching userspace"
         return Status.ERROR, f"timed out after {spec.timeout:.0f}s ({where})"
     qemu_errors = QEMU_ERROR.findall(console)
@@ -144,8 +163,11 @@ def classify(
         return Status.ERROR, f"QEMU/vng failed before the kernel ran: {detail}"
     if returncode == GUEST_DIED:
         return Status.FAIL, "guest died (vng exit 255) without a panic message"
+    if watch.halted:
+        return Status.PASS, "guest command finished (guest halted)"
     saw_ktap = "KTAP version" in guest_output or "TAP version" in guest_output
     if returncode == 0 or saw_ktap:
         return Status.PASS, f"guest command exited {returncode}"
-    detail = qemu_errors[0] if qemu_errors else console.strip().splitlines()[-1:] or [""]
-    return Status.ERROR, f"vng exited {returncode}: {str(detail)[:200]}"
+    last_lines = console.strip().splitlines()[-1:] or [""]
+    detail = qemu_errors[0] if qemu_errors else last_lines[0]
+    return Status.ERROR, f"vng exited {returncode}: {detail[:200]}"

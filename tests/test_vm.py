@@ -44,26 +44,28 @@ def test_qemu_abort_is_not_a_kernel_panic() -> None:
         "qemu-system-x86_64: error: failed to set MSR 0x10a to 0x69\n"
         "qemu-system-x86_64: ../target/i386/kvm/kvm.c:3183: kvm_buf_set_msrs: Assertion\n"
     )
-    status, reason = vm.classify(255, False, False, console, "", SPEC)
+    status, reason = vm.classify(255, vm.Watch(), console, "", SPEC)
     assert status is Status.ERROR
     assert "QEMU/vng failed before the kernel ran" in reason and "MSR 0x10a" in reason
 
 
 def test_panic_is_a_kernel_failure() -> None:
     console = BOOTED + "[    1.0] Kernel panic - not syncing: harness fixture: boom\n"
-    status, reason = vm.classify(255, False, True, console, "", SPEC)
+    status, reason = vm.classify(255, vm.Watch(panicked=True), console, "", SPEC)
     assert status is Status.FAIL
     assert reason == "Kernel panic - not syncing: harness fixture: boom"
 
 
 def test_timeout_says_where_it_hung() -> None:
-    assert vm.classify(None, True, False, "", "", SPEC)[1].endswith("before reaching userspace)")
-    assert vm.classify(None, True, False, BOOTED, "", SPEC)[1].endswith("(after boot)")
+    assert vm.classify(None, vm.Watch(timed_out=True), "", "", SPEC)[1].endswith(
+        "before reaching userspace)"
+    )
+    assert vm.classify(None, vm.Watch(timed_out=True), BOOTED, "", SPEC)[1].endswith("(after boot)")
 
 
 def test_rc1_counts_as_ran_only_with_ktap() -> None:
-    assert vm.classify(1, False, False, BOOTED, "KTAP version 1\n", SPEC)[0] is Status.PASS
-    assert vm.classify(1, False, False, BOOTED, "vng: error\n", SPEC)[0] is Status.ERROR
+    assert vm.classify(1, vm.Watch(), BOOTED, "KTAP version 1\n", SPEC)[0] is Status.PASS
+    assert vm.classify(1, vm.Watch(), BOOTED, "vng: error\n", SPEC)[0] is Status.ERROR
 
 
 def test_kvm_probe_argv_uses_host_cpu_like_vng() -> None:
@@ -81,3 +83,9 @@ def test_kvm_verdict_is_cached(tmp_path: Path, monkeypatch) -> None:  # type: ig
 
 def test_fixture_dir() -> None:
     assert FIXTURES.exists()
+
+
+def test_halt_without_acpi_ends_the_boot_as_finished() -> None:
+    console = BOOTED + "[    7.8] reboot: Power off not available: System halted instead\n"
+    status, reason = vm.classify(None, vm.Watch(halted=True), console, "", SPEC)
+    assert status is Status.PASS and "halted" in reason
