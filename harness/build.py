@@ -99,6 +99,13 @@ def error_excerpt(output: str) -> str:
     return "\n".join(lines[i] for i in sorted(keep))
 
 
+def tree_relative(output: str, spec: BuildSpec) -> str:
+    """Compiler paths as the reviewer knows them (mm/mmap.c), not ../../worktrees/x/mm/mmap.c."""
+    for prefix in (f"{os.path.relpath(spec.src, spec.build)}/", f"{spec.src}/"):
+        output = output.replace(prefix, "")
+    return output
+
+
 def build(spec: BuildSpec, log: Path, name: str = "build") -> BuildResult:
     progress = _Progress() if sys.stderr.isatty() else None
     result = proc.run(
@@ -110,26 +117,27 @@ def build(spec: BuildSpec, log: Path, name: str = "build") -> BuildResult:
     )
     if progress:
         progress.done()
-    warnings = diagnostics(result.output, "warning")
+    output = tree_relative(result.output, spec)
+    warnings = diagnostics(output, "warning")
     props = {"seconds": f"{result.seconds:.1f}", "warnings": str(len(warnings))}
     if result.timed_out:
         case = Case(
             name,
             Status.ERROR,
             f"build timed out after {spec.timeout:.0f}s",
-            details=result.output[-4000:],
+            details=output[-4000:],
             seconds=result.seconds,
             properties=props,
         )
         return BuildResult(case, None, warnings, result.seconds)
     if not result.ok:
-        errors = diagnostics(result.output, "error")
+        errors = diagnostics(output, "error")
         headline = errors[0] if errors else "make failed"
         case = Case(
             name,
             Status.FAIL,
             headline,
-            details=error_excerpt(result.output),
+            details=error_excerpt(output),
             seconds=result.seconds,
             properties=props,
         )

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import FIXTURES
+
+from harness import build
+
+LOG = (FIXTURES / "build" / "build-break.log").read_text()
+SPEC = build.BuildSpec(Path("/c/worktrees/debian-6.12-0"), Path("/c/builds/debian-6.12-0-x"), 2)
+
+
+def test_errors_are_found_with_tree_relative_paths() -> None:
+    output = build.tree_relative(LOG, SPEC)
+    errors = build.diagnostics(output, "error")
+    assert errors == [
+        "mm/mmap.c:63:37: error: ‘harness_undeclared_identifier’ undeclared here "
+        "(not in a function)"
+    ]
+    excerpt = build.error_excerpt(output)
+    assert "static int harness_fixture_broken = harness_undeclared_identifier;" in excerpt
+    assert "make[1]: ***" in excerpt or "make: ***" in excerpt
+
+
+def test_make_argv_uses_out_of_tree_dir_and_ccache() -> None:
+    argv = build.make_argv(SPEC)
+    assert argv[:4] == ["make", "-C", "/c/worktrees/debian-6.12-0", "O=/c/builds/debian-6.12-0-x"]
+    assert "-j2" in argv and argv[-2:] == ["bzImage", "modules"]
+    assert build.make_env(SPEC)["CCACHE_BASEDIR"] == "/c/worktrees/debian-6.12-0"
