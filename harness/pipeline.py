@@ -65,12 +65,7 @@ def apply_stage(series: Series, opts: TestOptions) -> Prepared:
     if spec.note:
         note(spec.note)
         run.meta["base_note"] = spec.note
-    slot = slots.take(
-        opts.cache,
-        tree.repo_tag(spec.label.split(" ")[0])
-        if opts.tree is None
-        else f"tree-{abs(hash(str(opts.tree))) % 10**8}",
-    )
+    slot = slots.take(opts.cache, tree.slot_name(spec))
     wt = tree.prepare_worktree(spec, slot.worktree, run.file("apply.log"))
     run.meta["base_commit"] = wt.base_rev
     note(f"applying {len(series.patches)} patch(es) on {spec.label}")

@@ -7,6 +7,7 @@ Raises UserError for a bad --tree/--base, EnvError when the Debian source is mis
 
 from __future__ import annotations
 
+import hashlib
 import re
 import tarfile
 import tempfile
@@ -70,6 +71,14 @@ def resolve(
         return TreeSpec(repo, wanted, f"{label} @ {wanted}")
     note = f"base {wanted} is not in {label}; applying on {default_rev} instead"
     return TreeSpec(repo, default_rev, label, note)
+
+
+def slot_name(spec: TreeSpec) -> str:
+    """Worktrees and build dirs are named after the repository they come from."""
+    if spec.repo.parent.name == "trees":  # one of our cached bases: debian-6.12
+        return spec.repo.name
+    digest = hashlib.sha256(str(spec.repo.resolve()).encode()).hexdigest()[:10]
+    return f"tree-{spec.repo.name}-{digest}"
 
 
 def repo_tag(spec: str) -> str:
