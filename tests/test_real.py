@@ -85,3 +85,47 @@ def test_boot_panic_is_a_kernel_panic_not_a_qemu_failure(out: Path) -> None:
     )
     console = next(s for name, s in suites.items() if name.startswith("console"))
     assert any(c["properties"]["kind"] == "PANIC" for c in console["children"])
+
+
+def test_verbatim_gmem_series_reports_hunks_on_6_12(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "apply",
+            str(PROJECT / "patches/gmem-rfc-v1"),
+            "--out",
+            str(tmp_path),
+        ],
+        cwd=PROJECT,
+        timeout=600,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1
+    assert "base v6.7-rc3 is not in debian:6.12" in result.stderr
+    (run_dir,) = tmp_path.glob("gmem-rfc-v1-*")
+    apply = results(run_dir)["apply"]["children"]
+    assert [c["status"] for c in apply] == ["fail"] + ["skip"] * 5
+    assert "could not build fake ancestor; hunks rejected in: mm/Makefile" == apply[0]["message"]
+    # The shared assessment: 77 hunks, 24 rejected, when applied in order with fuzz.
+    rejected = sum(int(c["properties"]["hunks_rejected"]) for c in apply)
+    total = rejected + sum(int(c["properties"]["hunks_applied"]) for c in apply)
+    assert (total, rejected) == (77, 24)
+
+
+def test_gmem_port_end_to_end(out: Path) -> None:
+    rc, run_dir = run_harness("patches/gmem-rfc-v1-6.12", out)
+    suites = results(run_dir)
+    assert rc in (0, 1)
+    assert suites["apply"]["status"] == "pass"
+    assert suites["kconfig"]["status"] == "pass"
+    assert "CONFIG_GMEM=y" in (run_dir / "config").read_text()
+    assert suites["build"]["status"] == "pass", suites["build"]["message"]
+    workloads = (PROJECT / "guest-tests/gmem/workloads").read_text().split()
+    ran = [c["name"] for c in suites["gmem"]["children"]]
+    assert ran == workloads
+    # Every workload reached a verdict of its own: none lost to another's crash.
+    assert all(not c["name"].startswith("(") for c in suites["gmem"]["children"])
+    assert "gmem=on" in (run_dir / "console-1.log").read_text()
