@@ -34,6 +34,7 @@ def suite_dir(name: str) -> Path:
     path = GUEST_TESTS / name
     if not re.fullmatch(r"[A-Za-z0-9_-]+", name) or not (path / "Makefile").is_file():
         known = sorted(p.name for p in GUEST_TESTS.iterdir() if (p / "Makefile").is_file())
+        known += ["kunit[:GLOB]", "kselftest:DIR[/TEST]"]  # routed to brought.py, not here
         raise UserError(f"unknown guest suite '{name}' (known: {', '.join(known)})")
     return path
 
@@ -123,3 +124,19 @@ def suite_results(guest_output: str, expected: list[str], death: str) -> list[Ca
 def _flatten_doc(doc: Case) -> list[Case]:
     """A KTAP document parses as an unnamed top-level Case: its children are the tests."""
     return doc.children if doc.children and not doc.name else [doc]
+
+
+def name_isolated(suite: Case, workload: str, death: str) -> Case:
+    """A boot that ran one workload: its result is named after the workload even when
+    it crashed before printing its own `ok`/`not ok` line, and says why it died."""
+    named = [c for c in suite.children if not c.name.startswith("(")]
+    if not named:
+        named = [Case(workload, Status.ERROR, f"no result: {death}")]
+    elif len(named) == 1 and named[0].name == ktap.missing_name(1):
+        named[0].name = workload
+    for case in named:
+        if case.status is Status.ERROR and case.message == ktap.CRASHED:
+            case.message = f"{ktap.CRASHED} {death}"
+    suite.children = named
+    suite.status = suite.worst()
+    return suite

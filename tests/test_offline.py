@@ -69,3 +69,12 @@ def test_parse_command_writes_junit_and_exit_status(tmp_path: Path) -> None:
         cwd=PROJECT,
     )
     assert failed.returncode == 1
+
+
+def test_isolated_crash_is_named_after_the_workload() -> None:
+    out = "# harness: suite gmem begin\nKTAP version 1\n1..1\n    KTAP version 1\n    1..3\n"
+    (suite,) = guest.suite_results(out, ["gmem"], "guest died")
+    guest.name_isolated(suite, "mmap_flags", "guest died; console: BUG: NULL pointer")
+    assert [c.name for c in suite.children] == ["mmap_flags"]
+    assert suite.children[0].status is Status.ERROR
+    assert "BUG: NULL pointer" in suite.children[0].message
