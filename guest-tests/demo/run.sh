@@ -2,6 +2,8 @@
 # Demo suite for the fixture series patches/fixtures/demo: /proc/harness_demo must
 # exist, print the version=2 format of patch 2/2, and count reads.
 cd "$(dirname "$0")" || exit 1
+# One workload name per line: splitting on whitespace is the point.
+# shellcheck disable=SC2046
 [ $# -gt 0 ] || set -- $(cat workloads)
 f=/proc/harness_demo
 echo "KTAP version 1"

@@ -1,6 +1,8 @@
 #!/bin/sh
 # Smoke suite: proves boot -> guest command -> KTAP works. Run in the guest: sh run.sh [WORKLOAD...]
 cd "$(dirname "$0")" || exit 1
+# One workload name per line: splitting on whitespace is the point.
+# shellcheck disable=SC2046
 [ $# -gt 0 ] || set -- $(cat workloads)
 echo "KTAP version 1"
 echo "1..$#"
