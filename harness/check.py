@@ -1,0 +1,254 @@
+"""The `harness check` pipeline: review a series patch by patch, like a maintainer's bots.
+
+Input: a Series and CheckOptions. Output: a RunDir with one suite per patch ("0001 subject")
+holding the cases apply, build, warnings (new W=1 warnings), checkpatch, uapi, kconfig and
+hygiene, and a "base" suite (config + base build). Files: junit.xml, results.json,
+review.eml, review.md, config, and apply/build/warnings/checkpatch logs in the run dir.
+Every patch is built incrementally in ONE build dir, so a patch that breaks the build is
+named; the base is built only once a patch applies. After a conflict the later patches are
+neither applied nor built (SKIP), but the static checks still run on them.
+Raises UserError/EnvError only for bad input or a missing tool.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import (
+    build,
+    check_hygiene,
+    check_kconfig,
+    check_uapi,
+    checkpatch,
+    kconfig,
+    proc,
+    report,
+    slots,
+    tree,
+    warnings,
+)
+from .findings import findings_case
+from .pipeline import DEFAULT_BASE, note
+from .results import Case, Status
+from .rundir import RunDir, terminal_summary
+from .series import Patch, Series, load
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    argv: list[str]
+    out: Path
+    cache: Path
+    base: str = ""  # --base; '' means series.yaml's, else DEFAULT_BASE
+    tree: Path | None = None
+    kconfig: tuple[str, ...] = ()
+    jobs: int = 2
+
+
+@dataclass(frozen=True)
+class BasePlan:
+    """How to configure and build the base; done once the first patch applies."""
+
+    fragments: tuple[Path, ...]
+    spec: build.BuildSpec
+
+
+@dataclass
+class PatchLoop:
+    """What the per-patch loop carries from one patch to the next."""
+
+    run: RunDir
+    wt: tree.Worktree
+    spec: build.BuildSpec | None = None  # None: nothing can be built (reason in no_build)
+    no_build: str = ""
+    conflict: str = ""  # set once a patch did not apply
+    base: BasePlan | None = None  # the base build still to do
+    fragments: tuple[Path, ...] = ()  # re-merged after a patch that touches Kconfig
+
+
+def check_series(series: Series, opts: CheckOptions) -> RunDir:
+    spec = tree.resolve(
+        opts.base or DEFAULT_BASE, opts.tree, series, opts.cache, explicit=bool(opts.base)
+    )
+    run = RunDir.create(opts.out, series.name, opts.argv)
+    run.meta.update(kind="check", **series_meta(series), base=spec.label)
+    run.meta.update(compiler=compiler_version(), jobs=opts.jobs)
+    if spec.note:
+        note(spec.note)
+        run.meta["base_note"] = spec.note
+    slot = slots.take(opts.cache, _slot_tag(spec, opts.tree))
+    try:
+        wt = tree.prepare_worktree(spec, slot.worktree, run.file("apply.log"))
+        run.meta["base_commit"] = wt.base_rev
+        plan = plan_base(series, opts, run, wt, slot)
+        loop = PatchLoop(run, wt, no_build="no patch applied", base=plan, fragments=plan.fragments)
+        for patch in series.patches:
+            note(f"checking {tree.patch_case_name(patch)}")
+            run.add(patch_suite(patch, loop))
+        if loop.base is not None:
+            run.suites.insert(0, Case("base", Status.SKIP, "not built: no patch applied"))
+            run.flush()
+    except KeyboardInterrupt:
+        run.add(Case("interrupted", Status.ERROR, "interrupted by the user (Ctrl-C)"))
+        raise
+    finally:
+        slot.release()
+    for path in report.write(run.path):
+        note(f"review: {path}")
+    return run
+
+
+def series_meta(series: Series) -> dict[str, object]:
+    first = series.cover or series.patches[0]
+    return {
+        "series": series.name,
+        "subject": series.subject,
+        "message_id": series.message_id,
+        "author": first.author,
+        "patches": len(series.patches),
+    }
+
+
+def compiler_version() -> str:
+    result = proc.run(["gcc", "--version"], timeout=30)
+    return result.output.splitlines()[0].strip() if result.ok and result.output else "gcc"
+
+
+def _slot_tag(spec: tree.TreeSpec, user_tree: Path | None) -> str:
+    # The same tag as `harness test` uses, so both share worktree and build dir.
+    if user_tree is None:
+        return tree.repo_tag(spec.label.split(" ")[0])
+    return f"tree-{abs(hash(str(user_tree))) % 10**8}"
+
+
+def plan_base(
+    series: Series, opts: CheckOptions, run: RunDir, wt: tree.Worktree, slot: slots.Slot
+) -> BasePlan:
+    names = [kconfig.BASE_FRAGMENT, *series.config.kconfig, *opts.kconfig]
+    series_dir = series.path if series.path.is_dir() else None
+    fragments = tuple(kconfig.find_fragment(n, series_dir) for n in names)
+    run.meta["config"] = [f.name for f in fragments]
+    bdir = slot.build_dir(kconfig.config_key(list(fragments)))
+    return BasePlan(fragments, build.BuildSpec(wt.path, bdir, opts.jobs))
+
+
+def build_base(plan: BasePlan, loop: PatchLoop) -> None:
+    """Configure and build the base once: the per-patch builds are then incremental."""
+    run, bdir = loop.run, plan.spec.build
+    note(f"configuring and building the base in {bdir} (log: {run.file('build.log')})")
+    config_case = kconfig.configure(
+        plan.spec.src, bdir, list(plan.fragments), run.file("build.log")
+    )
+    if (bdir / ".config").exists():
+        run.file("config").write_bytes((bdir / ".config").read_bytes())
+    if config_case.status is Status.FAIL:
+        # Options the series itself adds (CONFIG_GMEM) cannot exist on the base yet;
+        # they are merged again after each patch that touches a Kconfig file.
+        config_case.status = Status.PASS
+        config_case.message = f"base: {config_case.message} (the series may add them)"
+    base = Case("base", children=[config_case])
+    loop.base = None
+    if config_case.status.is_bad:
+        run.add(_finish(base))
+        loop.no_build = "the base config failed"
+        return
+    built = build.build(plan.spec, run.file("build.log"), "build")
+    base.children.append(built.case)
+    run.add(_finish(base))
+    if built.kernel is None:
+        loop.no_build = "the base does not build"
+        return
+    loop.spec = plan.spec
+
+
+def _base_under(patch: Patch, plan: BasePlan, loop: PatchLoop) -> warnings.ObjectBuild:
+    """The first patch that applies triggers the base build, on its parent commit, so a
+    series that does not apply costs no build at all."""
+    log = loop.run.file("apply.log")
+    head = tree.git(loop.wt.path, "rev-parse", "HEAD").output.strip()
+    tree.git(loop.wt.path, "checkout", "-q", "HEAD~1", log=log)
+    try:
+        build_base(plan, loop)
+        return _objects(patch, loop)
+    finally:
+        tree.git(loop.wt.path, "checkout", "-q", head, log=log)
+
+
+def patch_suite(patch: Patch, loop: PatchLoop) -> Case:
+    """All checks of one patch. Static checks see the tree as it is before the patch."""
+    static = static_cases(patch, loop.wt.path, loop.run.file("checkpatch.log"))
+    if loop.conflict:
+        applied = [Case(n, Status.SKIP, loop.conflict) for n in ("apply", "build", "warnings")]
+        return _suite(patch, [*applied, *static])
+    before = _objects(patch, loop)
+    apply = tree.apply_patch(loop.wt, patch, loop.run.file("apply.log"))
+    apply.name = "apply"
+    if apply.status is Status.FAIL:
+        loop.conflict = f"patch {patch.number} did not apply"
+        later = [Case(n, Status.SKIP, "patch did not apply") for n in ("build", "warnings")]
+        return _suite(patch, [apply, *later, *static])
+    if loop.base is not None:
+        before = _base_under(patch, loop.base, loop)
+    built = _build(patch, loop)
+    if loop.spec is None:
+        new = Case("warnings", Status.SKIP, loop.no_build)
+    else:
+        new = warnings.warnings_case(before, _objects(patch, loop))
+    return _suite(patch, [apply, built, new, *static])
+
+
+def _build(patch: Patch, loop: PatchLoop) -> Case:
+    if loop.spec is None:
+        return Case("build", Status.SKIP, loop.no_build)
+    log = loop.run.file("build.log")
+    config = ""
+    if loop.fragments and any(Path(f).name.startswith("Kconfig") for f in patch.files):
+        merged = kconfig.configure(loop.spec.src, loop.spec.build, list(loop.fragments), log)
+        if merged.status is Status.ERROR:
+            return Case("build", Status.ERROR, merged.message, merged.details)
+        config = merged.message
+    note(f"building after patch {patch.number} (make -j{loop.spec.jobs})")
+    result = build.build(loop.spec, log, "build")
+    if config:
+        result.case.properties["config"] = config
+    return result.case
+
+
+def _objects(patch: Patch, loop: PatchLoop) -> warnings.ObjectBuild:
+    if loop.spec is None:
+        return warnings.ObjectBuild()
+    objects = warnings.touched_objects(patch.files)
+    return warnings.build_objects(loop.spec, objects, loop.run.file("warnings.log"))
+
+
+def static_cases(patch: Patch, src: Path, log: Path) -> list[Case]:
+    """checkpatch and the harness's own checkers; none needs the patch applied."""
+    text = patch.mail.decode("utf-8", errors="replace")
+    return [
+        checkpatch.check(src, patch.mail, log),
+        findings_case(check_uapi.CHECK, check_uapi.check_patch(text, src)),
+        findings_case(check_kconfig.CHECK, check_kconfig.check_patch(text, src)),
+        findings_case(check_hygiene.CHECK, check_hygiene.check_patch(text, src)),
+    ]
+
+
+def _suite(patch: Patch, children: list[Case]) -> Case:
+    props = {"subject": patch.subject, "message_id": patch.message_id}
+    return _finish(Case(tree.patch_case_name(patch), children=children, properties=props))
+
+
+def _finish(suite: Case) -> Case:
+    suite.status = suite.worst()
+    return suite
+
+
+def check_command(path: Path, opts: CheckOptions) -> int:
+    """`harness check`: every series under `path`; 1 when any check failed."""
+    failed = False
+    for one in load(path):  # every series is validated before any tree is touched
+        run = check_series(one, opts)
+        print(f"\n{one.name}: {one.subject}")
+        terminal_summary(run)
+        failed = failed or run.failed
+    return 1 if failed else 0

@@ -1,0 +1,219 @@
+"""Review report: results.json of a `harness check` run -> a reply mail and a Markdown summary.
+
+Input: a run directory (its results.json, read back with junit.case_from_dict).
+Output: review.eml, a plain-text reply to the series' cover letter in the style of the
+kernel test robot, ready for `git send-email`; review.md for CI job summaries.
+Rendering is pure (meta, suites) -> text. Raises UserError for a missing or bad results.json.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+
+from .errors import UserError
+from .junit import case_from_dict, write_atomic
+from .results import Case, Status
+
+PATCH_SUITE = re.compile(r"^(\d{4}) (.*)$")
+WORD = {
+    Status.PASS: "ok",
+    Status.FAIL: "FAIL",
+    Status.ERROR: "ERROR",
+    Status.SKIP: "skipped",
+    Status.XFAIL: "xfail",
+}
+ICON = {
+    Status.PASS: "✅",
+    Status.FAIL: "❌",
+    Status.ERROR: "💥",
+    Status.SKIP: "⏭️",
+    Status.XFAIL: "☑️",
+}
+BY_HAND = (
+    "mkdir build_dir && cp config build_dir/.config   # config: saved in the run directory",
+    "make O=build_dir olddefconfig",
+)
+
+
+def load(run_dir: Path) -> tuple[dict[str, Any], list[Case]]:
+    path = run_dir / "results.json"
+    try:
+        data = json.loads(path.read_text())
+        suites = [case_from_dict(s) for s in data.pop("suites")]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise UserError(f"{path}: not a harness results file ({err})") from None
+    return data, suites
+
+
+def patch_suites(suites: list[Case]) -> list[Case]:
+    return [s for s in suites if PATCH_SUITE.match(s.name)]
+
+
+def patch_title(suite: Case, total: int) -> str:
+    m = PATCH_SUITE.match(suite.name)
+    number, subject = (int(m[1]), m[2]) if m else (0, suite.name)
+    return f"[PATCH {number}/{total}] {subject}"
+
+
+def _first_name(author: str) -> str:
+    name = re.sub(r"\s*<[^>]*>", "", author).strip().strip('"')
+    return name.split()[0] if name else "there"
+
+
+def headers(meta: dict[str, Any]) -> list[str]:
+    subject = re.sub(r"^(Re:\s*)+", "", str(meta.get("subject", "your series")))
+    lines = [f"Subject: Re: {subject}"]
+    if meta.get("author"):
+        lines.append(f"To: {meta['author']}")
+    if meta.get("message_id"):
+        lines += [f"In-Reply-To: {meta['message_id']}", f"References: {meta['message_id']}"]
+    return lines
+
+
+def setting(meta: dict[str, Any]) -> list[str]:
+    config = ", ".join(meta.get("config", [])) or "(unknown)"
+    commit = str(meta.get("base_commit", ""))[:12]
+    base = f"{meta.get('base', '?')}" + (f" (commit {commit})" if commit else "")
+    lines = [
+        f"harness reviewed your series patch by patch on base {base}",
+        f"with config {config} and compiler {meta.get('compiler', 'gcc')}.",
+    ]
+    return lines + ([f"Note: {meta['base_note']}."] if meta.get("base_note") else [])
+
+
+def case_line(case: Case) -> str:
+    text = f"  {case.name + ':':12}{WORD[case.status]}"
+    if case.name == "build" and case.status is Status.PASS:
+        count = case.properties.get("warnings", "0")
+        config = f"; config: {case.properties['config']}" if "config" in case.properties else ""
+        return f"{text}, built in {case.seconds:.1f}s ({count} warnings){config}"
+    if case.message:
+        text += f", {case.message}" if case.status is Status.PASS else f": {case.message}"
+    if case.name == "build" and case.status is not Status.SKIP:
+        text += f" (after {case.seconds:.1f}s)"
+    return text
+
+
+def case_details(case: Case) -> list[str]:
+    """The exact lines behind a finding; a passing build's warnings are not findings."""
+    if not case.details or case.status is Status.SKIP:
+        return []
+    if case.name == "build" and case.status is Status.PASS:
+        return []
+    return ["", *[f"    {line}".rstrip() for line in case.details.splitlines()], ""]
+
+
+def patch_section(suite: Case, total: int) -> list[str]:
+    lines = [patch_title(suite, total)]
+    for case in suite.children:
+        lines.append(case_line(case))
+        lines += case_details(case)
+    return [*lines, ""]
+
+
+def verdict(suites: list[Case], total: int) -> str:
+    patches = patch_suites(suites)
+    bad = [s for s in patches if s.worst().is_bad]
+    partial = f" (run incomplete: {len(patches)} checked)" if len(patches) < total else ""
+    if not bad:
+        return f"All {total} patches passed every check{partial}; findings below are warnings."
+    numbers = ", ".join(str(int(s.name[:4])) for s in bad)
+    return f"{len(bad)} of {total} patches need attention: patch {numbers}{partial}."
+
+
+def reproduce(meta: dict[str, Any], suites: list[Case]) -> list[str]:
+    argv = [str(a) for a in meta.get("argv", [])]
+    jobs = meta.get("jobs", 2)
+    lines = ["To reproduce:", "", f"        harness {shlex.join(argv)}", ""]
+    lines += ["        # by hand, in a kernel tree with the series applied up to patch N:"]
+    lines += [f"        {c}" for c in BY_HAND]
+    lines.append(f"        make O=build_dir -j{jobs} bzImage modules")
+    return lines + [f"        {make}   # patch {', '.join(n)}" for make, n in w1_lines(suites)]
+
+
+def w1_lines(suites: list[Case]) -> list[tuple[str, list[str]]]:
+    """Each W=1 object build once, with the patches it was run for."""
+    found: dict[str, list[str]] = {}
+    for suite in patch_suites(suites):
+        for case in suite.children:
+            if case.name == "warnings" and case.properties.get("make"):
+                found.setdefault(case.properties["make"], []).append(str(int(suite.name[:4])))
+    return list(found.items())
+
+
+def base_lines(suites: list[Case]) -> list[str]:
+    base = next((s for s in suites if s.name == "base"), None)
+    if base is None:
+        return []
+    return ["base", *(case_line(c) for c in base.children or [base]), ""]
+
+
+def email_text(meta: dict[str, Any], suites: list[Case]) -> str:
+    patches = patch_suites(suites)
+    total = int(meta.get("patches") or len(patches))
+    lines = [*headers(meta), "", f"Hi {_first_name(str(meta.get('author', '')))},", ""]
+    lines += [*setting(meta), "", verdict(suites, total), ""]
+    lines += base_lines(suites)
+    for suite in patches:
+        lines += patch_section(suite, total)
+    lines += reproduce(meta, suites)
+    lines += ["", "-- ", "harness: apply, build, check and boot kernel patch series"]
+    return "\n".join(lines) + "\n"
+
+
+def markdown_text(meta: dict[str, Any], suites: list[Case]) -> str:
+    patches = patch_suites(suites)
+    total = int(meta.get("patches") or len(patches))
+    names = [c.name for c in patches[0].children] if patches else []
+    lines = [f"# Review: {meta.get('subject', '')}", "", " ".join(setting(meta)), ""]
+    lines += [verdict(suites, total), "", "| patch | " + " | ".join(names) + " |"]
+    lines.append("|---" * (len(names) + 1) + "|")
+    for suite in patches:
+        cells = [_cell(c) for c in suite.children]
+        lines.append(f"| {patch_title(suite, total)} | " + " | ".join(cells) + " |")
+    for suite in patches:
+        found = [c for c in suite.children if case_details(c)]
+        if found:
+            lines += ["", f"## {patch_title(suite, total)}", ""]
+        for case in found:
+            summary = f"{ICON[case.status]} {case.name}: {case.message}"
+            lines += [f"<details><summary>{summary}</summary>"]
+            lines += ["", "```", case.details, "```", "</details>", ""]
+    lines += ["", "```", *(ln.strip() for ln in reproduce(meta, suites)[2:] if ln), "```"]
+    return "\n".join(lines) + "\n"
+
+
+def _cell(case: Case) -> str:
+    text = ICON[case.status]
+    if case.name == "build" and case.status is not Status.SKIP:
+        text += f" {case.seconds:.0f}s"
+    elif case.name == "checkpatch" and case.properties:
+        p = case.properties
+        text += f" {p.get('errors', 0)}E/{p.get('warnings', 0)}W/{p.get('checks', 0)}C"
+    elif case.status is Status.PASS and case.details:
+        text = "⚠️"
+    return text
+
+
+def write(run_dir: Path, email: bool = True, markdown: bool = True) -> list[Path]:
+    meta, suites = load(run_dir)
+    written = []
+    if email:
+        write_atomic(run_dir / "review.eml", email_text(meta, suites))
+        written.append(run_dir / "review.eml")
+    if markdown:
+        write_atomic(run_dir / "review.md", markdown_text(meta, suites))
+        written.append(run_dir / "review.md")
+    return written
+
+
+def report_command(run_dir: Path, email: bool, markdown: bool) -> int:
+    if not run_dir.is_dir():
+        raise UserError(f"{run_dir}: not a run directory")
+    for path in write(run_dir, email or not markdown, markdown):
+        print(path)
+    return 0
