@@ -1,0 +1,99 @@
+#!/bin/sh
+# GMEM RFC guest tests.  Usage (cwd = build OUT dir): sh run.sh [WORKLOAD...]
+# Prints KTAP v1; each workload's subtests are nested (4 spaces).
+# Env: GMEM_TIMEOUT (seconds per workload, default 150).
+
+cd "$(dirname "$0")" || exit 1
+OUT=$(pwd)
+TMP=${TMPDIR:-/tmp}/gmem-run.$$
+mkdir -p "$TMP"
+TIMEOUT=${GMEM_TIMEOUT:-150}
+
+if [ $# -gt 0 ]; then
+	WL="$*"
+else
+	WL=$(grep -v '^#' "$OUT/workloads" | grep -v '^ *$')
+fi
+
+kmsg() { echo "$*" > /dev/kmsg 2>/dev/null; }
+# the workloads log per-subtest progress to /dev/kmsg: do not ratelimit it
+echo on > /proc/sys/kernel/printk_devkmsg 2>/dev/null
+
+# --- load the fake peer device -------------------------------------------
+GMEM_MODULE_ERR=""
+if [ -e /dev/gmem_test ] || grep -q '^gmem_test ' /proc/modules 2>/dev/null; then
+	:
+elif [ -f "$OUT/module/gmem_test.ko" ]; then
+	if ! err=$(insmod "$OUT/module/gmem_test.ko" 2>&1); then
+		last=$(dmesg 2>/dev/null | grep 'gmem_test' | tail -n 1 | sed 's/^\[[^]]*\] *//')
+		GMEM_MODULE_ERR="insmod gmem_test.ko failed: $(echo "$err" | tr '\n' ' ') ${last:+($last)}"
+	fi
+else
+	why=$(cat "$OUT/module-not-built" 2>/dev/null)
+	GMEM_MODULE_ERR="gmem_test.ko not built${why:+: $why}"
+fi
+if [ -z "$GMEM_MODULE_ERR" ] && [ ! -e /dev/gmem_test ]; then
+	# no devtmpfs: create the node by hand
+	dev=$(cat /sys/class/misc/gmem_test/dev 2>/dev/null)
+	if [ -n "$dev" ]; then
+		mknod /dev/gmem_test c "${dev%%:*}" "${dev##*:}" 2>/dev/null
+	fi
+	[ -e /dev/gmem_test ] || GMEM_MODULE_ERR="/dev/gmem_test missing after insmod"
+fi
+export GMEM_MODULE_ERR
+
+n=0
+for w in $WL; do n=$((n + 1)); done
+echo "KTAP version 1"
+echo "1..$n"
+
+i=0
+for w in $WL; do
+	i=$((i + 1))
+	prog="$OUT/bin/$w"
+	out="$TMP/$w.out"
+	: > "$out"
+	kmsg "# harness: start $w"
+	if [ ! -x "$prog" ]; then
+		echo "# no such workload program: $prog" > "$out"
+		rc=1
+	else
+		# run in the background and poll: a workload wedged in the kernel
+		# (D state) must not wedge the whole run.
+		"$prog" > "$out" 2>&1 < /dev/null &
+		pid=$!
+		t=0
+		rc=""
+		while [ "$t" -lt "$TIMEOUT" ]; do
+			if ! kill -0 "$pid" 2>/dev/null; then
+				wait "$pid"
+				rc=$?
+				break
+			fi
+			sleep 1
+			t=$((t + 1))
+		done
+		if [ -z "$rc" ]; then
+			echo "# workload timed out after ${TIMEOUT}s (state $(awk '{print $3}' /proc/$pid/stat 2>/dev/null))" >> "$out"
+			sed 's/^/# stack: /' /proc/$pid/stack >> "$out" 2>/dev/null
+			kill -9 "$pid" 2>/dev/null
+			rc=124
+		fi
+	fi
+	kmsg "# harness: end $w"
+	# nested subtest output (already KTAP), indented
+	grep -v '^# skip-reason:' "$out" | sed 's/^/    /'
+	case $rc in
+	0) echo "ok $i $w" ;;
+	4)
+		reason=$(sed -n 's/^# skip-reason: //p' "$out" | head -n 1)
+		echo "ok $i $w # SKIP ${reason:-skipped}"
+		;;
+	*)
+		[ "$rc" -ge 128 ] 2>/dev/null && echo "# $w: killed by signal $((rc - 128))"
+		echo "not ok $i $w"
+		;;
+	esac
+done
+rm -rf "$TMP"
+exit 0
