@@ -48,7 +48,15 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("series", type=Path)
     _tree_options(test)
     test.add_argument("--kconfig", action="append", default=[], help="extra fragment")
-    test.add_argument("--suite", action="append", default=[], help="guest suite to run")
+    test.add_argument(
+        "--suite",
+        action="append",
+        default=[],
+        help="guest suite, kunit[:GLOB] or kselftest:DIR[/TEST]; the series' own tests are added",
+    )
+    test.add_argument(
+        "--compare-base", action="store_true", help="run the same tests on the base; report changes"
+    )
     test.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     test.add_argument("--timeout", type=int, default=600, help="per boot, seconds")
     test.add_argument("--no-kvm", action="store_true", help="force TCG")
@@ -114,6 +122,7 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
                     no_kvm=args.no_kvm,
                     memory=args.memory,
                     cpus=args.cpus,
+                    compare_base=args.compare_base,
                 )
             ),
         )

@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import build, guest, kconfig, kvm, mtimes, slots, tree, vm
+from . import brought, build, guest, kconfig, kvm, mtimes, slots, tree, verdicts, vm
 from .console_cases import incident_cases
 from .results import Case, Status
 from .rundir import RunDir
@@ -37,6 +37,7 @@ class TestOptions:
     memory: str = ""
     cpus: int = 0
     apply_only: bool = False
+    compare_base: bool = False  # run the same tests on the base tree too
 
 
 @dataclass
@@ -48,10 +49,18 @@ class Prepared:
     worktree: tree.Worktree
     applied: bool
     notes: list[str] = field(default_factory=list)
+    build_suffix: str = ""  # "-base": the base tree's build dir, cached next to the patched one
 
 
 def note(message: str) -> None:
     print(f"harness: {message}", file=sys.stderr, flush=True)
+
+
+def fragments_for(series: Series, opts: TestOptions) -> list[Path]:
+    """The harness's base fragment, then series.yaml's, then the command line's."""
+    names = [kconfig.BASE_FRAGMENT, *series.config.kconfig, *opts.kconfig]
+    series_dir = series.path if series.path.is_dir() else None
+    return [kconfig.find_fragment(n, series_dir) for n in names]
 
 
 def apply_stage(series: Series, opts: TestOptions) -> Prepared:
@@ -65,7 +74,9 @@ def apply_stage(series: Series, opts: TestOptions) -> Prepared:
     if spec.note:
         note(spec.note)
         run.meta["base_note"] = spec.note
-    slot = slots.take(opts.cache, tree.slot_name(spec))
+    slot = slots.take(
+        opts.cache, tree.slot_name(spec), kconfig.config_key(fragments_for(series, opts))
+    )
     wt = tree.prepare_worktree(spec, slot.worktree, run.file("apply.log"))
     run.meta["base_commit"] = wt.base_rev
     note(f"applying {len(series.patches)} patch(es) on {spec.label}")
@@ -86,7 +97,9 @@ def test_series(series: Series, opts: TestOptions) -> RunDir:
     prepared = apply_stage(series, opts)
     try:
         if not opts.apply_only:
-            _after_apply(series, opts, prepared)
+            plan = _after_apply(series, opts, prepared)
+            if opts.compare_base and plan is not None:
+                _compare_base(series, opts, prepared, plan)
     except KeyboardInterrupt:
         prepared.run.add(Case("interrupted", Status.ERROR, "interrupted by the user (Ctrl-C)"))
         raise
@@ -95,25 +108,31 @@ def test_series(series: Series, opts: TestOptions) -> RunDir:
     return prepared.run
 
 
-def _after_apply(series: Series, opts: TestOptions, prepared: Prepared) -> None:
+def _after_apply(
+    series: Series, opts: TestOptions, prepared: Prepared, plan: brought.Plan | None = None
+) -> brought.Plan | None:
     run, src = prepared.run, prepared.worktree.path
     if not prepared.applied:
         run.add(Case("build", Status.SKIP, "series did not apply"))
-        return
-    names = [kconfig.BASE_FRAGMENT, *series.config.kconfig, *opts.kconfig]
-    fragments = [
-        kconfig.find_fragment(n, series.path if series.path.is_dir() else None) for n in names
-    ]
-    bdir = prepared.slot.build_dir(kconfig.config_key(fragments))
+        return None
+    if plan is None:  # the tests the series brings, found in the patched tree
+        wanted = opts.suites or series.config.suites or DEFAULT_SUITES
+        plan = brought.plan(series, wanted, src, run.path, note)
+    fragments = fragments_for(series, opts) + ([plan.fragment] if plan.fragment else [])
+    bdir = prepared.slot.build_dir(kconfig.config_key(fragments) + prepared.build_suffix)
     note(f"configuring in {bdir}")
     config_case = run.add(kconfig.configure(src, bdir, fragments, run.file("build.log")))
     if (bdir / ".config").exists():
         (run.file("config")).write_bytes((bdir / ".config").read_bytes())
     if config_case.status.is_bad:
-        return
+        brought.explain_dropped(config_case, plan, src, bdir / ".config")
+        run.flush()
+        return plan
     kept = mtimes.restore(src, bdir)
-    note(f"building (make -j{opts.jobs}, {kept} unchanged files keep their mtimes; "
-         f"log: {run.file('build.log')})")
+    note(
+        f"building (make -j{opts.jobs}, {kept} unchanged files keep their mtimes; "
+        f"log: {run.file('build.log')})"
+    )
     built = build.build(build.BuildSpec(src, bdir, opts.jobs), run.file("build.log"))
     mtimes.save(src, bdir)
     run.add(built.case)
@@ -124,33 +143,41 @@ def _after_apply(series: Series, opts: TestOptions, prepared: Prepared) -> None:
             " ".join(build.make_argv(build.BuildSpec(src, bdir, opts.jobs))),
         ],
     )
-    if built.kernel is None:
-        return
-    _guest_stage(series, opts, run, src, bdir, built.kernel)
+    if built.kernel is not None:
+        _guest_stage(series, opts, run, src, bdir, built.kernel, plan)
+    return plan
 
 
 def _guest_stage(
-    series: Series, opts: TestOptions, run: RunDir, src: Path, bdir: Path, kernel: Path
+    series: Series,
+    opts: TestOptions,
+    run: RunDir,
+    src: Path,
+    bdir: Path,
+    kernel: Path,
+    plan: brought.Plan,
 ) -> None:
-    suite_names = list(opts.suites or series.config.suites or DEFAULT_SUITES)
+    log = run.file("guest-build.log")
+    builds = [guest.build_suite(n, run.file(f"guest/{n}"), bdir, src, log) for n in plan.guest]
+    if plan.kselftests:
+        builds.append(brought.build_kselftests(plan, src, bdir, run.file("guest"), log))
     built_suites = []
-    for name in suite_names:
-        case, suite = guest.build_suite(
-            name, run.file(f"guest/{name}"), bdir, src, run.file("guest-build.log")
-        )
+    for case, suite in builds:
         if case.status.is_bad:
-            run.add(Case(name, children=[case], status=case.status))
+            run.add(Case(case.name.removeprefix("build "), children=[case], status=case.status))
         elif suite:
             built_suites.append(suite)
-    if not built_suites:
+    if not built_suites and not plan.kunit:
         return
     verdict = kvm.verdict(opts.cache)
     if not opts.no_kvm and not verdict.usable:
         note(f"KVM unusable ({verdict.reason}); booting with TCG (slow)")
     use_kvm = verdict.usable and not opts.no_kvm
     run.meta["accel"] = "kvm" if use_kvm else "tcg"
-    for boot_id, batch in enumerate(boot_batches(built_suites, series.config.isolate)):
-        _boot_and_collect(series, opts, run, kernel, use_kvm, boot_id, batch)
+    # Built-in KUnit suites need a boot even when no guest suite runs.
+    batches = boot_batches(built_suites, series.config.isolate) or [[]]
+    for boot_id, batch in enumerate(batches):
+        _boot_and_collect(series, opts, run, kernel, use_kvm, boot_id, batch, plan)
 
 
 def boot_batches(
@@ -174,17 +201,18 @@ def _boot_and_collect(
     use_kvm: bool,
     boot_id: int,
     batch: list[tuple[guest.BuiltSuite, tuple[str, ...]]],
+    plan: brought.Plan,
 ) -> None:
-    label = "+".join(s.name + (f":{w[0]}" if w else "") for s, w in batch)
+    label = "+".join(s.name + (f":{w[0]}" if w else "") for s, w in batch) or brought.KUNIT_PREFIX
     console_log = run.file(f"console-{boot_id}.log" if boot_id else "console.log")
     spec = vm.VmSpec(
         kernel=kernel,
-        command=guest.guest_command(batch),
+        command=guest.guest_command(batch) or "true",
         console_log=console_log,
         guest_log=console_log.with_suffix(".out"),
         cpus=opts.cpus or series.config.cpus or 2,
         memory=opts.memory or series.config.memory or "1G",
-        append=series.config.cmdline,
+        append=(*series.config.cmdline, *plan.cmdline),
         kvm=use_kvm,
         timeout=series.config.timeout or opts.timeout,
     )
@@ -201,10 +229,21 @@ def _boot_and_collect(
         )
     )
     names = [s.name for s, _ in batch]
-    for case in guest.suite_results(result.guest_output, names, result.reason):
+    incidents = incident_cases(result.console, label)
+    death = result.reason
+    if incidents.children and result.status.is_bad:
+        death = f"{result.reason}; console: {incidents.children[0].message}"
+    for (_, workloads), case in zip(
+        batch, guest.suite_results(result.guest_output, names, death), strict=True
+    ):
+        if len(workloads) == 1:
+            guest.name_isolated(case, workloads[0], death)
         apply_xfail(case, series.config.xfail)
         _merge_suite(run, case)
-    incidents = incident_cases(result.console, label)
+    if plan.kunit and boot_id == 0:  # built-in suites print the same KTAP on every boot
+        kunit_case = brought.kunit_case(plan, result.console, result.reason)
+        apply_xfail(kunit_case, series.config.xfail)
+        run.add(kunit_case)
     if incidents.children:
         run.add(incidents)
 
@@ -240,3 +279,27 @@ def apply_xfail(case: Case, xfail: dict[str, str], prefix: str = "") -> None:
     elif case.status is Status.PASS:
         case.status = Status.FAIL
         case.message = f"passed but series.yaml expects a failure: {reason}"
+
+
+def _compare_base(
+    series: Series, opts: TestOptions, prepared: Prepared, plan: brought.Plan
+) -> None:
+    """The same tests on the base tree: same fragments, own cached build dir, own run dir
+    (RUN/base-*); then each test's verdict, and failures the base shares become XFAIL."""
+    patched = prepared.run
+    base_run = RunDir.create(patched.path, "base", opts.argv)
+    here = prepared.worktree
+    spec = tree.TreeSpec(here.path, here.base_rev, f"base {here.base_rev[:12]}")
+    wt = tree.prepare_worktree(spec, here.path, base_run.file("apply.log"))
+    note(f"running the same tests on the base {wt.base_rev[:12]} (results: {base_run.path})")
+    base = Prepared(base_run, prepared.slot, wt, True, build_suffix="-base")
+    _after_apply(series, opts, base, brought.for_base(plan, wt.path, base_run.path))
+    tests = {*plan.guest, brought.KUNIT_PREFIX, brought.KSELFTEST_PREFIX}
+    base_tests = [s for s in base_run.suites if s.name in tests]
+    patched_tests = [s for s in patched.suites if s.name in tests]
+    found = verdicts.compare(base_tests, patched_tests)
+    marked = verdicts.mark_preexisting(patched_tests, found)
+    summary = verdicts.summary(found)
+    summary.properties["base_run"] = base_run.path.name
+    note(f"base vs patched: {summary.message or 'no tests'}; {marked} pre-existing failure(s)")
+    patched.add(summary)

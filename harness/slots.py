@@ -28,10 +28,17 @@ class Slot:
         self.lock.close()
 
 
-def take(cache: Path, base_tag: str) -> Slot:
+def take(cache: Path, base_tag: str, config_key: str = "") -> Slot:
+    """The first free slot, preferring one that already has a build dir for
+    `config_key` (an incremental build instead of a cold one)."""
     root = cache / "worktrees"
     root.mkdir(parents=True, exist_ok=True)
-    for n in range(MAX_SLOTS):
+    warm = [
+        n
+        for n in range(MAX_SLOTS)
+        if config_key and (cache / "builds" / f"{base_tag}-{n}-{config_key}").is_dir()
+    ]
+    for n in warm + [n for n in range(MAX_SLOTS) if n not in warm]:
         lock = open(root / f"{base_tag}-{n}.lock", "w")
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -1,0 +1,147 @@
+"""The tests a series brings: discovery plus `--suite kunit:GLOB` / `kselftest:DIR[/TEST]`,
+turned into what the pipeline stages need.
+
+Input: the Series, the suite names asked for (CLI, else series.yaml), the patched tree.
+Output: a Plan: guest suites to build, a generated Kconfig fragment (RUN/discovered.config)
+when KUnit is wanted, kselftest targets, extra kernel command line. Prints what it found
+and why. Raises UserError for a malformed kunit:/kselftest: selector.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import kselftest, kunit
+from .discover import SELFTESTS, Discovery, discover, listed_programs
+from .errors import UserError
+from .guest import BuiltSuite
+from .kconfig import parse_options
+from .results import Case
+from .series import Series
+
+FRAGMENT_NAME = "discovered.config"
+KUNIT_PREFIX, KSELFTEST_PREFIX = kunit.SUITE_NAME, kselftest.SUITE_NAME
+SELFTEST_PATH = re.compile(r"^[A-Za-z0-9_.+-]+(?:/[A-Za-z0-9_.+-]+)*$")
+
+
+@dataclass(frozen=True)
+class Selection:
+    guest: tuple[str, ...] = ()
+    kunit_globs: tuple[str, ...] = ()  # "*" for a bare `kunit`
+    kselftests: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+def select(names: tuple[str, ...]) -> Selection:
+    guest: list[str] = []
+    globs: list[str] = []
+    selftests: dict[str, list[str]] = {}
+    for name in names:
+        kind, _, arg = name.partition(":")
+        if kind == KUNIT_PREFIX:
+            globs.append(arg or "*")
+        elif kind == KSELFTEST_PREFIX:
+            if not SELFTEST_PATH.match(arg) or ".." in arg.split("/"):
+                raise UserError(f"--suite {name}: expected kselftest:DIR or kselftest:DIR/TEST")
+            target, _, program = arg.partition("/")
+            programs = selftests.setdefault(target, [])
+            if program:
+                programs.append(program)
+        else:
+            guest.append(name)
+    return Selection(tuple(guest), tuple(globs), {t: tuple(p) for t, p in selftests.items()})
+
+
+@dataclass(frozen=True)
+class Plan:
+    found: Discovery
+    guest: tuple[str, ...]
+    fragment: Path | None = None  # generated; None when nothing needs KUnit
+    kselftests: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    cmdline: tuple[str, ...] = ()
+    kunit_expected: bool = True  # False: no KUnit test in this kernel, silence is no error
+
+    @property
+    def kunit(self) -> bool:
+        return self.fragment is not None
+
+
+def plan(
+    series: Series,
+    names: tuple[str, ...],
+    tree: Path,
+    run_dir: Path,
+    note: Callable[[str], None],
+) -> Plan:
+    """Discovery and selection together: explicit kunit:/kselftest: suites win over discovery."""
+    found = discover(series.patches, tree)
+    for why in found.why:
+        note(f"series brings {why}")
+    chosen = select(names)
+    kselftests = chosen.kselftests or found.kselftest_targets
+    fragment = None
+    if chosen.kunit_globs or found.kunit_symbols or found.kunitconfig_files:
+        fragment = run_dir / FRAGMENT_NAME
+        fragment.write_text(kunit.fragment(found, tree))
+        note(f"KUnit config for those tests: {fragment}")
+    return Plan(
+        found,
+        chosen.guest,
+        fragment,
+        kselftests,
+        kunit.cmdline(chosen.kunit_globs) if fragment else (),
+    )
+
+
+def explain_dropped(case: Case, plan: Plan, tree: Path, config: Path) -> None:
+    """A kconfig FAIL that dropped options the series' tests need: say which dependency is off."""
+    dropped = [line.split("=")[0] for line in case.details.splitlines() if "=" in line]
+    try:
+        final = parse_options(config.read_text())
+    except OSError:
+        return
+    reasons = kunit.explain_dropped(dropped, plan.found, tree, final)
+    if reasons:
+        case.details = "\n".join([case.details, "", *reasons]).strip()
+        case.message += f"; {reasons[0]}"
+
+
+def build_kselftests(
+    plan: Plan, src: Path, bdir: Path, guest_dir: Path, log: Path
+) -> tuple[Case, BuiltSuite | None]:
+    return kselftest.build(src, bdir, guest_dir / kselftest.SUITE_NAME, plan.kselftests, log)
+
+
+def kunit_case(plan: Plan, console: str, death: str) -> Case:
+    return kunit.console_case(console, death, plan.kunit_expected)
+
+
+def for_base(plan: Plan, base_tree: Path, run_dir: Path) -> Plan:
+    """The same tests on the base tree, minus those the series adds (the base has no such
+    Kconfig symbol or selftest program): those show up as `new` in the comparison."""
+    kselftests: dict[str, tuple[str, ...]] = {}
+    for target, programs in plan.kselftests.items():
+        listed = listed_programs(_read(base_tree / SELFTESTS / target / "Makefile"))
+        kept = tuple(p for p in programs if p in listed)
+        if kept or not programs:
+            kselftests[target] = kept
+    fragment, expected = plan.fragment, plan.kunit_expected
+    if fragment is not None:
+        fragment = run_dir / FRAGMENT_NAME
+        text = kunit.fragment(plan.found, base_tree, defined_only=True)
+        fragment.write_text(text)
+        tests = [f"CONFIG_{s}=y" in text.splitlines() for s in plan.found.kunit_symbols]
+        expected = any(tests) or bool(plan.found.kunitconfig_files)
+    return dataclasses.replace(
+        plan, fragment=fragment, kselftests=kselftests, kunit_expected=expected
+    )
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return ""

@@ -1,0 +1,129 @@
+"""Base vs patched: the same tests on both trees, each leaf classified by its dotted path.
+
+Input: the test suites (Cases) of a base run and of a patched run. Output: one Case per
+leaf test with a verdict (new, fixed, regressed, still-failing, unchanged, removed), a
+summary Case with the counts as properties, and the patched results with pre-existing
+failures marked XFAIL so the exit status follows regressions and new failures only.
+Pure: writes nothing, raises nothing.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from .results import Case, Status
+
+SUITE_NAME = "compare-base"
+
+
+class Verdict(enum.Enum):
+    NEW = "new"
+    FIXED = "fixed"
+    REGRESSED = "regressed"
+    STILL_FAILING = "still-failing"
+    UNCHANGED = "unchanged"
+    REMOVED = "removed"
+
+
+def leaf_paths(suites: list[Case]) -> dict[str, Case]:
+    """Every leaf test by its dotted path: suite.subtest.case."""
+    paths: dict[str, Case] = {}
+
+    def walk(case: Case, prefix: str) -> None:
+        path = f"{prefix}.{case.name}" if prefix else case.name
+        if not case.children:
+            paths.setdefault(path, case)
+        for child in case.children:
+            walk(child, path)
+
+    for suite in suites:
+        walk(suite, "")
+    return paths
+
+
+def classify(base: Status | None, patched: Status | None) -> Verdict:
+    if base is None:
+        return Verdict.NEW
+    if patched is None:
+        return Verdict.REMOVED
+    if base.is_bad and patched.is_bad:
+        return Verdict.STILL_FAILING
+    if base.is_bad:
+        return Verdict.FIXED
+    if patched.is_bad:
+        return Verdict.REGRESSED
+    return Verdict.UNCHANGED
+
+
+def _status(verdict: Verdict, patched: Status | None) -> Status:
+    if verdict is Verdict.REGRESSED or (verdict is Verdict.NEW and patched and patched.is_bad):
+        return Status.FAIL
+    if verdict is Verdict.STILL_FAILING:
+        return Status.XFAIL
+    if verdict is Verdict.REMOVED:
+        return Status.SKIP
+    return patched or Status.PASS
+
+
+def compare(base: list[Case], patched: list[Case]) -> list[Case]:
+    """One Case per leaf test of either run, named by its dotted path."""
+    before, after = leaf_paths(base), leaf_paths(patched)
+    cases = []
+    for path in [*after, *(p for p in before if p not in after)]:
+        old, new = before.get(path), after.get(path)
+        now_status = new.status if new else None
+        verdict = classify(old.status if old else None, now_status)
+        was = old.status.value if old else "absent"
+        now = new.status.value if new else "absent"
+        message = f"{verdict.value}: {was} on base, {now} with the series"
+        if new and new.message:
+            message += f" ({new.message})"
+        cases.append(
+            Case(
+                path,
+                _status(verdict, now_status),
+                message,
+                properties={"verdict": verdict.value, "base": was, "patched": now},
+            )
+        )
+    return cases
+
+
+def summary(verdicts: list[Case]) -> Case:
+    """The compare-base suite: its children are the verdicts, its properties the counts."""
+    counts = {v.value: 0 for v in Verdict}
+    for case in verdicts:
+        counts[case.properties["verdict"]] += 1
+    suite = Case(
+        SUITE_NAME,
+        message=", ".join(f"{n} {v}" for v, n in counts.items() if n),
+        children=list(verdicts),
+        properties={k: str(n) for k, n in counts.items()},
+    )
+    suite.status = suite.worst() if verdicts else Status.SKIP
+    return suite
+
+
+def mark_preexisting(patched: list[Case], verdicts: list[Case]) -> int:
+    """Failures the base has too become XFAIL in the patched results; returns how many."""
+    still = {c.name for c in verdicts if c.properties.get("verdict") == Verdict.STILL_FAILING.value}
+    marked = 0
+    for path, leaf in leaf_paths(patched).items():
+        if path in still and leaf.status.is_bad:
+            leaf.status = Status.XFAIL
+            leaf.message = (
+                f"fails on the base too ({leaf.message})"
+                if leaf.message
+                else ("fails on the base too")
+            )
+            marked += 1
+    for suite in patched:
+        _refresh(suite)
+    return marked
+
+
+def _refresh(case: Case) -> None:
+    for child in case.children:
+        _refresh(child)
+    if case.children:
+        case.status = case.worst()

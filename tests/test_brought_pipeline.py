@@ -1,0 +1,90 @@
+"""The guest stage with the tests a series brings: a KUnit-only run still boots once, with
+kunit.filter_glob on the command line, and reads the `kunit` suite from the console.
+vm.boot is faked with a recorded console (see fixtures/discover/README.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import FIXTURES
+
+from harness import brought, kvm, pipeline, slots, tree, vm
+from harness.discover import Discovery
+from harness.results import Case, Status
+from harness.rundir import RunDir
+from harness.series import Series, SeriesConfig
+
+CONSOLE = FIXTURES / "discover/console-kunit-demo.log"
+
+
+def test_kunit_only_run_boots_once_and_reads_the_console(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    specs: list[vm.VmSpec] = []
+
+    def fake_boot(spec: vm.VmSpec) -> vm.BootResult:
+        specs.append(spec)
+        console = CONSOLE.read_text()
+        return vm.BootResult(Status.PASS, "guest command exited 0", 0, 1.0, "", console, False)
+
+    monkeypatch.setattr(vm, "boot", fake_boot)
+    monkeypatch.setattr(kvm, "verdict", lambda cache: kvm.KvmVerdict(True, "ok"))
+    series = Series("s", tmp_path, (), None, SeriesConfig(), "")
+    opts = pipeline.TestOptions(argv=[], out=tmp_path, cache=tmp_path)
+    run = RunDir.create(tmp_path, "s", [])
+    plan = brought.Plan(Discovery(), (), tmp_path / "f.config", cmdline=("kunit.filter_glob=h*",))
+    kernel = tmp_path / "bzImage"
+    pipeline._guest_stage(series, opts, run, tmp_path, tmp_path, kernel, plan)
+    assert [(s.command, s.append) for s in specs] == [("true", ("kunit.filter_glob=h*",))]
+    names = [s.name for s in run.suites]
+    assert names[:2] == ["boot kunit", "kunit"]
+    kunit_suite = run.suites[1]
+    assert [(c.name, c.worst()) for c in kunit_suite.children] == [("harness_demo", Status.PASS)]
+    assert [(leaf.name, leaf.status) for leaf in kunit_suite.leaves()] == [
+        ("harness_demo_add", Status.PASS),
+        ("harness_demo_skip", Status.SKIP),
+    ]
+
+
+def test_compare_base_runs_the_same_plan_on_the_base(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The base run gets its own run dir and build suffix; verdicts land in the patched run,
+    and a failure the base shares no longer fails it."""
+    worktree = tree.Worktree(tmp_path / "wt", "b" * 40)
+    monkeypatch.setattr(tree, "prepare_worktree", lambda spec, where, log: worktree)
+    seen: list[pipeline.Prepared] = []
+
+    def fake_after_apply(
+        series: Series, opts: pipeline.TestOptions, prepared: pipeline.Prepared, plan: object
+    ) -> None:
+        seen.append(prepared)
+        prepared.run.add(_kunit(old=Status.FAIL, same=Status.PASS))
+
+    monkeypatch.setattr(pipeline, "_after_apply", fake_after_apply)
+    patched = RunDir.create(tmp_path, "s", [])
+    patched.add(_kunit(old=Status.FAIL, same=Status.FAIL, added=Status.PASS))
+    slot = slots.Slot(tmp_path / "slot", open(tmp_path / "lock", "w"))
+    prepared = pipeline.Prepared(patched, slot, worktree, True)
+    plan = brought.Plan(Discovery(), ("smoke",), tmp_path / "f.config")
+    series = Series("s", tmp_path, (), None, SeriesConfig(), "")
+    opts = pipeline.TestOptions(argv=[], out=tmp_path, cache=tmp_path)
+    pipeline._compare_base(series, opts, prepared, plan)
+    slot.release()
+    assert seen[0].build_suffix == "-base" and seen[0].run.path.parent == patched.path
+    summary = patched.suites[-1]
+    assert summary.name == "compare-base"
+    assert {c.name: c.properties["verdict"] for c in summary.children} == {
+        "kunit.demo.old": "still-failing",
+        "kunit.demo.same": "regressed",
+        "kunit.demo.added": "new",
+    }
+    leaves = {leaf.name: leaf.status for leaf in patched.suites[0].leaves()}
+    assert leaves == {"old": Status.XFAIL, "same": Status.FAIL, "added": Status.PASS}
+
+
+def _kunit(**leaves: Status) -> Case:
+    suite = Case("demo", children=[Case(n, s) for n, s in leaves.items()])
+    suite.status = suite.worst()
+    return Case("kunit", suite.status, children=[suite])

@@ -1,0 +1,42 @@
+"""Kselftest build commands and the guest runner script (no builds here)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from harness import kselftest
+
+
+def test_headers_then_selftests_against_them() -> None:
+    src, bdir, out = Path("/src"), Path("/build"), Path("/run/guest/kselftest")
+    assert kselftest.make_steps(src, bdir, out, ["mm", "size"]) == [
+        ["make", "-s", "-C", "/src", "O=/build", "headers_install",
+         "INSTALL_HDR_PATH=/run/guest/kselftest/headers"],
+        ["make", "-C", "/src/tools/testing/selftests", "TARGETS=mm size",
+         "O=/run/guest/kselftest/build",
+         "KHDR_INCLUDES=-isystem /run/guest/kselftest/headers/include",
+         "INSTALL_PATH=/run/guest/kselftest/install", "install"],
+    ]  # fmt: skip
+
+
+def test_run_script_names_programs_or_whole_targets() -> None:
+    script = kselftest.run_script({"mm": ("ksm_functional_tests", "cow"), "size": ()})
+    assert script.splitlines()[-3:] == [
+        "run mm ./ksm_functional_tests ./cow",
+        "# shellcheck disable=SC2046  # one word per test, split on purpose",
+        'run size $(sed -n "s|^size:|./|p" kselftest-list.txt)',
+    ]
+
+
+@pytest.mark.skipif(not shutil.which("shellcheck"), reason="shellcheck not installed")
+def test_run_script_passes_shellcheck(tmp_path: Path) -> None:
+    script = tmp_path / "run.sh"
+    script.write_text(kselftest.run_script({"mm": ("cow",), "size": ()}))
+    result = subprocess.run(
+        ["shellcheck", "-s", "sh", "-e", "SC1091", str(script)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout

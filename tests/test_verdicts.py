@@ -1,0 +1,90 @@
+"""Base vs patched verdicts: pure classification of leaf tests by dotted path."""
+
+from __future__ import annotations
+
+from harness import verdicts
+from harness.results import Case, Status
+
+P, F, S, E = Status.PASS, Status.FAIL, Status.SKIP, Status.ERROR
+
+
+def _suite(name: str, **leaves: Status) -> Case:
+    """A suite from `sub__leaf=STATUS` keywords: `__` nests."""
+    suite = Case(name)
+    for path, status in leaves.items():
+        parent = suite
+        *parents, leaf = path.split("__")
+        for part in parents:
+            child = next((c for c in parent.children if c.name == part), None)
+            if child is None:
+                child = Case(part)
+                parent.children.append(child)
+            parent = child
+        parent.children.append(Case(leaf, status, "boom" if status.is_bad else ""))
+    suite.status = suite.worst()
+    return suite
+
+
+def _by_verdict(cases: list[Case]) -> dict[str, str]:
+    return {c.name: c.properties["verdict"] for c in cases}
+
+
+def test_each_leaf_gets_one_verdict() -> None:
+    base = [_suite("kunit", list__init=P, list__del=F, list__add=F, list__gone=P, list__same=S)]
+    patched = [_suite("kunit", list__init=F, list__del=P, list__add=E, list__new=P, list__same=S)]
+    found = verdicts.compare(base, patched)
+    assert _by_verdict(found) == {
+        "kunit.list.init": "regressed",
+        "kunit.list.del": "fixed",
+        "kunit.list.add": "still-failing",
+        "kunit.list.new": "new",
+        "kunit.list.same": "unchanged",
+        "kunit.list.gone": "removed",
+    }
+    status = {c.name: c.status for c in found}
+    assert status["kunit.list.init"] is F
+    assert status["kunit.list.add"] is Status.XFAIL
+    assert status["kunit.list.gone"] is S
+    assert status["kunit.list.same"] is S
+    regressed = next(c for c in found if c.name == "kunit.list.init")
+    assert regressed.message == "regressed: pass on base, fail with the series (boom)"
+
+
+def test_a_new_failing_test_fails_the_comparison() -> None:
+    found = verdicts.compare([], [_suite("kselftest", **{"selftests: mm: cow": F})])
+    assert [(c.properties["verdict"], c.status) for c in found] == [("new", F)]
+    assert verdicts.summary(found).status is F
+
+
+def test_summary_counts_and_status() -> None:
+    base = [_suite("smoke", a=F, b=P)]
+    patched = [_suite("smoke", a=F, b=P, c=P)]
+    suite = verdicts.summary(verdicts.compare(base, patched))
+    assert suite.name == verdicts.SUITE_NAME
+    assert suite.properties == {
+        "new": "1",
+        "fixed": "0",
+        "regressed": "0",
+        "still-failing": "1",
+        "unchanged": "1",
+        "removed": "0",
+    }
+    assert suite.message == "1 new, 1 still-failing, 1 unchanged"
+    assert suite.status is P  # a pre-existing failure is no verdict against the series
+    assert verdicts.summary([]).status is S
+
+
+def test_preexisting_failures_stop_failing_the_run() -> None:
+    base = [_suite("kunit", list__a=F, list__b=P)]
+    patched = [_suite("kunit", list__a=F, list__b=F)]
+    found = verdicts.compare(base, patched)
+    assert verdicts.mark_preexisting(patched, found) == 1
+    leaves = {leaf.name: leaf for leaf in patched[0].leaves()}
+    assert (
+        leaves["a"].status is Status.XFAIL and leaves["a"].message == "fails on the base too (boom)"
+    )
+    assert leaves["b"].status is F  # the regression still fails the run
+    assert patched[0].status is F
+    patched_ok = [_suite("kunit", list__a=F, list__b=P)]
+    verdicts.mark_preexisting(patched_ok, verdicts.compare(base, patched_ok))
+    assert patched_ok[0].status is P
