@@ -29,6 +29,14 @@ BOOTED = re.compile(r"(Run /init as init process|Run \S+ as init process|virtme-
 # Without ACPI (our minimal config) poweroff halts instead: the command has finished,
 # but QEMU would sit there until the timeout, so a halt ends the boot.
 HALTED = re.compile(rb"reboot: (?:Power off not available: )?System halted")
+# A guest that reports one of these rarely recovers (a task died holding a lock, a
+# CPU spins): give it a little longer, then end the boot instead of waiting out the
+# whole timeout.
+WEDGED = re.compile(
+    rb"rcu: INFO: rcu_\w+ detected stalls[^\n]*|BUG: soft lockup[^\n]*"
+    rb"|Fixing recursive fault but reboot is needed!"
+)
+WEDGED_GRACE_SECONDS = 45.0
 PANIC_GRACE_SECONDS = 10.0
 HALT_GRACE_SECONDS = 2.0
 
@@ -119,31 +127,35 @@ class Watch:
     timed_out: bool = False
     panicked: bool = False
     halted: bool = False
+    wedged: bool = False
 
 
 def _watch_console(popen: subprocess.Popen[bytes], console: IO[bytes], deadline: float) -> Watch:
     """Tee the console until vng exits; stop a little after a panic or a halt."""
     assert popen.stderr is not None
     watcher = pexpect.fdpexpect.fdspawn(popen.stderr.fileno(), logfile=console)
-    panicked = halted = False
+    panicked = halted = wedged = False
     while True:
         remaining = deadline - time.monotonic()
         try:
             if remaining <= 0:
                 raise pexpect.TIMEOUT("deadline")
-            index = watcher.expect([PANIC, HALTED, pexpect.EOF], timeout=remaining)
+            index = watcher.expect([PANIC, HALTED, WEDGED, pexpect.EOF], timeout=remaining)
         except pexpect.TIMEOUT:
             # After a halt or panic the deadline is only the grace period: not a hang.
-            return Watch(timed_out=not (halted or panicked), panicked=panicked, halted=halted)
-        if index == 2:
+            return Watch(not (halted or panicked or wedged), panicked, halted, wedged)
+        if index == 3:
             popen.wait()
-            return Watch(panicked=panicked, halted=halted)
+            return Watch(panicked=panicked, halted=halted, wedged=wedged)
         if index == 0 and not panicked:
             panicked = True
             deadline = min(deadline, time.monotonic() + PANIC_GRACE_SECONDS)
         elif index == 1 and not halted:
             halted = True
             deadline = min(deadline, time.monotonic() + HALT_GRACE_SECONDS)
+        elif index == 2 and not wedged:
+            wedged = True
+            deadline = min(deadline, time.monotonic() + WEDGED_GRACE_SECONDS)
 
 
 def classify(
@@ -154,6 +166,10 @@ def classify(
         match = PANIC.search(console.encode(errors="replace"))
         headline = match.group(0).decode(errors="replace") if match else "Kernel panic"
         return Status.FAIL, headline.strip()
+    if watch.wedged and not watch.halted:
+        match = WEDGED.search(console.encode(errors="replace"))
+        headline = match.group(0).decode(errors="replace").strip() if match else "stall"
+        return Status.FAIL, f"guest wedged, boot ended: {headline}"
     if watch.timed_out:
         where = "after boot" if BOOTED.search(console) else "before reaching userspace"
         return Status.ERROR, f"timed out after {spec.timeout:.0f}s ({where})"

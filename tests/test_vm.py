@@ -89,3 +89,10 @@ def test_halt_without_acpi_ends_the_boot_as_finished() -> None:
     console = BOOTED + "[    7.8] reboot: Power off not available: System halted instead\n"
     status, reason = vm.classify(None, vm.Watch(halted=True), console, "", SPEC)
     assert status is Status.PASS and "halted" in reason
+
+
+def test_wedged_guest_is_a_kernel_failure_with_the_stall_line() -> None:
+    console = BOOTED + "[   80.1] rcu: INFO: rcu_sched detected stalls on CPUs/tasks:\n"
+    status, reason = vm.classify(None, vm.Watch(wedged=True), console, "", SPEC)
+    assert status is Status.FAIL
+    assert reason == "guest wedged, boot ended: rcu: INFO: rcu_sched detected stalls on CPUs/tasks:"
