@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import brought, build, guest, kconfig, kvm, mtimes, slots, tree, verdicts, vm
@@ -48,7 +48,6 @@ class Prepared:
     slot: slots.Slot
     worktree: tree.Worktree
     applied: bool
-    notes: list[str] = field(default_factory=list)
     build_suffix: str = ""  # "-base": the base tree's build dir, cached next to the patched one
 
 
