@@ -24,6 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from harness import build, kconfig, kvm, tree  # noqa: E402
+from harness.proc import kill_group  # noqa: E402
 
 CACHE = Path(os.environ.get("HARNESS_CACHE", Path.home() / ".cache/harness"))
 WORK = CACHE / "bench"
@@ -62,21 +63,25 @@ def first_output_seconds(kernel: Path, use_kvm: bool) -> float:
     if not use_kvm:
         argv.insert(1, "--disable-kvm")
     started = time.monotonic()
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True
+    )
     assert proc.stdout is not None
-    for line in proc.stdout:
-        if "first-test" in line:
-            elapsed = time.monotonic() - started
-            proc.wait()
-            return elapsed
-    proc.wait()
-    raise RuntimeError(f"{kernel}: guest never printed")
+    try:
+        for line in proc.stdout:
+            if "first-test" in line:
+                return time.monotonic() - started
+        raise RuntimeError(f"{kernel}: guest never printed")
+    finally:
+        # Without ACPI our kernel halts instead of powering off: stop QEMU ourselves.
+        kill_group(proc)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--skip-vng-build", action="store_true")
     parser.add_argument("--boots", type=int, default=3)
+    parser.add_argument("--boots-only", action="store_true", help="reuse the built kernels")
     args = parser.parse_args()
     src = tree.debian_repo("debian:6.12", CACHE)
     ours = WORK / "harness-min"
@@ -89,20 +94,25 @@ def main() -> int:
         str(base_fragment),
     ]
     results: dict[str, float | int | str] = {}
-    t, n = cold_build(src, ours, [merge, ["make", f"O={ours}", "olddefconfig"]])
-    results.update(harness_cold_build_s=round(t, 1), harness_options=n)
-    print(f"cold build, harness minimal config: {t:7.1f} s  ({n} options y/m)", flush=True)
     vng_out = WORK / "vng-default"
-    if not args.skip_vng_build:
-        t2, n2 = cold_build(src, vng_out, [["virtme-configkernel", "--defconfig", f"O={vng_out}"]])
-        results.update(vng_cold_build_s=round(t2, 1), vng_options=n2, cold_ratio=round(t / t2, 3))
-        print(f"cold build, vng --kconfig default:  {t2:7.1f} s  ({n2} options y/m)")
-        print(f"  ratio harness/vng: {t / t2:.2f} (target <= 0.35)", flush=True)
-    (src / "mm/mmap.c").touch()
-    spec = build.BuildSpec(src, ours, os.cpu_count() or 1, targets=("bzImage",))
-    t3 = timed(build.make_argv(spec), env=build.make_env(spec))
-    results["warm_rebuild_touch_mm_mmap_s"] = round(t3, 1)
-    print(f"warm rebuild after touching mm/mmap.c: {t3:.1f} s", flush=True)
+    if not args.boots_only:
+        t, n = cold_build(src, ours, [merge, ["make", f"O={ours}", "olddefconfig"]])
+        results.update(harness_cold_build_s=round(t, 1), harness_options=n)
+        print(f"cold build, harness minimal config: {t:7.1f} s  ({n} options y/m)", flush=True)
+        if not args.skip_vng_build:
+            t2, n2 = cold_build(
+                src, vng_out, [["virtme-configkernel", "--defconfig", f"O={vng_out}"]]
+            )
+            results.update(
+                vng_cold_build_s=round(t2, 1), vng_options=n2, cold_ratio=round(t / t2, 3)
+            )
+            print(f"cold build, vng --kconfig default:  {t2:7.1f} s  ({n2} options y/m)")
+            print(f"  ratio harness/vng: {t / t2:.2f} (target <= 0.35)", flush=True)
+        (src / "mm/mmap.c").touch()
+        spec = build.BuildSpec(src, ours, os.cpu_count() or 1, targets=("bzImage",))
+        t3 = timed(build.make_argv(spec), env=build.make_env(spec))
+        results["warm_rebuild_touch_mm_mmap_s"] = round(t3, 1)
+        print(f"warm rebuild after touching mm/mmap.c: {t3:.1f} s", flush=True)
     use_kvm = kvm.verdict(CACHE).usable
     results["accel"] = "kvm" if use_kvm else "tcg"
     kernels = {"harness": ours / "arch/x86/boot/bzImage"}
