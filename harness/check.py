@@ -77,7 +77,7 @@ def check_series(series: Series, opts: CheckOptions) -> RunDir:
     if spec.note:
         note(spec.note)
         run.meta["base_note"] = spec.note
-    slot = slots.take(opts.cache, _slot_tag(spec, opts.tree))
+    slot = slots.take(opts.cache, tree.slot_name(spec))
     try:
         wt = tree.prepare_worktree(spec, slot.worktree, run.file("apply.log"))
         run.meta["base_commit"] = wt.base_rev
@@ -113,13 +113,6 @@ def series_meta(series: Series) -> dict[str, object]:
 def compiler_version() -> str:
     result = proc.run(["gcc", "--version"], timeout=30)
     return result.output.splitlines()[0].strip() if result.ok and result.output else "gcc"
-
-
-def _slot_tag(spec: tree.TreeSpec, user_tree: Path | None) -> str:
-    # The same tag as `harness test` uses, so both share worktree and build dir.
-    if user_tree is None:
-        return tree.repo_tag(spec.label.split(" ")[0])
-    return f"tree-{abs(hash(str(user_tree))) % 10**8}"
 
 
 def plan_base(
