@@ -11,12 +11,14 @@ import email
 import email.policy
 import mailbox
 import re
+import sys
 from dataclasses import dataclass, field
 from email.message import Message
 from pathlib import Path
 
 import yaml
 
+from . import thread
 from .errors import UserError
 
 PATCH_SUFFIXES = (".patch", ".diff", ".mbox", ".mbx", ".eml")
@@ -116,6 +118,13 @@ def load_one(path: Path) -> Series:
     mails = [mail for f in files for mail in _read_mails(f)]
     if not mails:
         raise UserError(f"{path}: empty series (no patch mails found)")
+    reason = thread.why_thread([thread.subject_of(m) for m in mails])
+    if reason and len(files) == 1:
+        print(f"harness: {files[0].name}: {reason}; sorting it out with b4 am", file=sys.stderr)
+        mails = thread.b4_am(files[0], reason, mails)
+    elif reason:
+        raise UserError(f"{path}: {reason}; give the thread as one mbox file (b4 sorts it)")
+    thread.check_numbering([thread.subject_of(m) for m in mails], path)
     cover, patches = _split_cover(mails, path)
     base_commit = _find_base_commit(cover, patches)
     name = config.name or (path.name if path.is_dir() else path.stem)
