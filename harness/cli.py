@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TypedDict
 
 from . import pipeline, series
 from .errors import HarnessError
@@ -31,7 +32,9 @@ def default_cache() -> Path:
     return Path(base)
 
 
-def _tree_options(p: argparse.ArgumentParser) -> None:
+def _add_series_arguments(p: argparse.ArgumentParser, *, builds: bool) -> None:
+    """The series and where it goes (test, apply, check); --kconfig for the commands that build."""
+    p.add_argument("series", type=Path)
     group = p.add_mutually_exclusive_group()
     group.add_argument("--tree", type=Path, help="existing git tree (never modified)")
     group.add_argument(
@@ -39,15 +42,20 @@ def _tree_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--out", type=Path, default=Path("results"), help="results dir")
     p.add_argument("--cache", type=Path, default=None, help="cache dir (trees, builds)")
+    if builds:
+        p.add_argument("--kconfig", action="append", default=[], help="extra fragment")
+
+
+def _add_jobs_argument(p: argparse.ArgumentParser) -> None:
+    # Not in _add_series_arguments: `harness test --help` lists its own options before --jobs.
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="harness", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     test = sub.add_parser("test", help="apply, build, boot, run guest tests")
-    test.add_argument("series", type=Path)
-    _tree_options(test)
-    test.add_argument("--kconfig", action="append", default=[], help="extra fragment")
+    _add_series_arguments(test, builds=True)
     test.add_argument(
         "--suite",
         action="append",
@@ -57,19 +65,16 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument(
         "--compare-base", action="store_true", help="run the same tests on the base; report changes"
     )
-    test.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    _add_jobs_argument(test)
     test.add_argument("--timeout", type=int, default=600, help="per boot, seconds")
     test.add_argument("--no-kvm", action="store_true", help="force TCG")
     test.add_argument("--memory", default="", help="guest memory, e.g. 2G")
     test.add_argument("--cpus", type=int, default=0, help="guest CPUs")
     apply = sub.add_parser("apply", help="apply the series and report per patch")
-    apply.add_argument("series", type=Path)
-    _tree_options(apply)
+    _add_series_arguments(apply, builds=False)
     check = sub.add_parser("check", help="review per patch: build, W=1, checkpatch, static")
-    check.add_argument("series", type=Path)
-    _tree_options(check)
-    check.add_argument("--kconfig", action="append", default=[], help="extra fragment")
-    check.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    _add_series_arguments(check, builds=True)
+    _add_jobs_argument(check)
     report = sub.add_parser("report", help="results.json of a check run -> review mail")
     report.add_argument("run_dir", type=Path)
     report.add_argument("--email", action="store_true", help="write RUN_DIR/review.eml")
@@ -79,6 +84,35 @@ def build_parser() -> argparse.ArgumentParser:
     parse.add_argument("--junit", type=Path)
     parse.add_argument("--json", type=Path)
     return parser
+
+
+class _SeriesOptions(TypedDict):
+    """The fields TestOptions and CheckOptions share, from _add_series_arguments."""
+
+    argv: list[str]
+    out: Path
+    cache: Path
+    base: str
+    tree: Path | None
+
+
+class _BuildOptions(TypedDict):
+    kconfig: tuple[str, ...]
+    jobs: int
+
+
+def _series_options(args: argparse.Namespace, argv: list[str]) -> _SeriesOptions:
+    return _SeriesOptions(
+        argv=argv,
+        out=args.out,
+        cache=args.cache or default_cache(),
+        base=args.base,
+        tree=args.tree,
+    )
+
+
+def _build_options(args: argparse.Namespace) -> _BuildOptions:
+    return _BuildOptions(kconfig=tuple(args.kconfig), jobs=args.jobs)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,35 +136,30 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
 
         return offline.parse_command(args.log, args.junit, args.json)
     all_series = series.load(args.series)  # validated before any tree is touched
+    opts = _test_options(args, argv)
     failed = False
     for one in all_series:
-        opts = pipeline.TestOptions(
-            argv=argv,
-            out=args.out,
-            cache=args.cache or default_cache(),
-            base=args.base,
-            tree=args.tree,
-            apply_only=args.command == "apply",
-            **(
-                {}
-                if args.command == "apply"
-                else dict(
-                    kconfig=tuple(args.kconfig),
-                    suites=tuple(args.suite),
-                    jobs=args.jobs,
-                    timeout=args.timeout,
-                    no_kvm=args.no_kvm,
-                    memory=args.memory,
-                    cpus=args.cpus,
-                    compare_base=args.compare_base,
-                )
-            ),
-        )
         run = pipeline.test_series(one, opts)
         print(f"\n{one.name}: {one.subject}")
         terminal_summary(run)
         failed = failed or run.failed
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _test_options(args: argparse.Namespace, argv: list[str]) -> pipeline.TestOptions:
+    """`harness apply` has no build options: it keeps TestOptions' defaults for them."""
+    if args.command == "apply":
+        return pipeline.TestOptions(**_series_options(args, argv), apply_only=True)
+    return pipeline.TestOptions(
+        **_series_options(args, argv),
+        **_build_options(args),
+        suites=tuple(args.suite),
+        timeout=args.timeout,
+        no_kvm=args.no_kvm,
+        memory=args.memory,
+        cpus=args.cpus,
+        compare_base=args.compare_base,
+    )
 
 
 def _review(args: argparse.Namespace, argv: list[str]) -> int:
@@ -139,15 +168,7 @@ def _review(args: argparse.Namespace, argv: list[str]) -> int:
 
     if args.command == "report":
         return report.report_command(args.run_dir, args.email, args.markdown)
-    opts = check.CheckOptions(
-        argv=argv,
-        out=args.out,
-        cache=args.cache or default_cache(),
-        base=args.base,
-        tree=args.tree,
-        kconfig=tuple(args.kconfig),
-        jobs=args.jobs,
-    )
+    opts = check.CheckOptions(**_series_options(args, argv), **_build_options(args))
     return check.check_command(args.series, opts)
 
 

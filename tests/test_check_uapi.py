@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import check_uapi
+from harness import check_uapi, uapi_defines
 from harness.findings import Finding, Severity, findings_case, render
 from harness.results import Status
 
@@ -103,10 +103,10 @@ def test_bad_input_gives_no_findings() -> None:
 
 def test_c_value() -> None:
     env = {"SHIFT": "26", "ENC": "(21U << SHIFT)", "HIGH": "BIT(HIGH_BIT)", "HIGH_BIT": "38"}
-    assert check_uapi.c_value("ENC", env) == 21 << 26
-    assert check_uapi.c_value("HIGH", env) == 1 << 38
-    assert check_uapi.c_value("_BITUL(63)", {}) == 1 << 63
-    assert check_uapi.c_value("0x08000", {}) == 0x8000
-    assert check_uapi.c_value("UNKNOWN", {}) is None
-    assert check_uapi.c_value("A", {"A": "A"}) is None  # self-reference terminates
-    assert check_uapi.c_value("1 +", {}) is None
+    assert uapi_defines.c_value("ENC", env) == 21 << 26
+    assert uapi_defines.c_value("HIGH", env) == 1 << 38
+    assert uapi_defines.c_value("_BITUL(63)", {}) == 1 << 63
+    assert uapi_defines.c_value("0x08000", {}) == 0x8000
+    assert uapi_defines.c_value("UNKNOWN", {}) is None
+    assert uapi_defines.c_value("A", {"A": "A"}) is None  # self-reference terminates
+    assert uapi_defines.c_value("1 +", {}) is None
