@@ -63,6 +63,7 @@ class Plan:
     kselftests: dict[str, tuple[str, ...]] = field(default_factory=dict)
     cmdline: tuple[str, ...] = ()
     kunit_expected: bool = True  # False: no KUnit test in this kernel, silence is no error
+    on: frozenset[str] = frozenset()  # options the base fragments turn on
 
     @property
     def kunit(self) -> bool:
@@ -75,8 +76,10 @@ def plan(
     tree: Path,
     run_dir: Path,
     note: Callable[[str], None],
+    base_fragments: tuple[Path, ...] = (),
 ) -> Plan:
-    """Discovery and selection together: explicit kunit:/kselftest: suites win over discovery."""
+    """Discovery and selection together: explicit kunit:/kselftest: suites win over discovery.
+    `base_fragments`: what the build turns on anyway (dependencies need no line of ours)."""
     found = discover(series.patches, tree)
     for why in found.why:
         note(f"series brings {why}")
@@ -85,15 +88,29 @@ def plan(
     fragment = None
     if chosen.kunit_globs or found.kunit_symbols or found.kunitconfig_files:
         fragment = run_dir / FRAGMENT_NAME
-        fragment.write_text(kunit.fragment(found, tree))
+        generated = kunit.fragment(found, tree, options_on(base_fragments))
+        fragment.write_text(generated.text)
         note(f"KUnit config for those tests: {fragment}")
+        for line in generated.notes:
+            note(f"not turned on by the harness: {line}")
     return Plan(
         found,
         chosen.guest,
         fragment,
         kselftests,
         kunit.cmdline(chosen.kunit_globs) if fragment else (),
+        on=options_on(base_fragments),
     )
+
+
+def options_on(fragments: tuple[Path, ...]) -> frozenset[str]:
+    """Symbols set to y or m by these fragments."""
+    on = set()
+    for path in fragments:
+        for name, value in parse_options(_read(path)).items():
+            if value in ("y", "m"):
+                on.add(name.removeprefix("CONFIG_"))
+    return frozenset(on)
 
 
 def explain_dropped(case: Case, plan: Plan, tree: Path, config: Path) -> None:
@@ -131,7 +148,7 @@ def for_base(plan: Plan, base_tree: Path, run_dir: Path) -> Plan:
     fragment, expected = plan.fragment, plan.kunit_expected
     if fragment is not None:
         fragment = run_dir / FRAGMENT_NAME
-        text = kunit.fragment(plan.found, base_tree, defined_only=True)
+        text = kunit.fragment(plan.found, base_tree, plan.on, defined_only=True).text
         fragment.write_text(text)
         tests = [f"CONFIG_{s}=y" in text.splitlines() for s in plan.found.kunit_symbols]
         expected = any(tests) or bool(plan.found.kunitconfig_files)

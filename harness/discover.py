@@ -23,7 +23,8 @@ ENTRY_END = re.compile(
     r"^\s*(?:(?:menu)?config|choice|endchoice|menu|endmenu|if|endif|source|comment)\b"
 )
 DEPENDS = re.compile(r"^\s*depends\s+on\s+(.+?)\s*(?:#.*)?$")
-IF_LINE = re.compile(r"^\s*if\s+(.+?)\s*(?:#.*)?$")
+# column 0: an indented "if ..." is help text
+IF_LINE = re.compile(r"^if\s+(.+?)\s*(?:#.*)?$")
 KUNIT_WORD = re.compile(r"\bKUNIT\b")
 KUNIT_NAME = re.compile(r"KUNIT")
 MAKE_VAR = re.compile(r"^\s*(TEST_GEN_PROGS|TEST_GEN_FILES|TEST_PROGS)\s*[:+]?=\s*(.*)$")
@@ -189,7 +190,7 @@ def enclosing_ifs(kconfig_text: str, symbol: str) -> list[str]:
     for line in kconfig_text.splitlines():
         if m := IF_LINE.match(line):
             stack.append(m[1])
-        elif re.match(r"^\s*endif\b", line) and stack:
+        elif re.match(r"^endif\b", line) and stack:
             stack.pop()
         elif (m := CONFIG_LINE.match(line)) and m[1] == symbol:
             return list(stack)

@@ -116,7 +116,8 @@ def _after_apply(
         return None
     if plan is None:  # the tests the series brings, found in the patched tree
         wanted = opts.suites or series.config.suites or DEFAULT_SUITES
-        plan = brought.plan(series, wanted, src, run.path, note)
+        base_fragments = tuple(fragments_for(series, opts))
+        plan = brought.plan(series, wanted, src, run.path, note, base_fragments)
     fragments = fragments_for(series, opts) + ([plan.fragment] if plan.fragment else [])
     bdir = prepared.slot.build_dir(kconfig.config_key(fragments) + prepared.build_suffix)
     note(f"configuring in {bdir}")

@@ -58,7 +58,7 @@ def test_source_alone_finds_its_symbol_through_the_makefile() -> None:
 def test_kunitconfig_options_go_into_the_fragment() -> None:
     found = discover(_patch(3), TREE)
     assert found.kunitconfig_files == ("fs/ext4/.kunitconfig",)
-    assert kunit.fragment(found, TREE).splitlines() == [
+    assert kunit.fragment(found, TREE).text.splitlines() == [
         kunit.HEADER,
         "CONFIG_KUNIT=y",
         "CONFIG_EXT4_FS=y",
@@ -89,7 +89,7 @@ def test_the_kunit_demo_fixture_end_to_end(tmp_path: Path) -> None:
     assert found.why == (
         "CONFIG_HARNESS_DEMO_KUNIT_TEST: added in 0001 (lib/Kconfig.debug) depends on KUNIT",
     )
-    assert kunit.fragment(found, tree) == (
+    assert kunit.fragment(found, tree).text == (
         f"{kunit.HEADER}\nCONFIG_KUNIT=y\nCONFIG_RUNTIME_TESTING_MENU=y\n"
         "CONFIG_HARNESS_DEMO_KUNIT_TEST=y\n"
     )
