@@ -57,6 +57,11 @@ def run_script(targets: dict[str, tuple[str, ...]]) -> str:
         "\tdone",
         "\treturn 0",
         "}",
+        "# run.sh TARGET/PROGRAM...: just those (one boot per program under `isolate:`)",
+        'if [ $# -gt 0 ]; then',
+        '\tfor workload in "$@"; do run "${workload%%/*}" "./${workload#*/}"; done',
+        "\texit 0",
+        "fi",
     ]
     for target, programs in targets.items():
         quoted = shlex.quote(target)
@@ -90,4 +95,27 @@ def build(
     script.write_text(run_script(targets))
     listed = ", ".join(f"{t}:{'/'.join(p) or '*'}" for t, p in targets.items())
     case = Case(f"build {SUITE_NAME}", Status.PASS, listed, seconds=seconds)
-    return case, BuiltSuite(SUITE_NAME, out, ())
+    workloads = workload_names(targets, _read(out / "install" / "kselftest-list.txt"))
+    return case, BuiltSuite(SUITE_NAME, out, workloads)
+
+
+def workload_names(targets: dict[str, tuple[str, ...]], installed_list: str) -> tuple[str, ...]:
+    """TARGET/PROGRAM for every program that will run: the named ones, or all that the
+    installed kselftest-list.txt ("target:program" lines) has for a whole target."""
+    listed: dict[str, list[str]] = {}
+    for line in installed_list.splitlines():
+        target, sep, program = line.strip().partition(":")
+        if sep and program:
+            listed.setdefault(target, []).append(program)
+    return tuple(
+        f"{target}/{program}"
+        for target, programs in targets.items()
+        for program in (programs or listed.get(target, []))
+    )
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return ""

@@ -155,6 +155,11 @@ def test_real_check_of_the_demo_series(tmp_path: Path) -> None:
     assert by_name["0003"]["checkpatch"].status is Status.FAIL
     assert (run_dir / "review.eml").exists() and (run_dir / "review.md").exists()
     assert meta["compiler"].startswith("gcc")
+    # a clean patch gets a clean report: every check passes, nothing is written under it
+    assert all(c.status is Status.PASS for c in by_name["0002"].values())
+    review = (run_dir / "review.md").read_text()
+    assert "1 of 3 patches need attention: patch 3." in review
+    assert "\n## [PATCH 2/3]" not in review
 
 
 def test_the_first_patch_that_applies_builds_the_base_on_its_parent(

@@ -32,6 +32,32 @@ def test_run_script_names_programs_or_whole_targets() -> None:
     ]
 
 
+def test_workloads_are_named_programs_or_what_the_install_lists() -> None:
+    installed = "size:get_size\nmm:cow\nmm:ksm_functional_tests\nmm:run_vmtests.sh\n"
+    targets = {"mm": ("ksm_functional_tests",), "size": ()}
+    assert kselftest.workload_names(targets, installed) == (
+        "mm/ksm_functional_tests",
+        "size/get_size",
+    )
+    assert kselftest.workload_names({"mm": ()}, "") == ()
+
+
+def test_run_script_runs_only_the_workloads_it_is_given(tmp_path: Path) -> None:
+    """The generated script under a real sh, with runner.sh's run_many stubbed."""
+    root = tmp_path / "kselftest"
+    (root / "install/kselftest").mkdir(parents=True)
+    (root / "install/mm").mkdir()
+    (root / "install/kselftest/runner.sh").write_text(
+        'run_many() { echo "ran $(basename "$PWD") $*"; }\n'
+    )
+    script = root / "run.sh"
+    script.write_text(kselftest.run_script({"mm": ("cow", "ksm_functional_tests")}))
+    one = subprocess.run(["sh", str(script), "mm/cow"], capture_output=True, text=True)
+    every = subprocess.run(["sh", str(script)], capture_output=True, text=True)
+    assert one.stdout.splitlines() == ["ran mm ./cow"]
+    assert every.stdout.splitlines() == ["ran mm ./cow ./ksm_functional_tests"]
+
+
 @pytest.mark.skipif(not shutil.which("shellcheck"), reason="shellcheck not installed")
 def test_run_script_passes_shellcheck(tmp_path: Path) -> None:
     script = tmp_path / "run.sh"
