@@ -58,7 +58,7 @@ def run_script(targets: dict[str, tuple[str, ...]]) -> str:
         "\treturn 0",
         "}",
         "# run.sh TARGET/PROGRAM...: just those (one boot per program under `isolate:`)",
-        'if [ $# -gt 0 ]; then',
+        "if [ $# -gt 0 ]; then",
         '\tfor workload in "$@"; do run "${workload%%/*}" "./${workload#*/}"; done',
         "\texit 0",
         "fi",
