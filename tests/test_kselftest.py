@@ -66,3 +66,47 @@ def test_run_script_passes_shellcheck(tmp_path: Path) -> None:
         ["shellcheck", "-s", "sh", "-e", "SC1091", str(script)], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout
+
+
+def _fake_tree(root: Path) -> Path:
+    """A kernel tree whose selftests Makefile fails for the whole target (like memfd's
+    fuse_mnt without fuse.h) while the program the series touches builds alone."""
+    src = root / "src"
+    selftests = src / "tools/testing/selftests"
+    (selftests / "kselftest").mkdir(parents=True)
+    (selftests / "memfd").mkdir()
+    (src / "Makefile").write_text("headers_install:\n\tmkdir -p $(INSTALL_HDR_PATH)/include\n")
+    (selftests / "Makefile").write_text(
+        "install:\n\t@echo 'fuse_mnt.c:17:10: fatal error: fuse.h: No such file or directory'"
+        "\n\t@exit 1\n"
+    )
+    (selftests / "memfd/Makefile").write_text(
+        "$(OUTPUT)/memfd_test: memfd_test.c\n\t$(CC) -o $@ $<\n"
+    )
+    (selftests / "memfd/memfd_test.c").write_text("int main(void) { return 0; }\n")
+    (selftests / "memfd/run_fuse_test.sh").write_text("#!/bin/sh\n")
+    (selftests / "kselftest/runner.sh").write_text("run_many() { :; }\n")
+    return src
+
+
+def test_programs_build_alone_when_the_whole_target_does_not(tmp_path: Path) -> None:
+    src, out = _fake_tree(tmp_path), tmp_path / "out"
+    targets = {"memfd": ("memfd_test", "run_fuse_test.sh")}
+    case, suite = kselftest.build(src, tmp_path / "b", out, targets, tmp_path / "log")
+    assert case.status.name == "PASS"
+    assert "fuse.h: No such file or directory; built alone" in case.message
+    assert (out / "install/memfd/memfd_test").is_file()
+    assert (out / "install/memfd/run_fuse_test.sh").is_file()
+    assert (out / "install/kselftest/runner.sh").is_file()
+    assert suite is not None and suite.workloads == ("memfd/memfd_test", "memfd/run_fuse_test.sh")
+
+
+def test_a_whole_target_that_fails_is_a_build_failure(tmp_path: Path) -> None:
+    src = _fake_tree(tmp_path)
+    case, suite = kselftest.build(
+        src, tmp_path / "b", tmp_path / "o", {"memfd": ()}, tmp_path / "l"
+    )
+    assert case.status.name == "FAIL" and suite is None
+    assert case.message == (
+        "selftests build failed: fuse_mnt.c:17:10: fatal error: fuse.h: No such file or directory"
+    )
