@@ -52,7 +52,10 @@ def findings_case(check: str, findings: Sequence[Finding]) -> Case:
         status, first = Status.FAIL, errors[0]
         more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
         message = f"{first.file}: {first.message}{more}" if first.file else first.message + more
+    elif warnings:
+        status, message = Status.PASS, f"{len(warnings)} warning(s)"
     else:
-        status = Status.PASS
-        message = f"{len(warnings)} warning(s)" if warnings else ""
-    return Case(name=check, status=status, message=message, details=render(mine))
+        status, message = Status.PASS, f"{len(mine)} note(s)" if mine else ""
+    worst = "error" if errors else "warning" if warnings else "info" if mine else ""
+    properties = {"worst": worst} if worst else {}
+    return Case(check, status, message, details=render(mine), properties=properties)

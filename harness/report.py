@@ -33,6 +33,7 @@ ICON = {
     Status.SKIP: "⏭️",
     Status.XFAIL: "☑️",
 }
+WARNED = "⚠️"  # passed, with findings a reviewer should read
 BY_HAND = (
     "mkdir build_dir && cp config build_dir/.config   # config: saved in the run directory",
     "make O=build_dir olddefconfig",
@@ -104,6 +105,8 @@ def case_details(case: Case) -> list[str]:
         return []
     if case.name == "build" and case.status is Status.PASS:
         return []
+    if case.status is Status.PASS and case.properties.get("worst") == "info":
+        return []  # context (e.g. only the catch-all list) is not a finding
     return ["", *[f"    {line}".rstrip() for line in case.details.splitlines()], ""]
 
 
@@ -180,7 +183,8 @@ def markdown_text(meta: dict[str, Any], suites: list[Case]) -> str:
         if found:
             lines += ["", f"## {patch_title(suite, total)}", ""]
         for case in found:
-            summary = f"{ICON[case.status]} {case.name}: {case.message}"
+            icon = WARNED if case.status is Status.PASS else ICON[case.status]
+            summary = f"{icon} {case.name}: {case.message}"
             lines += [f"<details><summary>{summary}</summary>"]
             lines += ["", "```", case.details, "```", "</details>", ""]
     lines += ["", "```", *(ln.strip() for ln in reproduce(meta, suites)[2:] if ln), "```"]
@@ -194,8 +198,8 @@ def _cell(case: Case) -> str:
     elif case.name == "checkpatch" and case.properties:
         p = case.properties
         text += f" {p.get('errors', 0)}E/{p.get('warnings', 0)}W/{p.get('checks', 0)}C"
-    elif case.status is Status.PASS and case.details:
-        text = "⚠️"
+    elif case.status is Status.PASS and case_details(case):
+        text = WARNED
     return text
 
 

@@ -97,3 +97,19 @@ def test_cli_report_and_check_exit_statuses(run_dir: Path, tmp_path: Path) -> No
     assert cli.main(["report", str(run_dir), "--email"]) == 0
     assert cli.main(["report", str(tmp_path / "missing")]) == 2
     assert cli.main(["check", str(tmp_path / "no-series")]) == 2  # before any tree is touched
+
+
+def test_notes_alone_are_not_findings_but_warnings_are() -> None:
+    from harness.findings import Finding, Severity, findings_case
+
+    note = Finding("hygiene", Severity.INFO, "only the catch-all list", "kernel/fork.c")
+    warn = Finding("hygiene", Severity.WARNING, "header names another file", "mm/x.c")
+    quiet = findings_case("hygiene", [note])
+    loud = findings_case("hygiene", [note, warn])
+    assert (quiet.status, quiet.message, report.case_details(quiet)) == (
+        Status.PASS,
+        "1 note(s)",
+        [],
+    )
+    assert loud.message == "1 warning(s)" and report.case_details(loud)
+    assert report._cell(quiet) == "✅" and report._cell(loud) == "⚠️"
