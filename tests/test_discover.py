@@ -169,3 +169,16 @@ def test_the_base_run_leaves_out_what_the_series_adds(tmp_path: Path) -> None:
     assert base.kselftests == {"mm": ("cow",)}
     silent = kunit.console_case("[    0.1] Run /init as init process\n", "", base.kunit_expected)
     assert [(c.name, c.status) for c in silent.children] == [("(no KUnit suites)", Status.SKIP)]
+
+
+def test_real_upstream_kunit_suite_from_the_console() -> None:
+    """The console of `harness test` on "[PATCH v3] lib/math: Add int_sqrt test suite"
+    (linux-kselftest, 2024-10-30) on 6.12: one suite, its nested test, six params."""
+    console = (DISCOVER / "console-kunit-int-sqrt.log").read_text()
+    case = kunit.console_case(console)
+    assert case.status is Status.PASS
+    assert [c.name for c in case.children] == ["math-int_sqrt"]
+    (inner,) = case.children[0].children
+    assert inner.name == "int_sqrt_test" and len(inner.children) == 6
+    assert inner.children[0].name == "edge-case: square root of 0"
+    assert all(c.status is Status.PASS for c in inner.children)
