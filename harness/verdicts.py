@@ -31,7 +31,9 @@ def leaf_paths(suites: list[Case]) -> dict[str, Case]:
 
     def walk(case: Case, prefix: str) -> None:
         path = f"{prefix}.{case.name}" if prefix else case.name
-        if not case.children:
+        # "(no KUnit suites)": a placeholder for nothing to run, not a test that went away
+        placeholder = case.name.startswith("(") and case.status is Status.SKIP
+        if not case.children and not placeholder:
             paths.setdefault(path, case)
         for child in case.children:
             walk(child, path)
