@@ -25,6 +25,7 @@ from .series import Series
 
 FRAGMENT_NAME = "discovered.config"
 KUNIT_PREFIX, KSELFTEST_PREFIX = kunit.SUITE_NAME, kselftest.SUITE_NAME
+ON_BASE = "kselftest-on-base"  # the series' kselftest build, booted on the base kernel
 SELFTEST_PATH = re.compile(r"^[A-Za-z0-9_.+-]+(?:/[A-Za-z0-9_.+-]+)*$")
 
 
@@ -64,6 +65,7 @@ class Plan:
     cmdline: tuple[str, ...] = ()
     kunit_expected: bool = True  # False: no KUnit test in this kernel, silence is no error
     on: frozenset[str] = frozenset()  # options the base fragments turn on
+    prebuilt: tuple[BuiltSuite, ...] = ()  # suites already built elsewhere, run as they are
 
     @property
     def kunit(self) -> bool:
@@ -136,9 +138,13 @@ def kunit_case(plan: Plan, console: str, death: str) -> Case:
     return kunit.console_case(console, death, plan.kunit_expected)
 
 
-def for_base(plan: Plan, base_tree: Path, run_dir: Path) -> Plan:
+def for_base(
+    plan: Plan, base_tree: Path, run_dir: Path, patched_kselftests: Path | None = None
+) -> Plan:
     """The same tests on the base tree, minus those the series adds (the base has no such
-    Kconfig symbol or selftest program): those show up as `new` in the comparison."""
+    Kconfig symbol or selftest program): those show up as `new` in the comparison.
+    `patched_kselftests`: the series' own kselftest build, run on the base kernel too
+    (ON_BASE): a test that fails there and passes with the series tests the change."""
     kselftests: dict[str, tuple[str, ...]] = {}
     for target, programs in plan.kselftests.items():
         listed = listed_programs(_read(base_tree / SELFTESTS / target / "Makefile"))
@@ -152,8 +158,11 @@ def for_base(plan: Plan, base_tree: Path, run_dir: Path) -> Plan:
         fragment.write_text(text)
         tests = [f"CONFIG_{s}=y" in text.splitlines() for s in plan.found.kunit_symbols]
         expected = any(tests) or bool(plan.found.kunitconfig_files)
+    prebuilt: tuple[BuiltSuite, ...] = ()
+    if patched_kselftests is not None and (patched_kselftests / "run.sh").is_file():
+        prebuilt = (BuiltSuite(ON_BASE, patched_kselftests, ()),)
     return dataclasses.replace(
-        plan, fragment=fragment, kselftests=kselftests, kunit_expected=expected
+        plan, fragment=fragment, kselftests=kselftests, kunit_expected=expected, prebuilt=prebuilt
     )
 
 

@@ -161,7 +161,7 @@ def _guest_stage(
     builds = [guest.build_suite(n, run.file(f"guest/{n}"), bdir, src, log) for n in plan.guest]
     if plan.kselftests:
         builds.append(brought.build_kselftests(plan, src, bdir, run.file("guest"), log))
-    built_suites = []
+    built_suites = list(plan.prebuilt)
     for case, suite in builds:
         if case.status.is_bad:
             run.add(Case(case.name.removeprefix("build "), children=[case], status=case.status))
@@ -293,7 +293,9 @@ def _compare_base(
     wt = tree.prepare_worktree(spec, here.path, base_run.file("apply.log"))
     note(f"running the same tests on the base {wt.base_rev[:12]} (results: {base_run.path})")
     base = Prepared(base_run, prepared.slot, wt, True, build_suffix="-base")
-    _after_apply(series, opts, base, brought.for_base(plan, wt.path, base_run.path))
+    patched_kselftests = patched.file("guest") / brought.KSELFTEST_PREFIX
+    base_plan = brought.for_base(plan, wt.path, base_run.path, patched_kselftests)
+    _after_apply(series, opts, base, base_plan)
     tests = {*plan.guest, brought.KUNIT_PREFIX, brought.KSELFTEST_PREFIX}
     base_tests = [s for s in base_run.suites if s.name in tests]
     patched_tests = [s for s in patched.suites if s.name in tests]
@@ -303,3 +305,9 @@ def _compare_base(
     summary.properties["base_run"] = base_run.path.name
     note(f"base vs patched: {summary.message or 'no tests'}; {marked} pre-existing failure(s)")
     patched.add(summary)
+    on_base = [s for s in base_run.suites if s.name == brought.ON_BASE]
+    ours = [s for s in patched_tests if s.name == brought.KSELFTEST_PREFIX]
+    if on_base and ours:
+        shown = verdicts.detection(on_base[0], ours[0])
+        note(f"the series' kselftests on the base kernel: {shown.message}")
+        patched.add(shown)

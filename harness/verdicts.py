@@ -129,3 +129,37 @@ def _refresh(case: Case) -> None:
         _refresh(child)
     if case.children:
         case.status = case.worst()
+
+
+DETECTION_SUITE = "shows-the-change"
+
+
+def detection(on_base_kernel: Case, patched: Case) -> Case:
+    """The series' own kselftest build on the base kernel against the patched kernel: a
+    test that fails without the series and passes with it exercises what the series
+    changed; one that passes on both does not. Informational: it never fails the run."""
+    before = {p.split(".", 1)[-1]: c for p, c in leaf_paths([on_base_kernel]).items()}
+    children = []
+    counts = {"shows": 0, "does not show": 0, "other": 0}
+    for path, new in leaf_paths([patched]).items():
+        old = before.get(path.split(".", 1)[-1])
+        if old is None:
+            continue
+        if old.status.is_bad and new.status is Status.PASS:
+            kind, why = "shows", "fails on the base kernel, passes with the series"
+        elif old.status is Status.PASS and new.status is Status.PASS:
+            kind, why = "does not show", "passes on the base kernel too"
+        else:
+            kind, why = (
+                "other",
+                f"{old.status.value} on the base kernel, {new.status.value} with it",
+            )
+        counts[kind] += 1
+        detail = f" ({old.message})" if old.message and old.status.is_bad else ""
+        children.append(
+            Case(path, Status.PASS, f"{why}{detail}", properties={"shows_change": kind})
+        )
+    message = ", ".join(f"{n} {k} the change" for k, n in counts.items() if n and k != "other")
+    if counts["other"]:
+        message += f"{', ' if message else ''}{counts['other']} other"
+    return Case(DETECTION_SUITE, message=message, children=children)

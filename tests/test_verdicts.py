@@ -97,3 +97,22 @@ def test_a_skip_placeholder_on_the_base_is_not_a_removed_test() -> None:
     assert _by_verdict(verdicts.compare(base, patched)) == {
         "kunit.math-int_sqrt.int_sqrt_test.large input": "new"
     }
+
+
+def test_the_series_tests_on_the_base_kernel_show_whether_they_test_the_change() -> None:
+    on_base = _suite(
+        "kselftest-on-base",
+        **{"memfd__memfd_test": F, "memfd__run_fuse_test.sh": P, "mm__cow": S},
+    )
+    patched = _suite(
+        "kselftest", **{"memfd__memfd_test": P, "memfd__run_fuse_test.sh": P, "mm__cow": P}
+    )
+    shown = verdicts.detection(on_base, patched)
+    assert shown.message == "1 shows the change, 1 does not show the change, 1 other"
+    assert {c.name: c.properties["shows_change"] for c in shown.children} == {
+        "kselftest.memfd.memfd_test": "shows",
+        "kselftest.memfd.run_fuse_test.sh": "does not show",
+        "kselftest.mm.cow": "other",
+    }
+    assert shown.children[0].message == ("fails on the base kernel, passes with the series (boom)")
+    assert all(c.status is P for c in shown.children)  # informational, never a failure
