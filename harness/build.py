@@ -22,6 +22,9 @@ DIAGNOSTIC = re.compile(
 )
 MAKE_ERROR = re.compile(r"^make(\[\d+\])?: \*\*\* ")
 LINKER_ERROR = re.compile(r"^(ld|ld\.lld|.*ld): .*(undefined reference|error)")
+# scripts' own errors: modules-check ("error: the following would cause module name
+# conflict:" + the modules, indented) and modpost ("ERROR: modpost: ... undefined!")
+TOOL_ERROR = re.compile(r"^(?:error|ERROR): \S")
 CONTEXT_LINES = 6
 
 
@@ -84,13 +87,27 @@ def diagnostics(output: str, kind: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+def first_other_error(output: str) -> str:
+    """No compiler error: the first script or linker error, with its indented list."""
+    lines = output.splitlines()
+    for i, line in enumerate(lines):
+        if TOOL_ERROR.match(line) or LINKER_ERROR.match(line):
+            listed = []
+            for following in lines[i + 1 : i + 1 + CONTEXT_LINES]:
+                if not following.startswith((" ", "\t")):
+                    break
+                listed.append(following.strip())
+            return " ".join([line.strip(), *listed])
+    return "make failed"
+
+
 def error_excerpt(output: str) -> str:
     """Each error with the lines after it (the caret, notes), then make's own verdict."""
     lines = output.splitlines()
     keep: set[int] = set()
     for i, line in enumerate(lines):
         m = DIAGNOSTIC.match(line)
-        if (m and "error" in m["kind"]) or LINKER_ERROR.match(line):
+        if (m and "error" in m["kind"]) or LINKER_ERROR.match(line) or TOOL_ERROR.match(line):
             keep.update(range(max(0, i - 1), min(len(lines), i + CONTEXT_LINES)))
         elif MAKE_ERROR.match(line):
             keep.add(i)
@@ -132,7 +149,7 @@ def build(spec: BuildSpec, log: Path, name: str = "build") -> BuildResult:
         return BuildResult(case, None, warnings, result.seconds)
     if not result.ok:
         errors = diagnostics(output, "error")
-        headline = errors[0] if errors else "make failed"
+        headline = errors[0] if errors else first_other_error(output)
         case = Case(
             name,
             Status.FAIL,

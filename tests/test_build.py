@@ -27,3 +27,19 @@ def test_make_argv_uses_out_of_tree_dir_and_ccache() -> None:
     assert argv[:4] == ["make", "-C", "/c/worktrees/debian-6.12-0", "O=/c/builds/debian-6.12-0-x"]
     assert "-j2" in argv and argv[-2:] == ["bzImage", "modules"]
     assert build.make_env(SPEC)["CCACHE_BASEDIR"] == "/c/worktrees/debian-6.12-0"
+
+
+def test_a_script_error_without_a_compiler_error_is_the_headline() -> None:
+    output = (FIXTURES / "build" / "module-name-conflict.log").read_text()
+    assert build.diagnostics(output, "error") == []
+    assert build.first_other_error(output) == (
+        "error: the following would cause module name conflict:"
+        " lib/math/tests/int_pow_kunit.ko lib/math/tests/int_pow_kunit.ko"
+    )
+    assert "module name conflict" in build.error_excerpt(output)
+
+
+def test_modpost_error_is_the_headline() -> None:
+    output = 'ERROR: modpost: "__udivdi3" [kernel/printk/printk_ringbuffer_test.ko] undefined!\n'
+    assert build.first_other_error(output + "make[2]: *** Error 1\n").startswith("ERROR: modpost")
+    assert build.first_other_error("make: *** [Makefile:1] Error 2\n") == "make failed"
