@@ -157,7 +157,9 @@ def for_base(
         text = kunit.fragment(plan.found, base_tree, plan.on, defined_only=True).text
         fragment.write_text(text)
         tests = [f"CONFIG_{s}=y" in text.splitlines() for s in plan.found.kunit_symbols]
-        expected = any(tests) or bool(plan.found.kunitconfig_files)
+        # a .kunitconfig the series adds (unicode's) promises nothing on the base
+        kunitconfigs = [p for p in plan.found.kunitconfig_files if (base_tree / p).is_file()]
+        expected = any(tests) or bool(kunitconfigs)
     prebuilt: tuple[BuiltSuite, ...] = ()
     if patched_kselftests is not None and (patched_kselftests / "run.sh").is_file():
         prebuilt = (BuiltSuite(ON_BASE, patched_kselftests, ()),)

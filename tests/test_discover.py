@@ -11,7 +11,7 @@ import pytest
 from conftest import FIXTURES, PROJECT
 
 from harness import brought, kunit
-from harness.discover import discover, listed_programs
+from harness.discover import Discovery, discover, listed_programs
 from harness.errors import UserError
 from harness.results import Case, Status
 from harness.series import Patch, load_one
@@ -169,6 +169,17 @@ def test_the_base_run_leaves_out_what_the_series_adds(tmp_path: Path) -> None:
     assert base.kselftests == {"mm": ("cow",)}
     silent = kunit.console_case("[    0.1] Run /init as init process\n", "", base.kunit_expected)
     assert [(c.name, c.status) for c in silent.children] == [("(no KUnit suites)", Status.SKIP)]
+
+
+def test_a_kunitconfig_the_series_adds_expects_nothing_on_the_base(tmp_path: Path) -> None:
+    """The unicode series adds fs/unicode/.kunitconfig: the base kernel has no such test,
+    so its silent console is "(no KUnit suites)", not an error (seen as '1 removed')."""
+    found = dataclasses.replace(Discovery(), kunitconfig_files=("fs/unicode/.kunitconfig",))
+    plan = brought.Plan(found, (), tmp_path / "patched.config")
+    assert not brought.for_base(plan, TREE, tmp_path).kunit_expected
+    kept = dataclasses.replace(Discovery(), kunitconfig_files=("fs/ext4/.kunitconfig",))
+    plan = brought.Plan(kept, (), tmp_path / "patched.config")
+    assert brought.for_base(plan, TREE, tmp_path).kunit_expected
 
 
 def test_real_upstream_kunit_suite_from_the_console() -> None:

@@ -87,6 +87,26 @@ def test_boot_panic_is_a_kernel_panic_not_a_qemu_failure(out: Path) -> None:
     assert any(c["properties"]["kind"] == "PANIC" for c in console["children"])
 
 
+def test_the_tests_a_series_brings_against_the_base(out: Path) -> None:
+    """Discovery, the generated KUnit fragment, built-in KTAP from the console, a
+    kselftest built on the host and run in the guest, and base-vs-patched verdicts."""
+    rc, run_dir = run_harness(
+        "patches/fixtures/kunit-demo", out, "--suite", "kselftest:size", "--compare-base"
+    )
+    suites = results(run_dir)
+    assert rc == 0, (run_dir / "summary.md").read_text()
+    assert "CONFIG_HARNESS_DEMO_KUNIT_TEST=y" in (run_dir / "config").read_text()
+    (demo,) = [c for c in suites["kunit"]["children"] if c["name"] == "harness_demo"]
+    cases = {c["name"]: c["status"] for c in demo["children"]}
+    assert cases == {"harness_demo_add": "pass", "harness_demo_skip": "skip"}, demo
+    assert suites["kselftest"]["status"] == "pass", suites["kselftest"]
+    verdicts = suites["compare-base"]["properties"]
+    assert int(verdicts["new"]) >= 1 and verdicts["regressed"] == "0", verdicts
+    # the series' kselftest build also ran on the base kernel: get_size passes there too
+    shown = suites["shows-the-change"]["children"]
+    assert [c["properties"]["shows_change"] for c in shown] == ["does not show"], shown
+
+
 def test_verbatim_gmem_series_reports_hunks_on_6_12(tmp_path: Path) -> None:
     result = subprocess.run(
         [
