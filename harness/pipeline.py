@@ -8,6 +8,7 @@ Kernel failures end as Cases; only bad input/missing tools raise.
 from __future__ import annotations
 
 import fnmatch
+import shlex
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -205,9 +206,14 @@ def _boot_and_collect(
 ) -> None:
     label = "+".join(s.name + (f":{w[0]}" if w else "") for s, w in batch) or brought.KUNIT_PREFIX
     console_log = run.file(f"console-{boot_id}.log" if boot_id else "console.log")
+    # vng carries the command on the kernel command line (2048 bytes on x86, encoded):
+    # a few suites with long run-dir paths overflow it and the kernel loses root=. The
+    # script lives in the run dir, which the guest sees through the shared host root.
+    script = console_log.with_suffix(".sh")
+    script.write_text((guest.guest_command(batch) or "true") + "\n")
     spec = vm.VmSpec(
         kernel=kernel,
-        command=guest.guest_command(batch) or "true",
+        command=f"sh {shlex.quote(str(script))}",
         console_log=console_log,
         guest_log=console_log.with_suffix(".out"),
         cpus=opts.cpus or series.config.cpus or 2,
@@ -259,6 +265,16 @@ def _merge_suite(run: RunDir, case: Case) -> None:
     run.add(case)
 
 
+def _base_never_tested(stages: list[Case], tests: list[Case]) -> str:
+    """Why the base run has no test result at all ('' when it has some): its tests were
+    never built, or its boot died before any suite started. Every verdict would be `new`."""
+    ran = [leaf for t in tests for leaf in t.children if not leaf.name.startswith("(")]
+    if ran:
+        return ""
+    bad = [s for s in stages if s.status.is_bad and s.name not in {t.name for t in tests}]
+    return f"{bad[0].name}: {bad[0].message}" if bad else "no test produced a result"
+
+
 def _tail(text: str, lines: int) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
@@ -299,6 +315,13 @@ def _compare_base(
     tests = {*plan.guest, brought.KUNIT_PREFIX, brought.KSELFTEST_PREFIX}
     base_tests = [s for s in base_run.suites if s.name in tests]
     patched_tests = [s for s in patched.suites if s.name in tests]
+    broken = _base_never_tested(base_run.suites, base_tests)
+    if broken:
+        note(f"base vs patched: no comparison: {broken}")
+        failed = Case(verdicts.SUITE_NAME, Status.ERROR, f"the base run tested nothing: {broken}")
+        failed.properties["base_run"] = base_run.path.name
+        patched.add(failed)
+        return
     found = verdicts.compare(base_tests, patched_tests)
     marked = verdicts.mark_preexisting(patched_tests, found)
     summary = verdicts.summary(found)

@@ -36,7 +36,10 @@ def test_kunit_only_run_boots_once_and_reads_the_console(
     plan = brought.Plan(Discovery(), (), tmp_path / "f.config", cmdline=("kunit.filter_glob=h*",))
     kernel = tmp_path / "bzImage"
     pipeline._guest_stage(series, opts, run, tmp_path, tmp_path, kernel, plan)
-    assert [(s.command, s.append) for s in specs] == [("true", ("kunit.filter_glob=h*",))]
+    assert [(s.command, s.append) for s in specs] == [
+        (f"sh {run.file('console.sh')}", ("kunit.filter_glob=h*",))
+    ]
+    assert run.file("console.sh").read_text() == "true\n"
     names = [s.name for s in run.suites]
     assert names[:2] == ["boot kunit", "kunit"]
     kunit_suite = run.suites[1]
@@ -88,3 +91,35 @@ def _kunit(**leaves: Status) -> Case:
     suite = Case("demo", children=[Case(n, s) for n, s in leaves.items()])
     suite.status = suite.worst()
     return Case("kunit", suite.status, children=[suite])
+
+
+def test_a_base_that_never_ran_a_test_gives_no_verdicts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seen for real: the base boot died ("VFS: Unable to mount root fs") and every
+    patched test came out `new`. Without base results there is nothing to compare."""
+    worktree = tree.Worktree(tmp_path / "wt", "b" * 40)
+    monkeypatch.setattr(tree, "prepare_worktree", lambda spec, where, log: worktree)
+    panic = "Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(0,0)"
+
+    def fake_after_apply(
+        series: Series, opts: pipeline.TestOptions, prepared: pipeline.Prepared, plan: object
+    ) -> None:
+        prepared.run.add(Case("boot smoke", Status.FAIL, panic))
+        never = Case("(not run)", Status.ERROR, f"suite never started: {panic}")
+        prepared.run.add(Case("smoke", Status.ERROR, children=[never]))
+
+    monkeypatch.setattr(pipeline, "_after_apply", fake_after_apply)
+    patched = RunDir.create(tmp_path, "s", [])
+    patched.add(Case("smoke", children=[Case("kernel_version", Status.PASS)]))
+    slot = slots.Slot(tmp_path / "slot", open(tmp_path / "lock", "w"))
+    prepared = pipeline.Prepared(patched, slot, worktree, True)
+    plan = brought.Plan(Discovery(), ("smoke",))
+    series = Series("s", tmp_path, (), None, SeriesConfig(), "")
+    opts = pipeline.TestOptions(argv=[], out=tmp_path, cache=tmp_path)
+    pipeline._compare_base(series, opts, prepared, plan)
+    slot.release()
+    summary = patched.suites[-1]
+    assert (summary.name, summary.status) == ("compare-base", Status.ERROR)
+    assert summary.message == f"the base run tested nothing: boot smoke: {panic}"
+    assert summary.children == []
