@@ -356,3 +356,21 @@ def test_wrong_numbers_are_problems_not_exceptions() -> None:
 def test_never_raises_on_bad_input(text: str) -> None:
     result = read_ktap(text)
     assert all(isinstance(case, Case) for case in result.cases)
+
+
+def test_real_kselftest_run_in_the_guest_splits_per_suite() -> None:
+    """A real guest run: the series' memfd_test fails on the base kernel, the base's own
+    passes; the runner's per-test log lines (`#| `) are not tests."""
+    from harness import guest
+
+    text = (FIXTURES / "guest_kselftest_memfd_on_base.out").read_text()
+    on_base, smoke, own = guest.suite_results(
+        text, ["kselftest-on-base", "smoke", "kselftest"], "no death"
+    )
+    assert [(c.name, c.status.value, c.message) for c in on_base.children] == [
+        ("selftests: memfd: memfd_test", "fail", "exit=134")
+    ]
+    assert [c.name for c in smoke.children] == ["kernel_version", "thp_available", "anon_mmap"]
+    assert [(c.name, c.status.value) for c in own.children] == [
+        ("selftests: memfd: memfd_test", "pass")
+    ]
