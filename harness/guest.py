@@ -107,6 +107,7 @@ def suite_results(guest_output: str, expected: list[str], death: str) -> list[Ca
             suite.children.append(
                 Case("(no KTAP output)", Status.ERROR, f"run.sh exited {rc} without printing KTAP")
             )
+        attach_logs(suite, lines)
         found[name] = suite
     cases = []
     for name in expected:
@@ -119,6 +120,26 @@ def suite_results(guest_output: str, expected: list[str], death: str) -> list[Ca
     for case in cases:
         case.status = case.worst()
     return cases
+
+
+LOG_HEADER = re.compile(r"^#\|= (\S+): (\S+)$")  # run.sh: "#|= TARGET: PROGRAM"
+
+
+def attach_logs(suite: Case, lines: list[str]) -> None:
+    """A per-test log (kselftest/run.sh prints it after `#|= target: program`) becomes the
+    details of that program's result, `selftests: target: program`: why it failed."""
+    logs: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in lines:
+        if m := LOG_HEADER.match(line.strip()):
+            current = logs.setdefault(f"selftests: {m[1]}: {m[2]}", [])
+        elif line.startswith("#| ") and current is not None:
+            current.append(line[3:])
+        else:
+            current = None
+    for case in suite.children:
+        if case.name in logs:
+            case.details = "\n".join([case.details, *logs[case.name]]).strip()
 
 
 def _flatten_doc(doc: Case) -> list[Case]:

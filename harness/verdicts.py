@@ -156,8 +156,11 @@ def detection(on_base_kernel: Case, patched: Case) -> Case:
             )
         counts[kind] += 1
         detail = f" ({old.message})" if old.message and old.status.is_bad else ""
+        log = old.details if old.status.is_bad else ""  # why it fails without the series
         children.append(
-            Case(path, Status.PASS, f"{why}{detail}", properties={"shows_change": kind})
+            Case(
+                path, Status.PASS, f"{why}{detail}", details=log, properties={"shows_change": kind}
+            )
         )
     message = ", ".join(f"{n} {k} the change" for k, n in counts.items() if n and k != "other")
     if counts["other"]:

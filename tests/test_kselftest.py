@@ -110,3 +110,31 @@ def test_a_whole_target_that_fails_is_a_build_failure(tmp_path: Path) -> None:
     assert case.message == (
         "selftests build failed: fuse_mnt.c:17:10: fatal error: fuse.h: No such file or directory"
     )
+
+
+def test_per_test_logs_become_the_details_of_their_result() -> None:
+    from harness import guest
+
+    lines = [
+        "TAP version 13",
+        "1..2",
+        "not ok 1 selftests: memfd: memfd_test # exit=134",
+        "ok 2 selftests: memfd: run_fuse_test.sh",
+        "#|= memfd: memfd_test",
+        "#| # memfd: NOEXEC_SEAL",
+        "#| # 33 != 32 = GET_SEALS(/memfd:kern_memfd_noexec (deleted))",
+        "#| # Aborted",
+    ]
+    (suite,) = guest.suite_results(
+        "\n".join(
+            ["# harness: suite kselftest begin", *lines, "# harness: suite kselftest end rc=0"]
+        ),
+        ["kselftest"],
+        "",
+    )
+    failed, passed = suite.children
+    assert failed.details.splitlines()[-2:] == [
+        "# 33 != 32 = GET_SEALS(/memfd:kern_memfd_noexec (deleted))",
+        "# Aborted",
+    ]
+    assert "GET_SEALS" not in passed.details
