@@ -56,11 +56,15 @@ def note(message: str) -> None:
     print(f"harness: {message}", file=sys.stderr, flush=True)
 
 
-def fragments_for(series: Series, opts: TestOptions) -> list[Path]:
-    """The harness's base fragment, then series.yaml's, then the command line's."""
-    names = [kconfig.BASE_FRAGMENT, *series.config.kconfig, *opts.kconfig]
+def fragments_for(series: Series, opts: TestOptions, discovered: Path | None = None) -> list[Path]:
+    """The harness's base fragment, series.yaml's, the generated one for the tests the
+    series brings, then the command line's: the user's `--kconfig` has the last word
+    (e.g. a test as =m to reproduce a modular build the series' authors did not try)."""
+    names = [kconfig.BASE_FRAGMENT, *series.config.kconfig]
     series_dir = series.path if series.path.is_dir() else None
-    return [kconfig.find_fragment(n, series_dir) for n in names]
+    ours = [kconfig.find_fragment(n, series_dir) for n in names]
+    users = [kconfig.find_fragment(n, series_dir) for n in opts.kconfig]
+    return [*ours, *([discovered] if discovered else []), *users]
 
 
 def apply_stage(series: Series, opts: TestOptions) -> Prepared:
@@ -119,7 +123,7 @@ def _after_apply(
         wanted = opts.suites or series.config.suites or DEFAULT_SUITES
         base_fragments = tuple(fragments_for(series, opts))
         plan = brought.plan(series, wanted, src, run.path, note, base_fragments)
-    fragments = fragments_for(series, opts) + ([plan.fragment] if plan.fragment else [])
+    fragments = fragments_for(series, opts, plan.fragment)
     bdir = prepared.slot.build_dir(kconfig.config_key(fragments) + prepared.build_suffix)
     note(f"configuring in {bdir}")
     config_case = run.add(kconfig.configure(src, bdir, fragments, run.file("build.log")))

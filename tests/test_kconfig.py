@@ -53,3 +53,20 @@ def test_every_shipped_fragment_parses() -> None:
         options = kconfig.requested_options([fragment])
         assert options, fragment
         assert all(name.startswith("CONFIG_") for name in options)
+
+
+def test_the_users_fragment_comes_after_the_generated_one(tmp_path: Path) -> None:
+    """`--kconfig` has the last word: CONFIG_X_KUNIT_TEST=m must beat the generated =y."""
+    from harness import pipeline
+    from harness.series import Series, SeriesConfig
+
+    mine = tmp_path / "modular.config"
+    mine.write_text("CONFIG_UNICODE=m\n")
+    generated = tmp_path / "discovered.config"
+    generated.write_text("CONFIG_UNICODE=y\n")
+    series = Series("s", tmp_path / "s.mbox", (), None, SeriesConfig(kconfig=("gmem.config",)), "")
+    opts = pipeline.TestOptions(argv=[], out=tmp_path, cache=tmp_path, kconfig=(str(mine),))
+    names = [p.name for p in pipeline.fragments_for(series, opts, generated)]
+    assert names == ["virtme-min.config", "gmem.config", "discovered.config", "modular.config"]
+    requested = kconfig.requested_options(pipeline.fragments_for(series, opts, generated))
+    assert requested["CONFIG_UNICODE"] == "m"
