@@ -3,7 +3,9 @@ the guest with the kernel's own runner.
 
 Input: kernel source and build dir, {target: programs} (no programs: the whole target).
 Output: a `build kselftest` Case and a guest.BuiltSuite whose run.sh prints KTAP (one
-document per target, from kselftest/runner.sh). Writes OUT/headers, OUT/build,
+document per target, from kselftest/runner.sh) and each program's log after a
+`#|= target: program` line; its workloads are TARGET/PROGRAM. When a whole target does
+not build here, named programs are built alone. Writes OUT/headers, OUT/build,
 OUT/install and OUT/run.sh. Raises nothing: a build failure is a Case.
 """
 
