@@ -52,6 +52,11 @@ def resolve(tree: Path, symbol: str, on: set[str]) -> Needs:
     return needs
 
 
+def defined(tree: Path, symbol: str) -> bool:
+    """Does this tree's Kconfig (x86 and generic) define `symbol` at all?"""
+    return symbol in _index(tree)
+
+
 def _visit(index: dict[str, Entry], symbol: str, on: set[str], needs: Needs, depth: int) -> bool:
     """Make `symbol` on (recording what to enable); False when it cannot be."""
     if symbol in on:

@@ -118,3 +118,23 @@ def test_unknown_symbol(tmp_path: Path) -> None:
 def test_arch_selects_and_default_y_symbols_count_as_on(tmp_path: Path) -> None:
     needs = kdeps.resolve(_tree(tmp_path, "t7"), "NEEDS_ARCH_AND_DEFAULT", set())
     assert needs.enable == ["NEEDS_ARCH_AND_DEFAULT"] and needs.notes == []
+
+
+def test_the_base_run_accepts_only_options_its_tree_does_not_define(tmp_path: Path) -> None:
+    """--compare-base on GMEM: gmem.config asks for CONFIG_GMEM, which the base has no
+    Kconfig entry for; a defined option that gets dropped is still a failure."""
+    from harness import pipeline
+    from harness.results import Case, Status
+
+    tree = _tree(tmp_path, "base")
+    gmem = "CONFIG_GMEM=y (final .config has CONFIG_GMEM=n)"
+    case = Case("kconfig", Status.FAIL, "1 requested option(s) dropped", details=gmem)
+    pipeline._allow_options_the_series_adds(case, tree)
+    assert (case.status, case.message) == (
+        Status.PASS,
+        "base: not defined before the series: CONFIG_GMEM",
+    )
+    foo = "CONFIG_FOO=y (final .config has CONFIG_FOO=n)"
+    case = Case("kconfig", Status.FAIL, "2 dropped", details=f"{gmem}\n{foo}")
+    pipeline._allow_options_the_series_adds(case, tree)
+    assert case.status is Status.FAIL
