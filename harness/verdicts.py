@@ -34,7 +34,11 @@ def leaf_paths(suites: list[Case]) -> dict[str, Case]:
         # "(no KUnit suites)": a placeholder for nothing to run, not a test that went away
         placeholder = case.name.startswith("(") and case.status is Status.SKIP
         if not case.children and not placeholder:
-            paths.setdefault(path, case)
+            unique, n = path, 1
+            while unique in paths:  # mlock2-tests prints "test_mlock_lock: Locked" twice
+                n += 1
+                unique = f"{path} #{n}"
+            paths[unique] = case
         for child in case.children:
             walk(child, path)
 

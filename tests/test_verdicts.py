@@ -116,3 +116,15 @@ def test_the_series_tests_on_the_base_kernel_show_whether_they_test_the_change()
     }
     assert shown.children[0].message == ("fails on the base kernel, passes with the series (boom)")
     assert all(c.status is P for c in shown.children)  # informational, never a failure
+
+
+def test_repeated_names_are_compared_in_order() -> None:
+    """mlock2-tests prints `ok N test_mlock_lock: Locked` twice: both are tests."""
+    base = _suite("kselftest", **{"mlock2__a": P})
+    base.children[0].children.append(Case("a", F, "boom"))
+    patched = _suite("kselftest", **{"mlock2__a": P})
+    patched.children[0].children.append(Case("a", P))
+    assert _by_verdict(verdicts.compare([base], [patched])) == {
+        "kselftest.mlock2.a": "unchanged",
+        "kselftest.mlock2.a #2": "fixed",
+    }
