@@ -166,7 +166,10 @@ def detection(on_base_kernel: Case, patched: Case) -> Case:
                 path, Status.PASS, f"{why}{detail}", details=log, properties={"shows_change": kind}
             )
         )
-    message = ", ".join(f"{n} {k} the change" for k, n in counts.items() if n and k != "other")
-    if counts["other"]:
-        message += f"{', ' if message else ''}{counts['other']} other"
+    phrases = {
+        "shows": "fail without the series (they test the change)",
+        "does not show": "pass without the series too",
+        "other": "other",
+    }
+    message = ", ".join(f"{n} {phrases[k]}" for k, n in counts.items() if n)
     return Case(DETECTION_SUITE, message=message, children=children)

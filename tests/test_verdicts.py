@@ -108,7 +108,9 @@ def test_the_series_tests_on_the_base_kernel_show_whether_they_test_the_change()
         "kselftest", **{"memfd__memfd_test": P, "memfd__run_fuse_test.sh": P, "mm__cow": P}
     )
     shown = verdicts.detection(on_base, patched)
-    assert shown.message == "1 shows the change, 1 does not show the change, 1 other"
+    assert shown.message == (
+        "1 fail without the series (they test the change), 1 pass without the series too, 1 other"
+    )
     assert {c.name: c.properties["shows_change"] for c in shown.children} == {
         "kselftest.memfd.memfd_test": "shows",
         "kselftest.memfd.run_fuse_test.sh": "does not show",
