@@ -374,3 +374,19 @@ def test_real_kselftest_run_in_the_guest_splits_per_suite() -> None:
     assert [(c.name, c.status.value) for c in own.children] == [
         ("selftests: memfd: memfd_test", "pass")
     ]
+
+
+def test_real_mm_kselftests_keep_their_own_subtests() -> None:
+    from harness import guest
+
+    text = (FIXTURES / "guest_kselftest_mm_gmem.out").read_text()
+    (suite,) = guest.suite_results(text, ["kselftest"], "")
+    counts = {c.name: len(c.children) for c in suite.children}
+    assert counts == {
+        "selftests: mm: madv_populate": 16,
+        "selftests: mm: map_fixed_noreplace": 9,
+        "selftests: mm: mremap_dontunmap": 5,
+        "selftests: mm: mlock2-tests": 13,
+    }
+    first = suite.children[0].children[0]
+    assert (first.name, first.status) == ("MADV_POPULATE_READ with PROT_READ", Status.PASS)
