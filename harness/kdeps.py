@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -45,7 +46,7 @@ class Entry:
 
 def resolve(tree: Path, symbol: str, on: set[str]) -> Needs:
     needs = Needs()
-    index = _index(tree)
+    index = _index(tree, _head(tree))
     # what the architecture entries select (HAVE_KPROBES, HAVE_ARCH_KASAN...) is on
     arch = {s for name in X86_64_FACTS if name in index for s in index[name].selects}
     _visit(index, symbol, set(on) | X86_64_FACTS | arch, needs, 0)
@@ -54,7 +55,7 @@ def resolve(tree: Path, symbol: str, on: set[str]) -> Needs:
 
 def defined(tree: Path, symbol: str) -> bool:
     """Does this tree's Kconfig (x86 and generic) define `symbol` at all?"""
-    return symbol in _index(tree)
+    return symbol in _index(tree, _head(tree))
 
 
 def _visit(index: dict[str, Entry], symbol: str, on: set[str], needs: Needs, depth: int) -> bool:
@@ -62,8 +63,11 @@ def _visit(index: dict[str, Entry], symbol: str, on: set[str], needs: Needs, dep
     if symbol in on:
         return True
     entry = index.get(symbol)
-    if entry is None or depth > MAX_DEPTH:
+    if entry is None:
         needs.notes.append(f"{symbol}: not defined for x86_64 in this tree")
+        return False
+    if depth > MAX_DEPTH:
+        needs.notes.append(f"{symbol}: dependency chain deeper than {MAX_DEPTH}, not followed")
         return False
     settable = entry.has_prompt or depth == 0
     if not settable and not entry.default_y:
@@ -145,8 +149,17 @@ def _balanced(expr: str) -> bool:
     return depth == 0
 
 
+def _head(tree: Path) -> str:
+    """The checked-out commit: --compare-base resets the same worktree path to the base,
+    so the index must not outlive the patched tree's Kconfig files."""
+    done = subprocess.run(
+        ["git", "-C", str(tree), "rev-parse", "-q", "HEAD"], capture_output=True, text=True
+    )
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
 @lru_cache(maxsize=4)
-def _index(tree: Path) -> dict[str, Entry]:
+def _index(tree: Path, head: str) -> dict[str, Entry]:
     """Every symbol's first definition (with its conditions) in x86 and generic Kconfigs."""
     index: dict[str, Entry] = {}
     for directory, subdirs, files in os.walk(tree):

@@ -138,3 +138,25 @@ def test_the_base_run_accepts_only_options_its_tree_does_not_define(tmp_path: Pa
     case = Case("kconfig", Status.FAIL, "2 dropped", details=f"{gmem}\n{foo}")
     pipeline._allow_options_the_series_adds(case, tree)
     assert case.status is Status.FAIL
+
+
+def test_the_index_follows_the_checked_out_commit(tmp_path: Path) -> None:
+    """--compare-base resets the patched worktree to the base at the same path: a symbol
+    the series added must not stay 'defined' from the patched tree's index."""
+    import subprocess
+
+    tree = tmp_path / "wt"
+    tree.mkdir()
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(tree), *args], check=True, capture_output=True)
+
+    git("init", "-q")
+    (tree / "Kconfig").write_text('config BASE_ONLY\n\tbool "base"\n')
+    git("add", "Kconfig")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "base")
+    (tree / "Kconfig").write_text('config BASE_ONLY\n\tbool "base"\n\nconfig GMEM\n\tbool "g"\n')
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "series")
+    assert kdeps.defined(tree, "GMEM")
+    git("checkout", "-q", "HEAD~1")
+    assert not kdeps.defined(tree, "GMEM") and kdeps.defined(tree, "BASE_ONLY")
