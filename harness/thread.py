@@ -15,12 +15,13 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import UserError
+from .errors import EnvError, UserError
 
 # "[RFC PATCH v4 03/10]", "[PATCH 6.6.y 1/2]", "[PATCH net-next v2 1/3]"
 NUMBERED = re.compile(r"\[(?P<tags>[^\]]*?)\s*\b(?P<n>\d+)/(?P<m>\d+)\s*\]")
 VERSION = re.compile(r"\bv(\d+)\b", re.I)
 REPLY = re.compile(r"^\s*(re|aw|sv)\s*:", re.I)
+B4_TIMEOUT = 120  # a hostile mbox must not hang intake
 
 
 @dataclass(frozen=True)
@@ -62,9 +63,19 @@ def b4_am(mbox: Path, reason: str, originals: list[bytes]) -> list[bytes]:
     with tempfile.TemporaryDirectory(prefix="harness-b4-") as out:
         # --offline-mode: never ask lore for more trailers (CI and hostile networks)
         cmd = ["b4", "--offline-mode", "-n", "--no-stdin", "-q", "am", "-m", str(mbox)]
-        done = subprocess.run(
-            [*cmd, "-o", out], capture_output=True, text=True, errors="replace", check=False
-        )
+        try:
+            done = subprocess.run(
+                [*cmd, "-o", out],
+                capture_output=True,
+                text=True,
+                errors="replace",
+                check=False,
+                timeout=B4_TIMEOUT,
+            )
+        except FileNotFoundError:
+            raise EnvError("b4 not found: pip install -e . (b4 is a pinned dependency)") from None
+        except subprocess.TimeoutExpired:
+            raise UserError(f"{mbox}: b4 am took over {B4_TIMEOUT}s on this mbox") from None
         covers = sorted(Path(out).glob("*.cover"))
         series = sorted(Path(out).glob("*.mbx"))
         if done.returncode != 0 or not series:

@@ -92,3 +92,15 @@ def test_thread_without_patches_is_a_user_error(tmp_path: Path) -> None:
     box = _mbox(tmp_path / "replies.mbox", only_replies)
     with pytest.raises(UserError, match=r"b4 am could not sort it out|has no diff"):
         series.load(box)
+
+
+def test_missing_b4_is_an_environment_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harness.errors import EnvError
+
+    mails = _mails()
+    box = _mbox(tmp_path / "thread.mbox", [mails[2], mails[1]])
+    monkeypatch.setenv("PATH", str(tmp_path))  # no b4 on it
+    with pytest.raises(EnvError, match="b4 not found"):
+        series.load(box)
