@@ -22,6 +22,7 @@ from .guest import BuiltSuite
 from .kconfig import parse_options
 from .results import Case
 from .series import Series
+from .textfiles import read_or_empty
 
 FRAGMENT_NAME = "discovered.config"
 KUNIT_PREFIX, KSELFTEST_PREFIX = kunit.SUITE_NAME, kselftest.SUITE_NAME
@@ -109,7 +110,7 @@ def options_on(fragments: tuple[Path, ...]) -> frozenset[str]:
     """Symbols set to y or m by these fragments."""
     on = set()
     for path in fragments:
-        for name, value in parse_options(_read(path)).items():
+        for name, value in parse_options(read_or_empty(path)).items():
             if value in ("y", "m"):
                 on.add(name.removeprefix("CONFIG_"))
     return frozenset(on)
@@ -147,7 +148,7 @@ def for_base(
     (ON_BASE): a test that fails there and passes with the series tests the change."""
     kselftests: dict[str, tuple[str, ...]] = {}
     for target, programs in plan.kselftests.items():
-        listed = listed_programs(_read(base_tree / SELFTESTS / target / "Makefile"))
+        listed = listed_programs(read_or_empty(base_tree / SELFTESTS / target / "Makefile"))
         kept = tuple(p for p in programs if p in listed)
         if kept or not programs:
             kselftests[target] = kept
@@ -166,10 +167,3 @@ def for_base(
     return dataclasses.replace(
         plan, fragment=fragment, kselftests=kselftests, kunit_expected=expected, prebuilt=prebuilt
     )
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(errors="replace")
-    except OSError:
-        return ""

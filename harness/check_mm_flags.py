@@ -17,7 +17,8 @@ from pathlib import Path
 
 from harness.diffparse import FileDiff
 from harness.findings import Finding, Severity
-from harness.uapi_defines import CHECK, DEFINE_RE, added_defines, c_value, read_tree, tree_defines
+from harness.textfiles import read_in_tree
+from harness.uapi_defines import CHECK, DEFINE_RE, added_defines, c_value, tree_defines
 
 # --- mmap/madvise/mprotect/mremap flags ------------------------------------------------------
 
@@ -50,7 +51,7 @@ def mman_files(tree: Path | None) -> list[str]:
 
 def sees_generic(path: str, tree: Path | None) -> bool:
     """Does code built with `path` also see the asm-generic mman values?"""
-    return not path.startswith("arch/") or "asm-generic/mman" in read_tree(tree, path)
+    return not path.startswith("arch/") or "asm-generic/mman" in read_in_tree(tree, path)
 
 
 def existing_mman(tree: Path | None) -> list[Define]:
@@ -265,7 +266,7 @@ def check_vm_flags(files: list[FileDiff], tree: Path | None) -> list[Finding]:
     new = vm_defines(line.text for line in patch.added)
     if not new:
         return []
-    old = vm_defines(read_tree(tree, MM_H).splitlines())
+    old = vm_defines(read_in_tree(tree, MM_H).splitlines())
     redefined = {d.name for d in new} | {
         d.name for d in vm_defines(line.text for line in patch.removed)
     }

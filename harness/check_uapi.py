@@ -17,8 +17,8 @@ from pathlib import Path
 from harness.check_mm_flags import check_flags
 from harness.diffparse import FileDiff, parse_diff
 from harness.findings import Finding, Severity
+from harness.textfiles import read_in_tree
 from harness.uapi_defines import CHECK as CHECK  # check.py names the Case after it
-from harness.uapi_defines import read_tree
 
 GENERIC_TBL = "scripts/syscall.tbl"
 SYSCALL_GLOBS = (
@@ -77,10 +77,10 @@ def parse_syscalls(path: str, lines: Iterable[str]) -> list[Syscall]:
 
 def tree_syscalls(tree: Path | None, path: str) -> tuple[str, list[Syscall]]:
     """The tree's numbers for `path`, or for the table it is generated from on newer trees."""
-    found = parse_syscalls(path, read_tree(tree, path).splitlines())
+    found = parse_syscalls(path, read_in_tree(tree, path).splitlines())
     if not found and path in GENERATED_FROM:
         source = GENERATED_FROM[path]
-        return source, parse_syscalls(source, read_tree(tree, source).splitlines())
+        return source, parse_syscalls(source, read_in_tree(tree, source).splitlines())
     return path, found
 
 
@@ -89,7 +89,7 @@ def abis_clash(a: str, b: str) -> bool:
 
 
 def tree_limit(tree: Path | None, limit_file: str, macro: str) -> int | None:
-    for text in read_tree(tree, limit_file).splitlines():
+    for text in read_in_tree(tree, limit_file).splitlines():
         m = LIMIT_RE.match(text)
         if m and m.group(1) == macro:
             return int(m.group(2))
@@ -180,7 +180,7 @@ def stale_findings(files: list[FileDiff], tree: Path | None) -> list[Finding]:
     out = []
     for limit_file, macro in dict.fromkeys(LIMITS.values()):
         old = patch_limit(files, limit_file, macro, added=False)
-        if old is None or not read_tree(tree, limit_file):
+        if old is None or not read_in_tree(tree, limit_file):
             continue  # nothing to compare with: no tree, or the file is gone
         now = tree_limit(tree, limit_file, macro)
         if now == old:
@@ -245,7 +245,7 @@ def cross_table_findings(added: dict[str, list[Syscall]], tree: Path | None) -> 
         in_tree = {
             p
             for p in tables
-            if any(s.name == name for s in parse_syscalls(p, read_tree(tree, p).splitlines()))
+            if any(s.name == name for s in parse_syscalls(p, read_in_tree(tree, p).splitlines()))
         }
         missing = [label for p, label in tables.items() if p not in where and p not in in_tree]
         if not any(p in tables for p in where) and not in_tree:

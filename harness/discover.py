@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .diffparse import FileDiff, Hunk, parse_diff
 from .series import Patch
+from .textfiles import read_in_tree
 
 SELFTESTS = "tools/testing/selftests/"
 CONFIG_LINE = re.compile(r"^\s*(?:menu)?config\s+([A-Za-z0-9_]+)\s*$")
@@ -79,22 +80,13 @@ def _verb(diff: FileDiff) -> str:
     return "added" if diff.is_new else "changed"
 
 
-def _read(tree: Path | None, path: str) -> str:
-    if tree is None:
-        return ""
-    try:
-        return (tree / path).read_text(errors="replace")
-    except OSError:
-        return ""
-
-
 # --- KUnit ---------------------------------------------------------------------------
 
 
 def _kconfig_symbols(diff: FileDiff, label: str, tree: Path | None, found: _Found) -> None:
     if not Path(diff.path).name.startswith("Kconfig"):
         return
-    text = _read(tree, diff.path)
+    text = read_in_tree(tree, diff.path)
     for symbol, added in changed_symbols(diff):
         if symbol in found.symbols or symbol == "KUNIT":
             continue
@@ -170,31 +162,42 @@ def _added_entries(hunk: Hunk) -> dict[str, list[str]]:
     return entries
 
 
-def entry_lines(kconfig_text: str, symbol: str) -> list[str]:
-    """The lines of `config SYMBOL`'s entry in one Kconfig file (first definition)."""
+@dataclass(frozen=True)
+class KconfigEntry:
+    body: tuple[str, ...]  # the lines after `config SYMBOL`, up to the next entry
+    ifs: tuple[str, ...]  # conditions of the `if EXPR` blocks around it
+
+
+def kconfig_entries(kconfig_text: str) -> dict[str, KconfigEntry]:
+    """Every `config SYMBOL` of one Kconfig file (its first definition), in one pass."""
+    entries: dict[str, KconfigEntry] = {}
+    ifs: list[str] = []
     lines = kconfig_text.splitlines()
     for i, line in enumerate(lines):
-        if (m := CONFIG_LINE.match(line)) and m[1] == symbol:
+        if m := IF_LINE.match(line):
+            ifs.append(m[1])
+        elif re.match(r"^endif\b", line) and ifs:
+            ifs.pop()
+        elif (m := CONFIG_LINE.match(line)) and m[1] not in entries:
             body = []
             for following in lines[i + 1 :]:
                 if ENTRY_END.match(following):
                     break
                 body.append(following)
-            return body
-    return []
+            entries[m[1]] = KconfigEntry(tuple(body), tuple(ifs))
+    return entries
+
+
+def entry_lines(kconfig_text: str, symbol: str) -> list[str]:
+    """The lines of `config SYMBOL`'s entry in one Kconfig file (first definition)."""
+    entry = kconfig_entries(kconfig_text).get(symbol)
+    return list(entry.body) if entry else []
 
 
 def enclosing_ifs(kconfig_text: str, symbol: str) -> list[str]:
     """Conditions of the `if EXPR` blocks around `config SYMBOL` in one file."""
-    stack: list[str] = []
-    for line in kconfig_text.splitlines():
-        if m := IF_LINE.match(line):
-            stack.append(m[1])
-        elif re.match(r"^endif\b", line) and stack:
-            stack.pop()
-        elif (m := CONFIG_LINE.match(line)) and m[1] == symbol:
-            return list(stack)
-    return []
+    entry = kconfig_entries(kconfig_text).get(symbol)
+    return list(entry.ifs) if entry else []
 
 
 def _kunit_sources(diff: FileDiff, label: str, tree: Path | None, found: _Found) -> None:
@@ -202,17 +205,21 @@ def _kunit_sources(diff: FileDiff, label: str, tree: Path | None, found: _Found)
     path = Path(diff.path)
     if path.suffix != ".c" or diff.path.startswith(SELFTESTS):
         return
-    makefile = _read(tree, str(path.parent / "Makefile"))
+    makefile = read_in_tree(tree, str(path.parent / "Makefile"))
     for line in makefile.splitlines():
         m = OBJ_LINE.match(line)
         if not m or f"{path.stem}.o" not in m[2].split() or m[1] in found.symbols:
             continue
         symbol = m[1]
         kconfig = next(
-            (k for k in _kconfigs_near(tree, path.parent) if entry_lines(_read(tree, k), symbol)),
+            (
+                k
+                for k in _kconfigs_near(tree, path.parent)
+                if entry_lines(read_in_tree(tree, k), symbol)
+            ),
             "",
         )
-        reason = kunit_reason(symbol, entry_depends(_read(tree, kconfig), symbol))
+        reason = kunit_reason(symbol, entry_depends(read_in_tree(tree, kconfig), symbol))
         if reason:
             found.symbols[symbol] = kconfig
             found.why.append(
@@ -222,9 +229,10 @@ def _kunit_sources(diff: FileDiff, label: str, tree: Path | None, found: _Found)
 
 def entry_depends(kconfig_text: str, symbol: str) -> list[str]:
     """Every condition on `config SYMBOL` in one file: its `depends on` and enclosing `if`s."""
-    body = entry_lines(kconfig_text, symbol)
-    depends = [m[1] for line in body if (m := DEPENDS.match(line))]
-    return depends + enclosing_ifs(kconfig_text, symbol)
+    entry = kconfig_entries(kconfig_text).get(symbol)
+    if entry is None:
+        return []
+    return [m[1] for line in entry.body if (m := DEPENDS.match(line))] + list(entry.ifs)
 
 
 def _kconfigs_near(tree: Path | None, directory: Path) -> list[str]:
@@ -249,7 +257,7 @@ def _kselftest(diff: FileDiff, label: str, tree: Path | None, found: _Found) -> 
     target = parts[0]
     programs = found.targets.setdefault(target, {})
     name = Path(diff.path).stem if diff.path.endswith(".c") else Path(diff.path).name
-    listed = listed_programs(_read(tree, f"{SELFTESTS}{target}/Makefile"))
+    listed = listed_programs(read_in_tree(tree, f"{SELFTESTS}{target}/Makefile"))
     if len(parts) == 2 and name in listed:
         if name not in programs:
             programs[name] = None

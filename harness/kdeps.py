@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from .discover import CONFIG_LINE, DEPENDS, ENTRY_END, IF_LINE
+from .discover import DEPENDS, kconfig_entries
+from .textfiles import read_or_empty
 
 # True on every x86_64 build; arch/x86/Kconfig sets them with expressions we do not evaluate
 X86_64_FACTS = frozenset({"X86", "X86_64", "64BIT", "MMU", "y"})
@@ -166,11 +167,7 @@ def _index(tree: Path, head: str) -> dict[str, Entry]:
         rel = Path(directory).relative_to(tree)
         subdirs[:] = sorted(d for d in subdirs if _wanted(rel / d))
         for name in sorted(f for f in files if f.startswith("Kconfig")):
-            try:
-                text = (Path(directory) / name).read_text(errors="replace")
-            except OSError:
-                continue
-            _index_file(str(rel / name), text, index)
+            _index_file(str(rel / name), read_or_empty(Path(directory) / name), index)
     return index
 
 
@@ -182,21 +179,12 @@ def _wanted(rel: Path) -> bool:
 
 
 def _index_file(name: str, text: str, index: dict[str, Entry]) -> None:
-    ifs: list[str] = []
-    lines = text.splitlines()
-    for i, line in enumerate(lines):
-        if m := IF_LINE.match(line):
-            ifs.append(m[1])
-        elif re.match(r"^endif\b", line) and ifs:
-            ifs.pop()
-        elif (m := CONFIG_LINE.match(line)) and m[1] not in index:
-            body = []
-            for following in lines[i + 1 :]:
-                if ENTRY_END.match(following):
-                    break
-                body.append(following)
-            depends = [d[1] for b in body if (d := DEPENDS.match(b))]
-            prompt = any(PROMPT.match(b) for b in body)
-            default_y = any(DEFAULT_Y.match(b) for b in body)
-            selects = tuple(s[1] for b in body if (s := SELECT.match(b)))
-            index[m[1]] = Entry(name, tuple(depends + ifs), prompt, default_y, selects)
+    for symbol, entry in kconfig_entries(text).items():
+        if symbol in index:
+            continue
+        body = entry.body
+        depends = [d[1] for b in body if (d := DEPENDS.match(b))]
+        prompt = any(PROMPT.match(b) for b in body)
+        default_y = any(DEFAULT_Y.match(b) for b in body)
+        selects = tuple(s[1] for b in body if (s := SELECT.match(b)))
+        index[symbol] = Entry(name, (*depends, *entry.ifs), prompt, default_y, selects)

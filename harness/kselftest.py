@@ -18,6 +18,7 @@ from pathlib import Path
 from . import proc
 from .guest import BuiltSuite
 from .results import Case, Status
+from .textfiles import read_or_empty
 
 SUITE_NAME = "kselftest"
 SELFTESTS = "tools/testing/selftests"
@@ -100,7 +101,7 @@ def build(
     script = out / "run.sh"
     script.write_text(run_script(targets))
     case = Case(f"build {SUITE_NAME}", Status.PASS, listed, seconds=seconds)
-    workloads = workload_names(targets, _read(out / "install" / "kselftest-list.txt"))
+    workloads = workload_names(targets, read_or_empty(out / "install" / "kselftest-list.txt"))
     return case, BuiltSuite(SUITE_NAME, out, workloads)
 
 
@@ -172,10 +173,3 @@ def workload_names(targets: dict[str, tuple[str, ...]], installed_list: str) -> 
         for target, programs in targets.items()
         for program in (programs or listed.get(target, []))
     )
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(errors="replace")
-    except OSError:
-        return ""

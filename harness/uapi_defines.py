@@ -14,19 +14,10 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from harness.diffparse import Line
+from harness.textfiles import read_in_tree
 
 CHECK = "uapi"  # check_uapi and check_mm_flags report into one Case
 DEFINE_RE = re.compile(r"^\s*#\s*define\s+(\w+)\s+(.*?)\s*(?:/\*.*|//.*)?$")
-
-
-def read_tree(tree: Path | None, rel: str) -> str:
-    """The text of one tree file; "" without a tree or when the file cannot be read."""
-    if tree is None:
-        return ""
-    try:
-        return (tree / rel).read_text(errors="replace")
-    except OSError:
-        return ""
 
 
 def added_defines(lines: Iterable[Line]) -> list[tuple[str, str, str]]:
@@ -42,7 +33,7 @@ def added_defines(lines: Iterable[Line]) -> list[tuple[str, str, str]]:
 def tree_defines(tree: Path | None, rel: str) -> dict[str, str]:
     """Every `#define NAME VALUE` in one tree file (first definition wins)."""
     out: dict[str, str] = {}
-    for text in read_tree(tree, rel).splitlines():
+    for text in read_in_tree(tree, rel).splitlines():
         m = DEFINE_RE.match(text)
         if m and m.group(2):
             out.setdefault(m.group(1), m.group(2))
