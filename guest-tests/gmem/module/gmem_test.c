@@ -190,7 +190,6 @@ static int gmt_peer_map(struct gm_fault_t *gmf)
 	unsigned long va = gmf->va & PAGE_MASK;
 	bool atomic = gmt_in_atomic();
 	struct page *dpage, *old, *src = NULL;
-	void *d, *s;
 
 	if (!p)
 		return GM_RET_FAILURE_UNKNOWN;
@@ -210,26 +209,16 @@ static int gmt_peer_map(struct gm_fault_t *gmf)
 	}
 	spin_unlock(&p->lock);
 
-	if (src) {
-		d = kmap_local_page(dpage);
-		s = kmap_local_page(src);
-		memcpy(d, s, PAGE_SIZE);
-		kunmap_local(s);
-		kunmap_local(d);
-	}
+	if (src)
+		copy_highpage(dpage, src);
 
 	spin_lock(&p->lock);
 	old = xa_load(&p->pages, va >> PAGE_SHIFT);
 	if (old) {
 		/* already in device memory: refresh from the CPU copy if given */
 		p->st.peer_map_remap++;
-		if (src) {
-			d = kmap_local_page(old);
-			s = kmap_local_page(dpage);
-			memcpy(d, s, PAGE_SIZE);
-			kunmap_local(s);
-			kunmap_local(d);
-		}
+		if (src)
+			copy_highpage(old, dpage);
 		spin_unlock(&p->lock);
 		__free_page(dpage);
 		return GM_RET_SUCCESS;
@@ -256,7 +245,6 @@ static int gmt_peer_unmap(struct gm_fault_t *gmf)
 	unsigned long end = gmf->va + gmf->size;
 	unsigned long va, found = 0;
 	struct page *dpage, *dst;
-	void *d, *s;
 
 	if (!p)
 		return GM_RET_FAILURE_UNKNOWN;
@@ -281,13 +269,8 @@ static int gmt_peer_unmap(struct gm_fault_t *gmf)
 		atomic64_dec(&gmt_dev_pages_total);
 		if (gmf->copy) {
 			dst = gmt_dma_page(p, gmf->dma_addr, PAGE_SIZE, va - start);
-			if (dst) {
-				d = kmap_local_page(dst);
-				s = kmap_local_page(dpage);
-				memcpy(d, s, PAGE_SIZE);
-				kunmap_local(s);
-				kunmap_local(d);
-			}
+			if (dst)
+				copy_highpage(dst, dpage);
 		}
 		__free_page(dpage);
 	}

@@ -288,30 +288,37 @@ static char *ps_map_aligned(struct kt *t, size_t len, int extra)
 	kt_done(t);
 }
 
+/* the pattern fill() writes: word i of a buffer seeded with `seed` */
+static uint32_t expect_word(unsigned seed, long i)
+{
+	return seed * 2654435761u + (uint32_t)i;
+}
+
 static void fill(void *p, size_t len, unsigned seed)
 {
 	uint32_t *w = p;
 	size_t i;
 
 	for (i = 0; i < len / 4; i++)
-		w[i] = seed * 2654435761u + (uint32_t)i;
+		w[i] = expect_word(seed, i);
 }
 
-/* index of first mismatching u32, or -1 */
-static long check(const void *p, size_t len, unsigned seed)
+/* index of first mismatching u32 of a buffer that starts at word `first` of the
+ * filled one (a page inside a larger fill), or -1 */
+static long check_at(const void *p, size_t len, unsigned seed, long first)
 {
 	const uint32_t *w = p;
 	size_t i;
 
 	for (i = 0; i < len / 4; i++)
-		if (w[i] != seed * 2654435761u + (uint32_t)i)
+		if (w[i] != expect_word(seed, first + i))
 			return i;
 	return -1;
 }
 
-static uint32_t expect_word(unsigned seed, long i)
+static long check(const void *p, size_t len, unsigned seed)
 {
-	return seed * 2654435761u + (uint32_t)i;
+	return check_at(p, len, seed, 0);
 }
 
 static long check_zero(const void *p, size_t len)

@@ -104,19 +104,13 @@ static void t_thp_dev_read(struct kt *t)
 	KT_EXPECT(t, smaps_query(0, p, "AnonHugePages", NULL, 0) >= 2048, "not THP-backed");
 	r = dev_read(fd, p + HPS + 5 * PS, b, PS);
 	KT_ASSERT(t, r == 0, "device read inside a huge page: %s", strerror(-r));
-	bad = check(b, PS, 90 + 0);
 	{
-		/* expected words: fill() seed 90 over 2 MiB, so offset-dependent */
-		uint32_t *w = (uint32_t *)b;
-		long off = (HPS + 5 * PS) / 4, i;
+		/* fill() seeded both huge pages as one buffer: this page starts at its word `off` */
+		long off = (HPS + 5 * PS) / 4;
 
-		for (i = 0, bad = -1; i < (long)(PS / 4); i++)
-			if (w[i] != expect_word(90, off + i)) {
-				bad = i;
-				break;
-			}
+		bad = check_at(b, PS, 90, off);
 		KT_EXPECT(t, bad < 0, "device read at huge page offset +%#lx: word %ld is %#x, expected %#x "
-			  "(the CPU data of the THP)", 5 * PS, bad, bad < 0 ? 0 : w[bad],
+			  "(the CPU data of the THP)", 5 * PS, bad, ((uint32_t *)b)[bad < 0 ? 0 : bad],
 			  expect_word(90, off + (bad < 0 ? 0 : bad)));
 	}
 	r = dev_read(fd, p, b, PS);
