@@ -87,6 +87,13 @@ def diagnostics(output: str, kind: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+def error_headline(output: str) -> str:
+    """The one line that says why a build failed: the first compiler error, else the
+    first script or linker error."""
+    errors = diagnostics(output, "error")
+    return errors[0] if errors else first_other_error(output)
+
+
 def first_other_error(output: str) -> str:
     """No compiler error: the first script or linker error, with its indented list."""
     lines = output.splitlines()
@@ -148,8 +155,7 @@ def build(spec: BuildSpec, log: Path, name: str = "build") -> BuildResult:
         )
         return BuildResult(case, None, warnings, result.seconds)
     if not result.ok:
-        errors = diagnostics(output, "error")
-        headline = errors[0] if errors else first_other_error(output)
+        headline = error_headline(output)
         case = Case(
             name,
             Status.FAIL,

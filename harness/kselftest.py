@@ -16,6 +16,7 @@ import shutil
 from pathlib import Path
 
 from . import proc
+from .build import error_headline
 from .guest import BuiltSuite
 from .results import Case, Status
 from .textfiles import read_or_empty
@@ -97,7 +98,7 @@ def build(
         if alone is None or not alone.ok:
             return _failed("selftests build failed", alone or whole, seconds), None
         seconds += alone.seconds
-        listed += f" (the whole target failed: {_first_error(whole.output)}; built alone)"
+        listed += f" (the whole target failed: {error_headline(whole.output)}; built alone)"
     script = out / "run.sh"
     script.write_text(run_script(targets))
     case = Case(f"build {SUITE_NAME}", Status.PASS, listed, seconds=seconds)
@@ -110,14 +111,10 @@ def _failed(message: str, result: proc.Completed, seconds: float) -> Case:
     return Case(
         f"build {SUITE_NAME}",
         Status.FAIL,
-        f"{message}{timed_out}: {_first_error(result.output)}",
+        f"{message}{timed_out}: {error_headline(result.output)}",
         details=result.output[-4000:],
         seconds=seconds,
     )
-
-
-def _first_error(output: str) -> str:
-    return next((line.strip() for line in output.splitlines() if "error" in line), "see log")
 
 
 def _build_programs(
