@@ -88,10 +88,11 @@ def plan(
         note(f"series brings {why}")
     chosen = select(names)
     kselftests = chosen.kselftests or found.kselftest_targets
+    on = options_on(base_fragments)
     fragment = None
     if chosen.kunit_globs or found.kunit_symbols or found.kunitconfig_files:
         fragment = run_dir / FRAGMENT_NAME
-        generated = kunit.fragment(found, tree, options_on(base_fragments))
+        generated = kunit.fragment(found, tree, on)
         fragment.write_text(generated.text)
         note(f"KUnit config for those tests: {fragment}")
         for line in generated.notes:
@@ -102,7 +103,7 @@ def plan(
         fragment,
         kselftests,
         kunit.cmdline(chosen.kunit_globs) if fragment else (),
-        on=options_on(base_fragments),
+        on=on,
     )
 
 
