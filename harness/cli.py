@@ -12,9 +12,10 @@ import sys
 from pathlib import Path
 from typing import TypedDict
 
-from . import pipeline, series
-from .errors import HarnessError
-from .rundir import terminal_summary
+from harness import pipeline
+from harness.errors import HarnessError
+from harness.intake import series
+from harness.results.rundir import terminal_summary
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -132,9 +133,9 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
     if args.command in ("check", "report"):
         return _review(args, argv)
     if args.command == "parse":
-        from . import offline
+        from harness.results import parse_log
 
-        return offline.parse_command(args.log, args.junit, args.json)
+        return parse_log.parse_command(args.log, args.junit, args.json)
     all_series = series.load(args.series)  # validated before any tree is touched
     opts = _test_options(args, argv)
     failed = False
@@ -164,7 +165,7 @@ def _test_options(args: argparse.Namespace, argv: list[str]) -> pipeline.TestOpt
 
 def _review(args: argparse.Namespace, argv: list[str]) -> int:
     """`harness check` and `harness report` (see check.py and report.py)."""
-    from . import check, report
+    from harness.review import check, report
 
     if args.command == "report":
         return report.report_command(args.run_dir, args.email, args.markdown)

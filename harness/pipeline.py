@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import fnmatch
 import shlex
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import brought, build, guest, kconfig, kdeps, kvm, mtimes, slots, tree, verdicts, vm
-from .console_cases import incident_cases
-from .results import Case, Status
-from .rundir import RunDir
-from .series import Series
+from harness.boot import kvm, vm
+from harness.boot.console_cases import incident_cases
+from harness.build import kconfig, kconfig_deps, make
+from harness.cases import Case, Status
+from harness.intake.series import Series
+from harness.proc import note
+from harness.results import base_comparison
+from harness.results.rundir import RunDir
+from harness.suites import guest, series_tests
+from harness.tree import mtimes, slots, worktree
+from harness.tree.worktree import DEFAULT_BASE, Worktree
 
 DEFAULT_SUITES = ("smoke",)
-DEFAULT_BASE = "debian:6.12"
 
 
 @dataclass(frozen=True)
@@ -47,13 +51,9 @@ class Prepared:
 
     run: RunDir
     slot: slots.Slot
-    worktree: tree.Worktree
+    worktree: Worktree
     applied: bool
     build_suffix: str = ""  # "-base": the base tree's build dir, cached next to the patched one
-
-
-def note(message: str) -> None:
-    print(f"harness: {message}", file=sys.stderr, flush=True)
 
 
 def fragments_for(series: Series, opts: TestOptions, discovered: Path | None = None) -> list[Path]:
@@ -68,7 +68,7 @@ def fragments_for(series: Series, opts: TestOptions, discovered: Path | None = N
 
 
 def apply_stage(series: Series, opts: TestOptions) -> Prepared:
-    spec = tree.resolve(
+    spec = worktree.resolve(
         opts.base or DEFAULT_BASE, opts.tree, series, opts.cache, explicit=bool(opts.base)
     )
     run = RunDir.create(opts.out, series.name, opts.argv)
@@ -79,12 +79,12 @@ def apply_stage(series: Series, opts: TestOptions) -> Prepared:
         note(spec.note)
         run.meta["base_note"] = spec.note
     slot = slots.take(
-        opts.cache, tree.slot_name(spec), kconfig.config_key(fragments_for(series, opts))
+        opts.cache, worktree.slot_name(spec), kconfig.config_key(fragments_for(series, opts))
     )
-    wt = tree.prepare_worktree(spec, slot.worktree, run.file("apply.log"))
+    wt = worktree.prepare_worktree(spec, slot.worktree, run.file("apply.log"))
     run.meta["base_commit"] = wt.base_rev
     note(f"applying {len(series.patches)} patch(es) on {spec.label}")
-    applied = run.add(tree.apply_series(wt, series, run.file("apply.log")))
+    applied = run.add(worktree.apply_series(wt, series, run.file("apply.log")))
     (run.file("apply-report.txt")).write_text(apply_report(applied))
     return Prepared(run, slot, wt, applied.worst() is Status.PASS)
 
@@ -113,8 +113,8 @@ def test_series(series: Series, opts: TestOptions) -> RunDir:
 
 
 def _after_apply(
-    series: Series, opts: TestOptions, prepared: Prepared, plan: brought.Plan | None = None
-) -> brought.Plan | None:
+    series: Series, opts: TestOptions, prepared: Prepared, plan: series_tests.Plan | None = None
+) -> series_tests.Plan | None:
     run, src = prepared.run, prepared.worktree.path
     if not prepared.applied:
         run.add(Case("build", Status.SKIP, "series did not apply"))
@@ -122,7 +122,7 @@ def _after_apply(
     if plan is None:  # the tests the series brings, found in the patched tree
         wanted = opts.suites or series.config.suites or DEFAULT_SUITES
         base_fragments = tuple(fragments_for(series, opts))
-        plan = brought.plan(series, wanted, src, run.path, note, base_fragments)
+        plan = series_tests.plan(series, wanted, src, run.path, note, base_fragments)
     fragments = fragments_for(series, opts, plan.fragment)
     bdir = prepared.slot.build_dir(kconfig.config_key(fragments) + prepared.build_suffix)
     note(f"configuring in {bdir}")
@@ -133,7 +133,7 @@ def _after_apply(
     if (bdir / ".config").exists():
         (run.file("config")).write_bytes((bdir / ".config").read_bytes())
     if config_case.status.is_bad:
-        brought.explain_dropped(config_case, plan, src, bdir / ".config")
+        series_tests.explain_dropped(config_case, plan, src, bdir / ".config")
         run.flush()
         return plan
     kept = mtimes.restore(src, bdir)
@@ -141,14 +141,14 @@ def _after_apply(
         f"building (make -j{opts.jobs}, {kept} unchanged files keep their mtimes; "
         f"log: {run.file('build.log')})"
     )
-    built = build.build(build.BuildSpec(src, bdir, opts.jobs), run.file("build.log"))
+    built = make.build(make.BuildSpec(src, bdir, opts.jobs), run.file("build.log"))
     mtimes.save(src, bdir)
     run.add(built.case)
     run.write_reproducer(
         opts.argv,
         [
             f"git -C {src} log --oneline -{len(series.patches) + 1}",
-            " ".join(build.make_argv(build.BuildSpec(src, bdir, opts.jobs))),
+            " ".join(make.make_argv(make.BuildSpec(src, bdir, opts.jobs))),
         ],
     )
     if built.kernel is not None:
@@ -163,12 +163,12 @@ def _guest_stage(
     src: Path,
     bdir: Path,
     kernel: Path,
-    plan: brought.Plan,
+    plan: series_tests.Plan,
 ) -> None:
     log = run.file("guest-build.log")
     builds = [guest.build_suite(n, run.file(f"guest/{n}"), bdir, src, log) for n in plan.guest]
     if plan.kselftests:
-        builds.append(brought.build_kselftests(plan, src, bdir, run.file("guest"), log))
+        builds.append(series_tests.build_kselftests(plan, src, bdir, run.file("guest"), log))
     built_suites = list(plan.prebuilt)
     for case, suite in builds:
         if case.status.is_bad:
@@ -209,9 +209,11 @@ def _boot_and_collect(
     use_kvm: bool,
     boot_id: int,
     batch: list[tuple[guest.BuiltSuite, tuple[str, ...]]],
-    plan: brought.Plan,
+    plan: series_tests.Plan,
 ) -> None:
-    label = "+".join(s.name + (f":{w[0]}" if w else "") for s, w in batch) or brought.KUNIT_PREFIX
+    label = (
+        "+".join(s.name + (f":{w[0]}" if w else "") for s, w in batch) or series_tests.KUNIT_PREFIX
+    )
     console_log = run.file(f"console-{boot_id}.log" if boot_id else "console.log")
     # vng carries the command on the kernel command line (2048 bytes on x86, encoded):
     # a few suites with long run-dir paths overflow it and the kernel loses root=. The
@@ -254,7 +256,7 @@ def _boot_and_collect(
         apply_xfail(case, series.config.xfail)
         _merge_suite(run, case)
     if plan.kunit and boot_id == 0:  # built-in suites print the same KTAP on every boot
-        kunit_case = brought.kunit_case(plan, result.console, result.reason)
+        kunit_case = series_tests.kunit_case(plan, result.console, result.reason)
         apply_xfail(kunit_case, series.config.xfail)
         run.add(kunit_case)
     if incidents.children:
@@ -278,7 +280,7 @@ def _allow_options_the_series_adds(case: Case, base_tree: Path) -> None:
     if case.status is not Status.FAIL:
         return
     dropped = [line.split("=")[0] for line in case.details.splitlines() if "=" in line]
-    missing = [n for n in dropped if not kdeps.defined(base_tree, n.removeprefix("CONFIG_"))]
+    missing = [n for n in dropped if not kconfig_deps.defined(base_tree, n.removeprefix("CONFIG_"))]
     if dropped and missing == dropped:
         case.status = Status.PASS
         case.message = f"base: not defined before the series: {', '.join(missing)}"
@@ -318,39 +320,41 @@ def apply_xfail(case: Case, xfail: dict[str, str], prefix: str = "") -> None:
 
 
 def _compare_base(
-    series: Series, opts: TestOptions, prepared: Prepared, plan: brought.Plan
+    series: Series, opts: TestOptions, prepared: Prepared, plan: series_tests.Plan
 ) -> None:
     """The same tests on the base tree: same fragments, own cached build dir, own run dir
     (RUN/base-*); then each test's verdict, and failures the base shares become XFAIL."""
     patched = prepared.run
     base_run = RunDir.create(patched.path, "base", opts.argv)
     here = prepared.worktree
-    spec = tree.TreeSpec(here.path, here.base_rev, f"base {here.base_rev[:12]}")
-    wt = tree.prepare_worktree(spec, here.path, base_run.file("apply.log"))
+    spec = worktree.TreeSpec(here.path, here.base_rev, f"base {here.base_rev[:12]}")
+    wt = worktree.prepare_worktree(spec, here.path, base_run.file("apply.log"))
     note(f"running the same tests on the base {wt.base_rev[:12]} (results: {base_run.path})")
     base = Prepared(base_run, prepared.slot, wt, True, build_suffix="-base")
-    patched_kselftests = patched.file("guest") / brought.KSELFTEST_PREFIX
-    base_plan = brought.for_base(plan, wt.path, base_run.path, patched_kselftests)
+    patched_kselftests = patched.file("guest") / series_tests.KSELFTEST_PREFIX
+    base_plan = series_tests.for_base(plan, wt.path, base_run.path, patched_kselftests)
     _after_apply(series, opts, base, base_plan)
-    tests = {*plan.guest, brought.KUNIT_PREFIX, brought.KSELFTEST_PREFIX}
+    tests = {*plan.guest, series_tests.KUNIT_PREFIX, series_tests.KSELFTEST_PREFIX}
     base_tests = [s for s in base_run.suites if s.name in tests]
     patched_tests = [s for s in patched.suites if s.name in tests]
     broken = _base_never_tested(base_run.suites, base_tests)
     if broken:
         note(f"base vs patched: no comparison: {broken}")
-        failed = Case(verdicts.SUITE_NAME, Status.ERROR, f"the base run tested nothing: {broken}")
+        failed = Case(
+            base_comparison.SUITE_NAME, Status.ERROR, f"the base run tested nothing: {broken}"
+        )
         failed.properties["base_run"] = base_run.path.name
         patched.add(failed)
         return
-    found = verdicts.compare(base_tests, patched_tests)
-    marked = verdicts.mark_preexisting(patched_tests, found)
-    summary = verdicts.summary(found)
+    found = base_comparison.compare(base_tests, patched_tests)
+    marked = base_comparison.mark_preexisting(patched_tests, found)
+    summary = base_comparison.summary(found)
     summary.properties["base_run"] = base_run.path.name
     note(f"base vs patched: {summary.message or 'no tests'}; {marked} pre-existing failure(s)")
     patched.add(summary)
-    on_base = [s for s in base_run.suites if s.name == brought.ON_BASE]
-    ours = [s for s in patched_tests if s.name == brought.KSELFTEST_PREFIX]
+    on_base = [s for s in base_run.suites if s.name == series_tests.ON_BASE]
+    ours = [s for s in patched_tests if s.name == series_tests.KSELFTEST_PREFIX]
     if on_base and ours:
-        shown = verdicts.detection(on_base[0], ours[0])
+        shown = base_comparison.detection(on_base[0], ours[0])
         note(f"the series' kselftests on the base kernel: {shown.message}")
         patched.add(shown)

@@ -11,12 +11,13 @@ import os
 import shlex
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import EnvError
+from harness.errors import EnvError
 
 INSTALL_HINTS = {
     "git": "apt-get install git",
@@ -44,6 +45,11 @@ class Completed:
     @property
     def timed_out(self) -> bool:
         return self.returncode is None
+
+
+def note(message: str) -> None:
+    """A progress line for the user; stderr, so stdout stays the run's summary."""
+    print(f"harness: {message}", file=sys.stderr, flush=True)
 
 
 def missing_tool(name: str) -> EnvError:

@@ -10,9 +10,9 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness import check_hygiene
-from harness.findings import Severity, findings_case, render
-from harness.results import Status
+from harness.cases import Status
+from harness.review import check_hygiene
+from harness.review.findings import Severity, findings_case, render
 
 FIX = Path(__file__).parent / "fixtures" / "check"
 TREE = FIX / "tree"

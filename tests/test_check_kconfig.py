@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import check_kconfig
-from harness.check_kconfig import MAYBE, N, Y, evaluate
-from harness.findings import Severity, render
+from harness.review import check_kconfig
+from harness.review.check_kconfig import MAYBE, N, Y, evaluate
+from harness.review.findings import Severity, render
 
 FIX = Path(__file__).parent / "fixtures" / "check"
 TREE = FIX / "tree"

@@ -8,9 +8,12 @@ from pathlib import Path
 import pytest
 from conftest import git, make_series
 
-from harness import build, check, series, tree, warnings
-from harness.results import Case, Status
-from harness.rundir import RunDir
+from harness.build import compiler_warnings, make
+from harness.cases import Case, Status
+from harness.intake import series
+from harness.results.rundir import RunDir
+from harness.review import check
+from harness.tree import worktree
 
 ERROR_LINE = "mm/mmap.c:4:1: error: expected ';' before 'int'"
 
@@ -21,37 +24,39 @@ class FakeMake:
     def __init__(self) -> None:
         self.builds = 0
 
-    def build(self, spec: build.BuildSpec, log: Path, name: str = "build") -> build.BuildResult:
+    def build(self, spec: make.BuildSpec, log: Path, name: str = "build") -> make.BuildResult:
         self.builds += 1
         if "broken" in (spec.src / "mm/mmap.c").read_text():
             case = Case(name, Status.FAIL, ERROR_LINE, details=ERROR_LINE, seconds=2.0)
-            return build.BuildResult(case, None, [], 2.0)
+            return make.BuildResult(case, None, [], 2.0)
         case = Case(name, Status.PASS, "built in 1s", seconds=1.0, properties={"seconds": "1.0"})
-        return build.BuildResult(case, spec.build / "bzImage", [], 1.0)
+        return make.BuildResult(case, spec.build / "bzImage", [], 1.0)
 
-    def objects(self, spec: build.BuildSpec, objects: list[str], log: Path) -> warnings.ObjectBuild:
+    def objects(
+        self, spec: make.BuildSpec, objects: list[str], log: Path
+    ) -> compiler_warnings.ObjectBuild:
         text = (spec.src / "mm/mmap.c").read_text()
         lines = [
             f"mm/mmap.c:{i}:1: warning: long is long [-Wlong]"
             for i, line in enumerate(text.splitlines())
             if line.startswith("long")
         ]
-        return warnings.ObjectBuild(tuple(objects), (), tuple(lines), "make W=1 mm/mmap.o")
+        return compiler_warnings.ObjectBuild(tuple(objects), (), tuple(lines), "make W=1 mm/mmap.o")
 
 
 @pytest.fixture
 def fake_make(monkeypatch: pytest.MonkeyPatch) -> FakeMake:
     fake = FakeMake()
-    monkeypatch.setattr(build, "build", fake.build)
-    monkeypatch.setattr(warnings, "build_objects", fake.objects)
+    monkeypatch.setattr(make, "build", fake.build)
+    monkeypatch.setattr(compiler_warnings, "build_objects", fake.objects)
     return fake
 
 
 def run_loop(repo: Path, tmp: Path, out: Path) -> list[Case]:
     (s,) = series.load(out)
-    wt = tree.prepare_worktree(tree.TreeSpec(repo, "main", "tiny"), tmp / "wt", tmp / "log")
+    wt = worktree.prepare_worktree(worktree.TreeSpec(repo, "main", "tiny"), tmp / "wt", tmp / "log")
     run = RunDir.create(tmp / "runs", "tiny", ["check", str(out)])
-    spec = build.BuildSpec(wt.path, tmp / "build", 1)
+    spec = make.BuildSpec(wt.path, tmp / "build", 1)
     loop = check.PatchLoop(run, wt, spec=spec)
     return [check.patch_suite(p, loop) for p in s.patches]
 
@@ -127,8 +132,8 @@ def test_without_a_base_build_patches_are_applied_but_not_built(
 ) -> None:
     out = make_series(tiny_repo, tmp_path / "s", [("mm/mmap.c", "int line3;", "long line3;")])
     (s,) = series.load(out)
-    wt = tree.prepare_worktree(
-        tree.TreeSpec(tiny_repo, "main", "t"), tmp_path / "wt", tmp_path / "l"
+    wt = worktree.prepare_worktree(
+        worktree.TreeSpec(tiny_repo, "main", "t"), tmp_path / "wt", tmp_path / "l"
     )
     run = RunDir.create(tmp_path / "runs", "tiny", ["check"])
     loop = check.PatchLoop(run, wt, no_build="the base does not build")
@@ -141,7 +146,8 @@ def test_without_a_base_build_patches_are_applied_but_not_built(
 @pytest.mark.real
 def test_real_check_of_the_demo_series(tmp_path: Path) -> None:
     """Builds the minimal kernel (incremental once the cache is warm)."""
-    from harness import cli, report
+    from harness import cli
+    from harness.review import report
 
     fixture = Path(__file__).parent / "fixtures" / "check-demo"
     assert cli.main(["check", str(fixture), "--out", str(tmp_path)]) == 1
@@ -174,11 +180,11 @@ def test_the_first_patch_that_applies_builds_the_base_on_its_parent(
     monkeypatch.setattr(check.kconfig, "configure", fake_configure)
     out = make_series(tiny_repo, tmp_path / "s", [("mm/mmap.c", "int line3;", "long line3;")])
     (s,) = series.load(out)
-    wt = tree.prepare_worktree(
-        tree.TreeSpec(tiny_repo, "main", "t"), tmp_path / "wt", tmp_path / "l"
+    wt = worktree.prepare_worktree(
+        worktree.TreeSpec(tiny_repo, "main", "t"), tmp_path / "wt", tmp_path / "l"
     )
     run = RunDir.create(tmp_path / "runs", "tiny", ["check"])
-    plan = check.BasePlan((), build.BuildSpec(wt.path, tmp_path / "build", 1))
+    plan = check.BasePlan((), make.BuildSpec(wt.path, tmp_path / "build", 1))
     loop = check.PatchLoop(run, wt, base=plan)
     suite = check.patch_suite(s.patches[0], loop)
     assert configured == ["int line3;"]  # the base was configured without the patch
@@ -203,11 +209,11 @@ def test_options_the_series_adds_do_not_stop_the_base_build(
     monkeypatch.setattr(check.kconfig, "configure", fake_configure)
     out = make_series(tiny_repo, tmp_path / "s", [("mm/Kconfig", "", "config FROB\n")])
     (s,) = series.load(out)
-    wt = tree.prepare_worktree(
-        tree.TreeSpec(tiny_repo, "main", "t"), tmp_path / "wt", tmp_path / "l"
+    wt = worktree.prepare_worktree(
+        worktree.TreeSpec(tiny_repo, "main", "t"), tmp_path / "wt", tmp_path / "l"
     )
     run = RunDir.create(tmp_path / "runs", "tiny", ["check"])
-    plan = check.BasePlan((tmp_path / "frob.config",), build.BuildSpec(wt.path, tmp_path / "b", 1))
+    plan = check.BasePlan((tmp_path / "frob.config",), make.BuildSpec(wt.path, tmp_path / "b", 1))
     loop = check.PatchLoop(run, wt, base=plan, fragments=plan.fragments)
     suite = check.patch_suite(s.patches[0], loop)
     (base,) = run.suites

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import check_uapi, uapi_defines
-from harness.findings import Finding, Severity, findings_case, render
-from harness.results import Status
+from harness.cases import Status
+from harness.review import check_uapi, uapi_defines
+from harness.review.findings import Finding, Severity, findings_case, render
 
 FIX = Path(__file__).parent / "fixtures" / "check"
 TREE = FIX / "tree"

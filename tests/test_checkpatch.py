@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import checkpatch, proc
-from harness.results import Status
+from harness import proc
+from harness.cases import Status
+from harness.review import checkpatch
 
 FIX = Path(__file__).parent / "fixtures" / "checkpatch"
 

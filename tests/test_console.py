@@ -1,4 +1,4 @@
-"""harness.console on console logs in the kernel's real report formats."""
+"""harness.boot.console on console logs in the kernel's real report formats."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.console import EXCERPT_LINES, Incident, Kind, classify, scan_console, workload_at
+from harness.boot.console import EXCERPT_LINES, Incident, Kind, classify, scan_console, workload_at
 
 FIXTURES = Path(__file__).parent / "fixtures" / "console"
 

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from harness.diffparse import added_lines, parse_diff, removed_lines
+from harness.intake.diffparse import added_lines, parse_diff, removed_lines
 
 GMEM = Path(__file__).parent / "fixtures" / "check" / "gmem"
 

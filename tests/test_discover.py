@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, PROJECT
 
-from harness import brought, kunit
-from harness.discover import Discovery, discover, listed_programs
+from harness.cases import Case, Status
 from harness.errors import UserError
-from harness.results import Case, Status
-from harness.series import Patch, load_one
+from harness.intake.series import Patch, load_one
+from harness.suites import kunit, series_tests
+from harness.suites.discover import Discovery, discover, listed_programs
 
 DISCOVER = FIXTURES / "discover"
 TREE = DISCOVER / "tree"
@@ -106,7 +106,7 @@ def test_a_dropped_test_names_the_dependency_that_is_off() -> None:
 
 def test_explain_dropped_extends_the_kconfig_case(tmp_path: Path) -> None:
     found = discover(_patch(2), TREE)
-    plan = brought.Plan(found, ())
+    plan = series_tests.Plan(found, ())
     config = tmp_path / ".config"
     config.write_text("CONFIG_KUNIT=y\n# CONFIG_LIST_KUNIT_TEST is not set\n")
     case = Case(
@@ -115,7 +115,7 @@ def test_explain_dropped_extends_the_kconfig_case(tmp_path: Path) -> None:
         "1 requested option(s) dropped by olddefconfig: CONFIG_LIST_KUNIT_TEST",
         details="CONFIG_LIST_KUNIT_TEST=y (final .config has CONFIG_LIST_KUNIT_TEST=n)",
     )
-    brought.explain_dropped(case, plan, TREE, config)
+    series_tests.explain_dropped(case, plan, TREE, config)
     assert case.message.endswith("off in the final .config: RUNTIME_TESTING_MENU=n")
     assert case.details.splitlines()[-1].startswith("CONFIG_LIST_KUNIT_TEST (lib/Kconfig.debug)")
 
@@ -128,30 +128,30 @@ def test_makefile_variables_with_continuations() -> None:
 
 
 def test_selection_routes_prefixes() -> None:
-    chosen = brought.select(("smoke", "kunit:list*", "kselftest:mm/cow", "kselftest:size"))
+    chosen = series_tests.select(("smoke", "kunit:list*", "kselftest:mm/cow", "kselftest:size"))
     assert chosen.guest == ("smoke",)
     assert chosen.kunit_globs == ("list*",)
     assert chosen.kselftests == {"mm": ("cow",), "size": ()}
     assert kunit.cmdline(chosen.kunit_globs) == (kunit.ENABLE, "kunit.filter_glob=list*")
-    assert kunit.cmdline(brought.select(("kunit",)).kunit_globs) == (kunit.ENABLE,)
+    assert kunit.cmdline(series_tests.select(("kunit",)).kunit_globs) == (kunit.ENABLE,)
 
 
 @pytest.mark.parametrize("bad", ["kselftest:", "kselftest:../etc", "kselftest:mm/a b"])
 def test_selection_refuses_bad_kselftest_paths(bad: str) -> None:
     with pytest.raises(UserError):
-        brought.select((bad,))
+        series_tests.select((bad,))
 
 
 def test_plan_writes_the_fragment_only_when_kunit_is_wanted(tmp_path: Path) -> None:
     series = load_one(DISCOVER / "series")
     notes: list[str] = []
     ksm_only = dataclasses.replace(series, patches=series.patches[:1])
-    plan = brought.plan(ksm_only, ("smoke",), TREE, tmp_path, notes.append)
+    plan = series_tests.plan(ksm_only, ("smoke",), TREE, tmp_path, notes.append)
     assert plan.fragment is None and plan.kselftests == {"mm": ("ksm_functional_tests",)}
     assert notes == [f"series brings {why}" for why in plan.found.why]
-    plan = brought.plan(series, ("kselftest:mm/cow",), TREE, tmp_path, notes.append)
+    plan = series_tests.plan(series, ("kselftest:mm/cow",), TREE, tmp_path, notes.append)
     assert plan.kselftests == {"mm": ("cow",)}  # an explicit selection wins over discovery
-    assert plan.fragment == tmp_path / brought.FRAGMENT_NAME and plan.guest == ()
+    assert plan.fragment == tmp_path / series_tests.FRAGMENT_NAME and plan.guest == ()
 
 
 def test_the_base_run_leaves_out_what_the_series_adds(tmp_path: Path) -> None:
@@ -159,10 +159,10 @@ def test_the_base_run_leaves_out_what_the_series_adds(tmp_path: Path) -> None:
     kconfig; leaving it out makes its suites `new` in the comparison."""
     series = load_one(PROJECT / "patches/fixtures/kunit-demo")
     found = discover(series.patches, TREE)
-    plan = brought.Plan(
+    plan = series_tests.Plan(
         found, (), tmp_path / "patched.config", {"mm": ("cow", "not_yet")}, (kunit.ENABLE,)
     )
-    base = brought.for_base(plan, TREE, tmp_path)
+    base = series_tests.for_base(plan, TREE, tmp_path)
     assert base.fragment is not None
     assert base.fragment.read_text() == f"{kunit.HEADER}\nCONFIG_KUNIT=y\n"
     assert not base.kunit_expected
@@ -175,11 +175,11 @@ def test_a_kunitconfig_the_series_adds_expects_nothing_on_the_base(tmp_path: Pat
     """The unicode series adds fs/unicode/.kunitconfig: the base kernel has no such test,
     so its silent console is "(no KUnit suites)", not an error (seen as '1 removed')."""
     found = dataclasses.replace(Discovery(), kunitconfig_files=("fs/unicode/.kunitconfig",))
-    plan = brought.Plan(found, (), tmp_path / "patched.config")
-    assert not brought.for_base(plan, TREE, tmp_path).kunit_expected
+    plan = series_tests.Plan(found, (), tmp_path / "patched.config")
+    assert not series_tests.for_base(plan, TREE, tmp_path).kunit_expected
     kept = dataclasses.replace(Discovery(), kunitconfig_files=("fs/ext4/.kunitconfig",))
-    plan = brought.Plan(kept, (), tmp_path / "patched.config")
-    assert brought.for_base(plan, TREE, tmp_path).kunit_expected
+    plan = series_tests.Plan(kept, (), tmp_path / "patched.config")
+    assert series_tests.for_base(plan, TREE, tmp_path).kunit_expected
 
 
 def test_real_upstream_kunit_suite_from_the_console() -> None:

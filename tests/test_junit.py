@@ -4,9 +4,9 @@ import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from harness import junit, rundir
+from harness.cases import Case, Status
 from harness.pipeline import apply_xfail
-from harness.results import Case, Status
+from harness.results import junit, rundir
 
 
 def _tree() -> list[Case]:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import kconfig
+from harness.build import kconfig
 from harness.errors import UserError
 
 
@@ -58,7 +58,7 @@ def test_every_shipped_fragment_parses() -> None:
 def test_the_users_fragment_comes_after_the_generated_one(tmp_path: Path) -> None:
     """`--kconfig` has the last word: CONFIG_X_KUNIT_TEST=m must beat the generated =y."""
     from harness import pipeline
-    from harness.series import Series, SeriesConfig
+    from harness.intake.series import Series, SeriesConfig
 
     mine = tmp_path / "modular.config"
     mine.write_text("CONFIG_UNICODE=m\n")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import kselftest
+from harness.suites import kselftest
 
 
 def test_headers_then_selftests_against_them() -> None:
@@ -113,7 +113,7 @@ def test_a_whole_target_that_fails_is_a_build_failure(tmp_path: Path) -> None:
 
 
 def test_per_test_logs_become_the_details_of_their_result() -> None:
-    from harness import guest
+    from harness.suites import guest
 
     lines = [
         "TAP version 13",

@@ -1,4 +1,4 @@
-"""harness.ktap on recorded KUnit logs, hand-assembled kselftest logs and small inline cases."""
+"""harness.suites.ktap on recorded KUnit logs, hand-assembled kselftest logs and inline cases."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.ktap import CRASHED, KtapResult, parse_ktap, read_ktap
-from harness.results import Case, Status
+from harness.cases import Case, Status
+from harness.suites.ktap import CRASHED, KtapResult, parse_ktap, read_ktap
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ktap"
 
@@ -361,7 +361,7 @@ def test_never_raises_on_bad_input(text: str) -> None:
 def test_real_kselftest_run_in_the_guest_splits_per_suite() -> None:
     """A real guest run: the series' memfd_test fails on the base kernel, the base's own
     passes; the runner's per-test log lines (`#| `) are not tests."""
-    from harness import guest
+    from harness.suites import guest
 
     text = (FIXTURES / "guest_kselftest_memfd_on_base.out").read_text()
     on_base, smoke, own = guest.suite_results(
@@ -377,7 +377,7 @@ def test_real_kselftest_run_in_the_guest_splits_per_suite() -> None:
 
 
 def test_real_mm_kselftests_keep_their_own_subtests() -> None:
-    from harness import guest
+    from harness.suites import guest
 
     text = (FIXTURES / "guest_kselftest_mm_gmem.out").read_text()
     (suite,) = guest.suite_results(text, ["kselftest"], "")

@@ -1,4 +1,4 @@
-"""harness.ktap must agree with the kernel's own kunit_tool parser on kunit_tool's test data.
+"""harness.suites.ktap must agree with the kernel's own kunit_tool parser on kunit_tool's test data.
 
 The kernel tree comes from $HARNESS_KERNEL_TREE (default ~/.cache/harness/trees/debian-6.12);
 without it these tests skip. Statuses are mapped SUCCESS->PASS, FAILURE->FAIL, SKIPPED->SKIP,
@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from harness.ktap import missing_name, read_ktap
-from harness.results import Case, Status
+from harness.cases import Case, Status
+from harness.suites.ktap import missing_name, read_ktap
 
 TREE = Path(os.environ.get("HARNESS_KERNEL_TREE", "~/.cache/harness/trees/debian-6.12"))
 KUNIT_DIR = TREE.expanduser() / "tools" / "testing" / "kunit"

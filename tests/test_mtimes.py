@@ -5,7 +5,7 @@ from pathlib import Path
 
 from conftest import git
 
-from harness import mtimes
+from harness.tree import mtimes
 
 
 def test_unchanged_files_get_their_build_time_mtime_back(tiny_repo: Path, tmp_path: Path) -> None:

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, PROJECT
 
-from harness import series
 from harness.errors import UserError
+from harness.intake import series
 
 GMEM = PROJECT / "patches/gmem-rfc-v1"
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from conftest import PROJECT
 
-from harness import series, thread
 from harness.errors import UserError
+from harness.intake import series, thread
 
 GMEM = PROJECT / "patches/gmem-rfc-v1"
 REVIEWER = "David Hildenbrand <david@redhat.com>"

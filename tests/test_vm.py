@@ -4,8 +4,8 @@ from pathlib import Path
 
 from conftest import FIXTURES
 
-from harness import kvm, vm
-from harness.results import Status
+from harness.boot import kvm, vm
+from harness.cases import Status
 
 SPEC = vm.VmSpec(
     kernel=Path("/k/bzImage"),

@@ -7,8 +7,8 @@ excerpt in the details, named after the workload running when it happened.
 
 from __future__ import annotations
 
-from . import console
-from .results import Case, Status
+from harness.boot import console
+from harness.cases import Case, Status
 
 
 def incident_cases(text: str, label: str) -> Case:

@@ -18,7 +18,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .proc import kill_group
+from harness.proc import kill_group
 
 QEMU = "qemu-system-x86_64"
 PROBE_SECONDS = 8.0

@@ -19,8 +19,8 @@ from typing import IO
 import pexpect
 import pexpect.fdpexpect
 
-from .proc import kill_group, missing_tool
-from .results import Status
+from harness.cases import Status
+from harness.proc import kill_group, missing_tool
 
 GUEST_DIED = 255
 PANIC = re.compile(rb"Kernel panic - not syncing[^\n]*")

@@ -17,8 +17,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from . import build, proc
-from .results import Case, Status
+from harness import proc
+from harness.build import make
+from harness.cases import Case, Status
 
 IN_FUNCTION = re.compile(
     r"^(?P<file>[^\s:][^:]*): In (?:member )?function [‘'](?P<fn>[^’']+)[’']:$"
@@ -55,7 +56,7 @@ def parse(lines: Sequence[str]) -> list[Diagnostic]:
             scope = (m["file"], m["fn"], line)
         elif m := TOP_LEVEL.match(line):
             scope = (m["file"], "", "")
-        elif (m := build.DIAGNOSTIC.match(line)) and m["kind"] == "warning":
+        elif (m := make.DIAGNOSTIC.match(line)) and m["kind"] == "warning":
             function, header = (scope[1], scope[2]) if scope[0] == m["file"] else ("", "")
             found.append(Diagnostic(m["file"], function, m["msg"].strip(), line, header))
         elif SOURCE_LINE.match(line) and found and len(found[-1].source) < MAX_SOURCE_LINES:
@@ -114,7 +115,7 @@ class ObjectBuild:
     command: str = ""  # the make line, as a reader would type it in a tree
 
 
-def build_objects(spec: build.BuildSpec, objects: Sequence[str], log: Path) -> ObjectBuild:
+def build_objects(spec: make.BuildSpec, objects: Sequence[str], log: Path) -> ObjectBuild:
     """make -k W=1 <objects> in spec's build dir; objects without a .c are left out.
     Each .o is removed first so make prints its warnings again (ccache replays them)."""
     wanted = [o for o in objects if (spec.src / (o[:-2] + ".c")).is_file()]
@@ -122,9 +123,9 @@ def build_objects(spec: build.BuildSpec, objects: Sequence[str], log: Path) -> O
         return ObjectBuild()
     for obj in wanted:
         (spec.build / obj).unlink(missing_ok=True)
-    w1 = build.BuildSpec(spec.src, spec.build, spec.jobs, tuple(wanted), spec.timeout, W1_ARGS)
-    env = {**build.make_env(w1), "LC_ALL": "C"}
-    result = proc.run(build.make_argv(w1), log=log, timeout=w1.timeout, env=env)
+    w1 = make.BuildSpec(spec.src, spec.build, spec.jobs, tuple(wanted), spec.timeout, W1_ARGS)
+    env = {**make.make_env(w1), "LC_ALL": "C"}
+    result = proc.run(make.make_argv(w1), log=log, timeout=w1.timeout, env=env)
     relative = os.path.relpath(spec.src, spec.build)
     text = strip_prefixes(result.output, [f"{spec.src}/", f"{relative}/"])
     built = tuple(o for o in wanted if (spec.build / o).is_file())

@@ -11,11 +11,11 @@ import hashlib
 import re
 from pathlib import Path
 
-from . import proc
-from .errors import UserError
-from .results import Case, Status
+from harness import proc
+from harness.cases import Case, Status
+from harness.errors import UserError
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # harness/build/kconfig.py -> the checkout
 KCONFIG_DIR = PROJECT_ROOT / "kconfigs"
 BASE_FRAGMENT = "virtme-min.config"
 SET = re.compile(r"^(CONFIG_[A-Za-z0-9_]+)=(.*)$")

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from .discover import DEPENDS, kconfig_entries
-from .textfiles import read_or_empty
+from harness.build.kconfig_entries import DEPENDS, kconfig_entries
+from harness.readfiles import read_or_empty
 
 # True on every x86_64 build; arch/x86/Kconfig sets them with expressions we do not evaluate
 X86_64_FACTS = frozenset({"X86", "X86_64", "64BIT", "MMU", "y"})

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import yaml
 
-from . import thread
-from .errors import UserError
+from harness.errors import UserError
+from harness.intake import thread
 
 PATCH_SUFFIXES = (".patch", ".diff", ".mbox", ".mbx", ".eml")
 IGNORED_FILES = {"series.yaml", "README.md", "PORTING.md", "series"}

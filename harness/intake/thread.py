@@ -15,7 +15,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import EnvError, UserError
+from harness.errors import EnvError, UserError
 
 # "[RFC PATCH v4 03/10]", "[PATCH 6.6.y 1/2]", "[PATCH net-next v2 1/3]"
 NUMBERED = re.compile(r"\[(?P<tags>[^\]]*?)\s*\b(?P<n>\d+)/(?P<m>\d+)\s*\]")

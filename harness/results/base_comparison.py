@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 
-from .results import Case, Status
+from harness.cases import Case, Status
 
 SUITE_NAME = "compare-base"
 

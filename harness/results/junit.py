@@ -14,7 +14,7 @@ from typing import Any
 
 from junit_xml import TestCase, TestSuite, to_xml_report_string
 
-from .results import Case, Status
+from harness.cases import Case, Status
 
 
 def junit_cases(case: Case, prefix: str) -> list[TestCase]:

@@ -9,10 +9,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from . import guest, junit, ktap
-from .console_cases import incident_cases
-from .errors import UserError
-from .results import Case
+from harness.boot.console_cases import incident_cases
+from harness.cases import Case
+from harness.errors import UserError
+from harness.results import junit
+from harness.suites import guest, ktap
 
 
 def parse_log(text: str, name: str) -> list[Case]:

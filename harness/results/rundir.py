@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import junit
-from .results import Case, Status
+from harness.cases import Case, Status
+from harness.results import junit
 
 SYMBOL = {
     Status.PASS: "PASS",

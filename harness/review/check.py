@@ -15,24 +15,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import (
-    build,
-    check_hygiene,
-    check_kconfig,
-    check_uapi,
-    checkpatch,
-    kconfig,
-    proc,
-    report,
-    slots,
-    tree,
-    warnings,
-)
-from .findings import findings_case
-from .pipeline import DEFAULT_BASE, note
-from .results import Case, Status
-from .rundir import RunDir, terminal_summary
-from .series import Patch, Series, load
+from harness import proc
+from harness.build import compiler_warnings, kconfig, make
+from harness.cases import Case, Status
+from harness.intake.series import Patch, Series, load
+from harness.proc import note
+from harness.results.rundir import RunDir, terminal_summary
+from harness.review import check_hygiene, check_kconfig, check_uapi, checkpatch, report
+from harness.review.findings import findings_case
+from harness.tree import slots, worktree
+from harness.tree.worktree import DEFAULT_BASE
 
 
 @dataclass(frozen=True)
@@ -51,7 +43,7 @@ class BasePlan:
     """How to configure and build the base; done once the first patch applies."""
 
     fragments: tuple[Path, ...]
-    spec: build.BuildSpec
+    spec: make.BuildSpec
 
 
 @dataclass
@@ -59,8 +51,8 @@ class PatchLoop:
     """What the per-patch loop carries from one patch to the next."""
 
     run: RunDir
-    wt: tree.Worktree
-    spec: build.BuildSpec | None = None  # None: nothing can be built (reason in no_build)
+    wt: worktree.Worktree
+    spec: make.BuildSpec | None = None  # None: nothing can be built (reason in no_build)
     no_build: str = ""
     conflict: str = ""  # set once a patch did not apply
     base: BasePlan | None = None  # the base build still to do
@@ -68,7 +60,7 @@ class PatchLoop:
 
 
 def check_series(series: Series, opts: CheckOptions) -> RunDir:
-    spec = tree.resolve(
+    spec = worktree.resolve(
         opts.base or DEFAULT_BASE, opts.tree, series, opts.cache, explicit=bool(opts.base)
     )
     run = RunDir.create(opts.out, series.name, opts.argv)
@@ -77,14 +69,14 @@ def check_series(series: Series, opts: CheckOptions) -> RunDir:
     if spec.note:
         note(spec.note)
         run.meta["base_note"] = spec.note
-    slot = slots.take(opts.cache, tree.slot_name(spec))
+    slot = slots.take(opts.cache, worktree.slot_name(spec))
     try:
-        wt = tree.prepare_worktree(spec, slot.worktree, run.file("apply.log"))
+        wt = worktree.prepare_worktree(spec, slot.worktree, run.file("apply.log"))
         run.meta["base_commit"] = wt.base_rev
         plan = plan_base(series, opts, run, wt, slot)
         loop = PatchLoop(run, wt, no_build="no patch applied", base=plan, fragments=plan.fragments)
         for patch in series.patches:
-            note(f"checking {tree.patch_case_name(patch)}")
+            note(f"checking {worktree.patch_case_name(patch)}")
             run.add(patch_suite(patch, loop))
         if loop.base is not None:
             run.suites.insert(0, Case("base", Status.SKIP, "not built: no patch applied"))
@@ -116,14 +108,14 @@ def compiler_version() -> str:
 
 
 def plan_base(
-    series: Series, opts: CheckOptions, run: RunDir, wt: tree.Worktree, slot: slots.Slot
+    series: Series, opts: CheckOptions, run: RunDir, wt: worktree.Worktree, slot: slots.Slot
 ) -> BasePlan:
     names = [kconfig.BASE_FRAGMENT, *series.config.kconfig, *opts.kconfig]
     series_dir = series.path if series.path.is_dir() else None
     fragments = tuple(kconfig.find_fragment(n, series_dir) for n in names)
     run.meta["config"] = [f.name for f in fragments]
     bdir = slot.build_dir(kconfig.config_key(list(fragments)))
-    return BasePlan(fragments, build.BuildSpec(wt.path, bdir, opts.jobs))
+    return BasePlan(fragments, make.BuildSpec(wt.path, bdir, opts.jobs))
 
 
 def build_base(plan: BasePlan, loop: PatchLoop) -> None:
@@ -146,7 +138,7 @@ def build_base(plan: BasePlan, loop: PatchLoop) -> None:
         run.add(_finish(base))
         loop.no_build = "the base config failed"
         return
-    built = build.build(plan.spec, run.file("build.log"), "build")
+    built = make.build(plan.spec, run.file("build.log"), "build")
     base.children.append(built.case)
     run.add(_finish(base))
     if built.kernel is None:
@@ -155,17 +147,17 @@ def build_base(plan: BasePlan, loop: PatchLoop) -> None:
     loop.spec = plan.spec
 
 
-def _base_under(patch: Patch, plan: BasePlan, loop: PatchLoop) -> warnings.ObjectBuild:
+def _base_under(patch: Patch, plan: BasePlan, loop: PatchLoop) -> compiler_warnings.ObjectBuild:
     """The first patch that applies triggers the base build, on its parent commit, so a
     series that does not apply costs no build at all."""
     log = loop.run.file("apply.log")
-    head = tree.git(loop.wt.path, "rev-parse", "HEAD").output.strip()
-    tree.git(loop.wt.path, "checkout", "-q", "HEAD~1", log=log)
+    head = worktree.git(loop.wt.path, "rev-parse", "HEAD").output.strip()
+    worktree.git(loop.wt.path, "checkout", "-q", "HEAD~1", log=log)
     try:
         build_base(plan, loop)
         return _objects(patch, loop)
     finally:
-        tree.git(loop.wt.path, "checkout", "-q", head, log=log)
+        worktree.git(loop.wt.path, "checkout", "-q", head, log=log)
 
 
 def patch_suite(patch: Patch, loop: PatchLoop) -> Case:
@@ -175,7 +167,7 @@ def patch_suite(patch: Patch, loop: PatchLoop) -> Case:
         applied = [Case(n, Status.SKIP, loop.conflict) for n in ("apply", "build", "warnings")]
         return _suite(patch, [*applied, *static])
     before = _objects(patch, loop)
-    apply = tree.apply_patch(loop.wt, patch, loop.run.file("apply.log"))
+    apply = worktree.apply_patch(loop.wt, patch, loop.run.file("apply.log"))
     apply.name = "apply"
     if apply.status is Status.FAIL:
         loop.conflict = f"patch {patch.number} did not apply"
@@ -187,7 +179,7 @@ def patch_suite(patch: Patch, loop: PatchLoop) -> Case:
     if loop.spec is None:
         new = Case("warnings", Status.SKIP, loop.no_build)
     else:
-        new = warnings.warnings_case(before, _objects(patch, loop))
+        new = compiler_warnings.warnings_case(before, _objects(patch, loop))
     return _suite(patch, [apply, built, new, *static])
 
 
@@ -202,17 +194,17 @@ def _build(patch: Patch, loop: PatchLoop) -> Case:
             return Case("build", Status.ERROR, merged.message, merged.details)
         config = merged.message
     note(f"building after patch {patch.number} (make -j{loop.spec.jobs})")
-    result = build.build(loop.spec, log, "build")
+    result = make.build(loop.spec, log, "build")
     if config:
         result.case.properties["config"] = config
     return result.case
 
 
-def _objects(patch: Patch, loop: PatchLoop) -> warnings.ObjectBuild:
+def _objects(patch: Patch, loop: PatchLoop) -> compiler_warnings.ObjectBuild:
     if loop.spec is None:
-        return warnings.ObjectBuild()
-    objects = warnings.touched_objects(patch.files)
-    return warnings.build_objects(loop.spec, objects, loop.run.file("warnings.log"))
+        return compiler_warnings.ObjectBuild()
+    objects = compiler_warnings.touched_objects(patch.files)
+    return compiler_warnings.build_objects(loop.spec, objects, loop.run.file("warnings.log"))
 
 
 def static_cases(patch: Patch, src: Path, log: Path) -> list[Case]:
@@ -228,7 +220,7 @@ def static_cases(patch: Patch, src: Path, log: Path) -> list[Case]:
 
 def _suite(patch: Patch, children: list[Case]) -> Case:
     props = {"subject": patch.subject, "message_id": patch.message_id}
-    return _finish(Case(tree.patch_case_name(patch), children=children, properties=props))
+    return _finish(Case(worktree.patch_case_name(patch), children=children, properties=props))
 
 
 def _finish(suite: Case) -> Case:

@@ -17,9 +17,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from harness import proc
-from harness.diffparse import FileDiff, parse_diff
 from harness.errors import HarnessError
-from harness.findings import Finding, Severity
+from harness.intake.diffparse import FileDiff, parse_diff
+from harness.review.findings import Finding, Severity
 
 CHECK = "hygiene"
 MAX_SUMMARY = 75

@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.diffparse import parse_diff
-from harness.findings import Finding, Severity
+from harness.intake.diffparse import parse_diff
+from harness.review.findings import Finding, Severity
 
 CHECK = "kconfig"
 N, MAYBE, Y = 0, 1, 2

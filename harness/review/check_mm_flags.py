@@ -15,10 +15,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.diffparse import FileDiff
-from harness.findings import Finding, Severity
-from harness.textfiles import read_in_tree
-from harness.uapi_defines import CHECK, DEFINE_RE, added_defines, c_value, tree_defines
+from harness.intake.diffparse import FileDiff
+from harness.readfiles import read_in_tree
+from harness.review.findings import Finding, Severity
+from harness.review.uapi_defines import CHECK, DEFINE_RE, added_defines, c_value, tree_defines
 
 # --- mmap/madvise/mprotect/mremap flags ------------------------------------------------------
 

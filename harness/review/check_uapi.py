@@ -14,11 +14,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.check_mm_flags import check_flags
-from harness.diffparse import FileDiff, parse_diff
-from harness.findings import Finding, Severity
-from harness.textfiles import read_in_tree
-from harness.uapi_defines import CHECK as CHECK  # check.py names the Case after it
+from harness.intake.diffparse import FileDiff, parse_diff
+from harness.readfiles import read_in_tree
+from harness.review.check_mm_flags import check_flags
+from harness.review.findings import Finding, Severity
+from harness.review.uapi_defines import CHECK as CHECK  # check.py names the Case after it
 
 GENERIC_TBL = "scripts/syscall.tbl"
 SYSCALL_GLOBS = (

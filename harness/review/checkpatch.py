@@ -14,8 +14,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import proc
-from .results import Case, Status
+from harness import proc
+from harness.cases import Case, Status
 
 SCRIPT = "scripts/checkpatch.pl"
 OPTIONS = ("--strict", "--show-types", "--color=never")

@@ -10,7 +10,7 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from harness.results import Case, Status
+from harness.cases import Case, Status
 
 
 class Severity(enum.Enum):

@@ -14,9 +14,9 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from .errors import UserError
-from .junit import case_from_dict, write_atomic
-from .results import Case, Status
+from harness.cases import Case, Status
+from harness.errors import UserError
+from harness.results.junit import case_from_dict, write_atomic
 
 PATCH_SUITE = re.compile(r"^(\d{4}) (.*)$")
 WORD = {

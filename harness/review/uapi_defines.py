@@ -13,8 +13,8 @@ import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from harness.diffparse import Line
-from harness.textfiles import read_in_tree
+from harness.intake.diffparse import Line
+from harness.readfiles import read_in_tree
 
 CHECK = "uapi"  # check_uapi and check_mm_flags report into one Case
 DEFINE_RE = re.compile(r"^\s*#\s*define\s+(\w+)\s+(.*?)\s*(?:/\*.*|//.*)?$")

@@ -13,10 +13,11 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import ktap, proc
-from .errors import UserError
-from .kconfig import PROJECT_ROOT
-from .results import Case, Status
+from harness import proc
+from harness.build.kconfig import PROJECT_ROOT
+from harness.cases import Case, Status
+from harness.errors import UserError
+from harness.suites import ktap
 
 GUEST_TESTS = PROJECT_ROOT / "guest-tests"
 BEGIN = re.compile(r"^# harness: suite (\S+) begin$")

@@ -15,11 +15,11 @@ import shlex
 import shutil
 from pathlib import Path
 
-from . import proc
-from .build import error_headline
-from .guest import BuiltSuite
-from .results import Case, Status
-from .textfiles import read_or_empty
+from harness import proc
+from harness.build.make import error_headline
+from harness.cases import Case, Status
+from harness.readfiles import read_or_empty
+from harness.suites.guest import BuiltSuite
 
 SUITE_NAME = "kselftest"
 SELFTESTS = "tools/testing/selftests"

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from harness.results import Case, Status
+from harness.cases import Case, Status
 
 CRASHED = "no result: crashed or hung?"
 _MAX_MISSING = 100

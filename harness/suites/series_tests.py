@@ -15,14 +15,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import kselftest, kunit
-from .discover import SELFTESTS, Discovery, discover, listed_programs
-from .errors import UserError
-from .guest import BuiltSuite
-from .kconfig import parse_options
-from .results import Case
-from .series import Series
-from .textfiles import read_or_empty
+from harness.build.kconfig import parse_options
+from harness.cases import Case
+from harness.errors import UserError
+from harness.intake.series import Series
+from harness.readfiles import read_or_empty
+from harness.suites import kselftest, kunit
+from harness.suites.discover import SELFTESTS, Discovery, discover, listed_programs
+from harness.suites.guest import BuiltSuite
 
 FRAGMENT_NAME = "discovered.config"
 KUNIT_PREFIX, KSELFTEST_PREFIX = kunit.SUITE_NAME, kselftest.SUITE_NAME

@@ -14,7 +14,7 @@ import json
 import os
 from pathlib import Path
 
-from . import proc
+from harness import proc
 
 MANIFEST = ".harness-sources.json"
 

@@ -14,13 +14,16 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import proc
-from .errors import EnvError, UserError
-from .results import Case, Status
-from .series import Patch, Series
+from harness import proc
+from harness.cases import Case, Status
+from harness.errors import EnvError, UserError
+from harness.intake.series import Patch, Series
 
 DEBIAN_TARBALL = "/usr/src/linux-source-{version}.tar.xz"
 GIT_IDENTITY = ["-c", "user.name=harness", "-c", "user.email=harness@localhost"]
+
+
+DEFAULT_BASE = "debian:6.12"  # when neither --base nor series.yaml names one
 
 
 @dataclass(frozen=True)

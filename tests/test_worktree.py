@@ -4,12 +4,13 @@ from pathlib import Path
 
 from conftest import git, make_series
 
-from harness import series, tree
-from harness.results import Status
+from harness.cases import Status
+from harness.intake import series
+from harness.tree import worktree
 
 
-def _spec(repo: Path) -> tree.TreeSpec:
-    return tree.TreeSpec(repo, "main", "tiny")
+def _spec(repo: Path) -> worktree.TreeSpec:
+    return worktree.TreeSpec(repo, "main", "tiny")
 
 
 def test_clean_series_applies_patch_by_patch(tiny_repo: Path, tmp_path: Path) -> None:
@@ -19,8 +20,8 @@ def test_clean_series_applies_patch_by_patch(tiny_repo: Path, tmp_path: Path) ->
         [("mm/mmap.c", "int line3;", "long line3;"), ("mm/mmap.c", "int line30;", "long line30;")],
     )
     (s,) = series.load(out)
-    wt = tree.prepare_worktree(_spec(tiny_repo), tmp_path / "wt", tmp_path / "log")
-    suite = tree.apply_series(wt, s, tmp_path / "log")
+    wt = worktree.prepare_worktree(_spec(tiny_repo), tmp_path / "wt", tmp_path / "log")
+    suite = worktree.apply_series(wt, s, tmp_path / "log")
     assert [c.status for c in suite.children] == [Status.PASS, Status.PASS]
     assert all(c.properties["apply"] == "clean" for c in suite.children)
     assert "long line30;" in (tmp_path / "wt/mm/mmap.c").read_text()
@@ -43,8 +44,8 @@ def test_conflict_names_files_and_skips_the_rest(tiny_repo: Path, tmp_path: Path
     )
     git(tiny_repo, "commit", "-q", "-am", "base moved")
     (s,) = series.load(out)
-    wt = tree.prepare_worktree(_spec(tiny_repo), tmp_path / "wt", tmp_path / "log")
-    suite = tree.apply_series(wt, s, tmp_path / "log")
+    wt = worktree.prepare_worktree(_spec(tiny_repo), tmp_path / "wt", tmp_path / "log")
+    suite = worktree.apply_series(wt, s, tmp_path / "log")
     statuses = [c.status for c in suite.children]
     assert statuses == [Status.PASS, Status.FAIL, Status.SKIP]
     assert "mm/mmap.c" in suite.children[1].message
@@ -54,10 +55,10 @@ def test_conflict_names_files_and_skips_the_rest(tiny_repo: Path, tmp_path: Path
 
 
 def test_worktree_is_reset_between_runs(tiny_repo: Path, tmp_path: Path) -> None:
-    wt = tree.prepare_worktree(_spec(tiny_repo), tmp_path / "wt", tmp_path / "log")
+    wt = worktree.prepare_worktree(_spec(tiny_repo), tmp_path / "wt", tmp_path / "log")
     (wt.path / "stray.c").write_text("left over")
     (wt.path / "Makefile").write_text("dirty")
-    again = tree.prepare_worktree(_spec(tiny_repo), tmp_path / "wt", tmp_path / "log")
+    again = worktree.prepare_worktree(_spec(tiny_repo), tmp_path / "wt", tmp_path / "log")
     assert not (again.path / "stray.c").exists()
     assert (again.path / "Makefile").read_text() == "obj-y += mm/\n"
 
@@ -77,7 +78,7 @@ Hunk #1 succeeded at 1.
 
 
 def test_parse_gnu_patch_output() -> None:
-    outcomes = tree.parse_patch_output(PATCH_OUTPUT)
+    outcomes = worktree.parse_patch_output(PATCH_OUTPUT)
     assert [o.describe() for o in outcomes] == [
         "drivers/base/node.c hunk #1: applies at 936 (offset 8)",
         "drivers/base/node.c hunk #2: applies at 951 (offset 8)",

@@ -9,11 +9,14 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES
 
-from harness import brought, kvm, pipeline, slots, tree, vm
-from harness.discover import Discovery
-from harness.results import Case, Status
-from harness.rundir import RunDir
-from harness.series import Series, SeriesConfig
+from harness import pipeline
+from harness.boot import kvm, vm
+from harness.cases import Case, Status
+from harness.intake.series import Series, SeriesConfig
+from harness.results.rundir import RunDir
+from harness.suites import series_tests
+from harness.suites.discover import Discovery
+from harness.tree import slots, worktree
 
 CONSOLE = FIXTURES / "discover/console-kunit-demo.log"
 
@@ -33,7 +36,9 @@ def test_kunit_only_run_boots_once_and_reads_the_console(
     series = Series("s", tmp_path, (), None, SeriesConfig(), "")
     opts = pipeline.TestOptions(argv=[], out=tmp_path, cache=tmp_path)
     run = RunDir.create(tmp_path, "s", [])
-    plan = brought.Plan(Discovery(), (), tmp_path / "f.config", cmdline=("kunit.filter_glob=h*",))
+    plan = series_tests.Plan(
+        Discovery(), (), tmp_path / "f.config", cmdline=("kunit.filter_glob=h*",)
+    )
     kernel = tmp_path / "bzImage"
     pipeline._guest_stage(series, opts, run, tmp_path, tmp_path, kernel, plan)
     assert [(s.command, s.append) for s in specs] == [
@@ -55,8 +60,8 @@ def test_compare_base_runs_the_same_plan_on_the_base(
 ) -> None:
     """The base run gets its own run dir and build suffix; verdicts land in the patched run,
     and a failure the base shares no longer fails it."""
-    worktree = tree.Worktree(tmp_path / "wt", "b" * 40)
-    monkeypatch.setattr(tree, "prepare_worktree", lambda spec, where, log: worktree)
+    wt = worktree.Worktree(tmp_path / "wt", "b" * 40)
+    monkeypatch.setattr(worktree, "prepare_worktree", lambda spec, where, log: wt)
     seen: list[pipeline.Prepared] = []
 
     def fake_after_apply(
@@ -69,8 +74,8 @@ def test_compare_base_runs_the_same_plan_on_the_base(
     patched = RunDir.create(tmp_path, "s", [])
     patched.add(_kunit(old=Status.FAIL, same=Status.FAIL, added=Status.PASS))
     slot = slots.Slot(tmp_path / "slot", open(tmp_path / "lock", "w"))
-    prepared = pipeline.Prepared(patched, slot, worktree, True)
-    plan = brought.Plan(Discovery(), ("smoke",), tmp_path / "f.config")
+    prepared = pipeline.Prepared(patched, slot, wt, True)
+    plan = series_tests.Plan(Discovery(), ("smoke",), tmp_path / "f.config")
     series = Series("s", tmp_path, (), None, SeriesConfig(), "")
     opts = pipeline.TestOptions(argv=[], out=tmp_path, cache=tmp_path)
     pipeline._compare_base(series, opts, prepared, plan)
@@ -98,8 +103,8 @@ def test_a_base_that_never_ran_a_test_gives_no_verdicts(
 ) -> None:
     """Seen for real: the base boot died ("VFS: Unable to mount root fs") and every
     patched test came out `new`. Without base results there is nothing to compare."""
-    worktree = tree.Worktree(tmp_path / "wt", "b" * 40)
-    monkeypatch.setattr(tree, "prepare_worktree", lambda spec, where, log: worktree)
+    wt = worktree.Worktree(tmp_path / "wt", "b" * 40)
+    monkeypatch.setattr(worktree, "prepare_worktree", lambda spec, where, log: wt)
     panic = "Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(0,0)"
 
     def fake_after_apply(
@@ -113,8 +118,8 @@ def test_a_base_that_never_ran_a_test_gives_no_verdicts(
     patched = RunDir.create(tmp_path, "s", [])
     patched.add(Case("smoke", children=[Case("kernel_version", Status.PASS)]))
     slot = slots.Slot(tmp_path / "slot", open(tmp_path / "lock", "w"))
-    prepared = pipeline.Prepared(patched, slot, worktree, True)
-    plan = brought.Plan(Discovery(), ("smoke",))
+    prepared = pipeline.Prepared(patched, slot, wt, True)
+    plan = series_tests.Plan(Discovery(), ("smoke",))
     series = Series("s", tmp_path, (), None, SeriesConfig(), "")
     opts = pipeline.TestOptions(argv=[], out=tmp_path, cache=tmp_path)
     pipeline._compare_base(series, opts, prepared, plan)

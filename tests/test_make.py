@@ -4,42 +4,42 @@ from pathlib import Path
 
 from conftest import FIXTURES
 
-from harness import build
+from harness.build import make
 
 LOG = (FIXTURES / "build" / "build-break.log").read_text()
-SPEC = build.BuildSpec(Path("/c/worktrees/debian-6.12-0"), Path("/c/builds/debian-6.12-0-x"), 2)
+SPEC = make.BuildSpec(Path("/c/worktrees/debian-6.12-0"), Path("/c/builds/debian-6.12-0-x"), 2)
 
 
 def test_errors_are_found_with_tree_relative_paths() -> None:
-    output = build.tree_relative(LOG, SPEC)
-    errors = build.diagnostics(output, "error")
+    output = make.tree_relative(LOG, SPEC)
+    errors = make.diagnostics(output, "error")
     assert errors == [
         "mm/mmap.c:63:37: error: ‘harness_undeclared_identifier’ undeclared here "
         "(not in a function)"
     ]
-    excerpt = build.error_excerpt(output)
+    excerpt = make.error_excerpt(output)
     assert "static int harness_fixture_broken = harness_undeclared_identifier;" in excerpt
     assert "make[1]: ***" in excerpt or "make: ***" in excerpt
 
 
 def test_make_argv_uses_out_of_tree_dir_and_ccache() -> None:
-    argv = build.make_argv(SPEC)
+    argv = make.make_argv(SPEC)
     assert argv[:4] == ["make", "-C", "/c/worktrees/debian-6.12-0", "O=/c/builds/debian-6.12-0-x"]
     assert "-j2" in argv and argv[-2:] == ["bzImage", "modules"]
-    assert build.make_env(SPEC)["CCACHE_BASEDIR"] == "/c/worktrees/debian-6.12-0"
+    assert make.make_env(SPEC)["CCACHE_BASEDIR"] == "/c/worktrees/debian-6.12-0"
 
 
 def test_a_script_error_without_a_compiler_error_is_the_headline() -> None:
     output = (FIXTURES / "build" / "module-name-conflict.log").read_text()
-    assert build.diagnostics(output, "error") == []
-    assert build.first_other_error(output) == (
+    assert make.diagnostics(output, "error") == []
+    assert make.first_other_error(output) == (
         "error: the following would cause module name conflict:"
         " lib/math/tests/int_pow_kunit.ko lib/math/tests/int_pow_kunit.ko"
     )
-    assert "module name conflict" in build.error_excerpt(output)
+    assert "module name conflict" in make.error_excerpt(output)
 
 
 def test_modpost_error_is_the_headline() -> None:
     output = 'ERROR: modpost: "__udivdi3" [kernel/printk/printk_ringbuffer_test.ko] undefined!\n'
-    assert build.first_other_error(output + "make[2]: *** Error 1\n").startswith("ERROR: modpost")
-    assert build.first_other_error("make: *** [Makefile:1] Error 2\n") == "make failed"
+    assert make.first_other_error(output + "make[2]: *** Error 1\n").startswith("ERROR: modpost")
+    assert make.first_other_error("make: *** [Makefile:1] Error 2\n") == "make failed"

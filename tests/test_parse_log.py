@@ -9,8 +9,9 @@ from pathlib import Path
 
 from conftest import FIXTURES, PROJECT
 
-from harness import guest, offline
-from harness.results import Status
+from harness.cases import Status
+from harness.results import parse_log
+from harness.suites import guest
 
 RUNS = FIXTURES / "runs"
 
@@ -36,7 +37,7 @@ def test_a_suite_cut_short_is_an_error_not_a_pass() -> None:
 
 
 def test_parse_panic_console_reports_the_panic() -> None:
-    suites = offline.parse_log((RUNS / "panic-console.log").read_text(), "panic")
+    suites = parse_log.parse_log((RUNS / "panic-console.log").read_text(), "panic")
     (incidents,) = [s for s in suites if s.name.startswith("console")]
     (panic,) = incidents.children
     assert panic.properties["kind"] == "PANIC"

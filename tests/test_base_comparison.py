@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from harness import verdicts
-from harness.results import Case, Status
+from harness.cases import Case, Status
+from harness.results import base_comparison
 
 P, F, S, E = Status.PASS, Status.FAIL, Status.SKIP, Status.ERROR
 
@@ -32,7 +32,7 @@ def _by_verdict(cases: list[Case]) -> dict[str, str]:
 def test_each_leaf_gets_one_verdict() -> None:
     base = [_suite("kunit", list__init=P, list__del=F, list__add=F, list__gone=P, list__same=S)]
     patched = [_suite("kunit", list__init=F, list__del=P, list__add=E, list__new=P, list__same=S)]
-    found = verdicts.compare(base, patched)
+    found = base_comparison.compare(base, patched)
     assert _by_verdict(found) == {
         "kunit.list.init": "regressed",
         "kunit.list.del": "fixed",
@@ -51,16 +51,16 @@ def test_each_leaf_gets_one_verdict() -> None:
 
 
 def test_a_new_failing_test_fails_the_comparison() -> None:
-    found = verdicts.compare([], [_suite("kselftest", **{"selftests: mm: cow": F})])
+    found = base_comparison.compare([], [_suite("kselftest", **{"selftests: mm: cow": F})])
     assert [(c.properties["verdict"], c.status) for c in found] == [("new", F)]
-    assert verdicts.summary(found).status is F
+    assert base_comparison.summary(found).status is F
 
 
 def test_summary_counts_and_status() -> None:
     base = [_suite("smoke", a=F, b=P)]
     patched = [_suite("smoke", a=F, b=P, c=P)]
-    suite = verdicts.summary(verdicts.compare(base, patched))
-    assert suite.name == verdicts.SUITE_NAME
+    suite = base_comparison.summary(base_comparison.compare(base, patched))
+    assert suite.name == base_comparison.SUITE_NAME
     assert suite.properties == {
         "new": "1",
         "fixed": "0",
@@ -71,14 +71,14 @@ def test_summary_counts_and_status() -> None:
     }
     assert suite.message == "1 new, 1 still-failing, 1 unchanged"
     assert suite.status is P  # a pre-existing failure is no verdict against the series
-    assert verdicts.summary([]).status is S
+    assert base_comparison.summary([]).status is S
 
 
 def test_preexisting_failures_stop_failing_the_run() -> None:
     base = [_suite("kunit", list__a=F, list__b=P)]
     patched = [_suite("kunit", list__a=F, list__b=F)]
-    found = verdicts.compare(base, patched)
-    assert verdicts.mark_preexisting(patched, found) == 1
+    found = base_comparison.compare(base, patched)
+    assert base_comparison.mark_preexisting(patched, found) == 1
     leaves = {leaf.name: leaf for leaf in patched[0].leaves()}
     assert (
         leaves["a"].status is Status.XFAIL and leaves["a"].message == "fails on the base too (boom)"
@@ -86,7 +86,7 @@ def test_preexisting_failures_stop_failing_the_run() -> None:
     assert leaves["b"].status is F  # the regression still fails the run
     assert patched[0].status is F
     patched_ok = [_suite("kunit", list__a=F, list__b=P)]
-    verdicts.mark_preexisting(patched_ok, verdicts.compare(base, patched_ok))
+    base_comparison.mark_preexisting(patched_ok, base_comparison.compare(base, patched_ok))
     assert patched_ok[0].status is P
 
 
@@ -94,7 +94,7 @@ def test_a_skip_placeholder_on_the_base_is_not_a_removed_test() -> None:
     """The base kernel has no KUnit suite yet ("(no KUnit suites)"); the series adds one."""
     base = [Case("kunit", children=[Case("(no KUnit suites)", S, "none built in")])]
     patched = [_suite("kunit", **{"math-int_sqrt__int_sqrt_test__large input": P})]
-    assert _by_verdict(verdicts.compare(base, patched)) == {
+    assert _by_verdict(base_comparison.compare(base, patched)) == {
         "kunit.math-int_sqrt.int_sqrt_test.large input": "new"
     }
 
@@ -107,7 +107,7 @@ def test_the_series_tests_on_the_base_kernel_show_whether_they_test_the_change()
     patched = _suite(
         "kselftest", **{"memfd__memfd_test": P, "memfd__run_fuse_test.sh": P, "mm__cow": P}
     )
-    shown = verdicts.detection(on_base, patched)
+    shown = base_comparison.detection(on_base, patched)
     assert shown.message == (
         "1 fail without the series (they test the change), 1 pass without the series too, 1 other"
     )
@@ -126,7 +126,7 @@ def test_repeated_names_are_compared_in_order() -> None:
     base.children[0].children.append(Case("a", F, "boom"))
     patched = _suite("kselftest", **{"mlock2__a": P})
     patched.children[0].children.append(Case("a", P))
-    assert _by_verdict(verdicts.compare([base], [patched])) == {
+    assert _by_verdict(base_comparison.compare([base], [patched])) == {
         "kselftest.mlock2.a": "unchanged",
         "kselftest.mlock2.a #2": "fixed",
     }

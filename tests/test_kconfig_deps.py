@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness import kdeps
+from harness.build import kconfig_deps
 
 KCONFIG = """\
 config KUNIT
@@ -80,7 +80,7 @@ def _tree(tmp_path: Path, name: str) -> Path:
 
 
 def test_dependencies_are_followed_transitively_in_order(tmp_path: Path) -> None:
-    needs = kdeps.resolve(_tree(tmp_path, "t1"), "FOO_KUNIT_TEST", {"KUNIT"})
+    needs = kconfig_deps.resolve(_tree(tmp_path, "t1"), "FOO_KUNIT_TEST", {"KUNIT"})
     # dependencies before what needs them; SLOW_FOO stands in for the prompt-less HAVE_FAST_FOO
     assert needs.enable == ["BAR", "FOO", "SLOW_FOO", "RUNTIME_TESTING_MENU", "FOO_KUNIT_TEST"]
     assert needs.notes == ["HAVE_FAST_FOO (lib/Kconfig) has no prompt: only a `select` sets it"]
@@ -88,35 +88,35 @@ def test_dependencies_are_followed_transitively_in_order(tmp_path: Path) -> None
 
 def test_an_alternative_already_on_needs_nothing(tmp_path: Path) -> None:
     on = {"KUNIT", "RUNTIME_TESTING_MENU", "FOO", "BAR", "HAVE_FAST_FOO"}
-    needs = kdeps.resolve(_tree(tmp_path, "t2"), "FOO_KUNIT_TEST", on)
+    needs = kconfig_deps.resolve(_tree(tmp_path, "t2"), "FOO_KUNIT_TEST", on)
     assert needs.enable == ["FOO_KUNIT_TEST"] and needs.notes == []
 
 
 def test_a_negated_dependency_is_reported_not_changed(tmp_path: Path) -> None:
     on = {"KUNIT", "RUNTIME_TESTING_MENU", "FOO", "BAR", "SLOW_FOO", "FOO_DEBUG_NOISE"}
-    needs = kdeps.resolve(_tree(tmp_path, "t3"), "FOO_KUNIT_TEST", on)
+    needs = kconfig_deps.resolve(_tree(tmp_path, "t3"), "FOO_KUNIT_TEST", on)
     assert needs.enable == ["FOO_KUNIT_TEST"]
     assert needs.notes == ["needs FOO_DEBUG_NOISE off (`!FOO_DEBUG_NOISE`), but it is on"]
 
 
 def test_a_dependency_loop_ends(tmp_path: Path) -> None:
-    needs = kdeps.resolve(_tree(tmp_path, "t4"), "LOOP_A", set())
+    needs = kconfig_deps.resolve(_tree(tmp_path, "t4"), "LOOP_A", set())
     assert needs.enable == ["LOOP_B", "LOOP_A"]
 
 
 def test_what_only_the_architecture_selects_cannot_be_enabled(tmp_path: Path) -> None:
-    needs = kdeps.resolve(_tree(tmp_path, "t5"), "NEEDS_ARCH_ONLY", set())
+    needs = kconfig_deps.resolve(_tree(tmp_path, "t5"), "NEEDS_ARCH_ONLY", set())
     assert needs.enable == []
     assert needs.notes == ["HAVE_FAST_FOO (lib/Kconfig) has no prompt: only a `select` sets it"]
 
 
 def test_unknown_symbol(tmp_path: Path) -> None:
-    needs = kdeps.resolve(_tree(tmp_path, "t6"), "NOT_THERE", set())
+    needs = kconfig_deps.resolve(_tree(tmp_path, "t6"), "NOT_THERE", set())
     assert needs.enable == [] and needs.notes == ["NOT_THERE: not defined for x86_64 in this tree"]
 
 
 def test_arch_selects_and_default_y_symbols_count_as_on(tmp_path: Path) -> None:
-    needs = kdeps.resolve(_tree(tmp_path, "t7"), "NEEDS_ARCH_AND_DEFAULT", set())
+    needs = kconfig_deps.resolve(_tree(tmp_path, "t7"), "NEEDS_ARCH_AND_DEFAULT", set())
     assert needs.enable == ["NEEDS_ARCH_AND_DEFAULT"] and needs.notes == []
 
 
@@ -124,7 +124,7 @@ def test_the_base_run_accepts_only_options_its_tree_does_not_define(tmp_path: Pa
     """--compare-base on GMEM: gmem.config asks for CONFIG_GMEM, which the base has no
     Kconfig entry for; a defined option that gets dropped is still a failure."""
     from harness import pipeline
-    from harness.results import Case, Status
+    from harness.cases import Case, Status
 
     tree = _tree(tmp_path, "base")
     gmem = "CONFIG_GMEM=y (final .config has CONFIG_GMEM=n)"
@@ -157,6 +157,6 @@ def test_the_index_follows_the_checked_out_commit(tmp_path: Path) -> None:
     git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "base")
     (tree / "Kconfig").write_text('config BASE_ONLY\n\tbool "base"\n\nconfig GMEM\n\tbool "g"\n')
     git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "series")
-    assert kdeps.defined(tree, "GMEM")
+    assert kconfig_deps.defined(tree, "GMEM")
     git("checkout", "-q", "HEAD~1")
-    assert not kdeps.defined(tree, "GMEM") and kdeps.defined(tree, "BASE_ONLY")
+    assert not kconfig_deps.defined(tree, "GMEM") and kconfig_deps.defined(tree, "BASE_ONLY")

@@ -1,0 +1,1 @@
+"""Build: Kconfig fragments and their dependencies, make, and the compiler warnings a patch adds."""

@@ -1,0 +1,3 @@
+"""Review: the `check` command's static checks per patch (checkpatch, hygiene, Kconfig, UAPI, mm
+flags) and the report of a run directory.
+"""

@@ -1,0 +1,51 @@
+"""The package list reads as the pipeline: no stage imports from a later stage or a command."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+HARNESS = Path(__file__).parent.parent / "harness"
+STAGES = ("intake", "tree", "build", "boot", "suites", "results", "review")
+# Support modules any stage may use; everything else at the top (cli, pipeline) and the
+# command packages (compare/, ...) are built on the stages, never under them.
+SUPPORT = {"cases", "errors", "proc", "readfiles"}
+
+
+def _harness_imports(path: Path) -> set[str]:
+    """The first component under harness. of every import in `path`."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            parts = node.module.split(".")
+            if parts[0] == "harness":
+                found.update(parts[1:2] or [alias.name for alias in node.names])
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                parts = alias.name.split(".")
+                if parts[0] == "harness" and len(parts) > 1:
+                    found.add(parts[1])
+        assert not (isinstance(node, ast.ImportFrom) and node.level), f"{path}: relative import"
+    return found
+
+
+def test_no_stage_imports_a_later_stage_or_a_command() -> None:
+    wrong = []
+    for rank, stage in enumerate(STAGES):
+        allowed = SUPPORT | set(STAGES[: rank + 1])
+        for module in sorted((HARNESS / stage).glob("*.py")):
+            for imported in _harness_imports(module) - allowed:
+                wrong.append(f"{module.relative_to(HARNESS)} imports harness.{imported}")
+    assert wrong == []
+
+
+def test_support_modules_import_only_support() -> None:
+    for name in SUPPORT:
+        assert _harness_imports(HARNESS / f"{name}.py") <= SUPPORT, name
+
+
+def test_no_module_shadows_the_standard_library() -> None:
+    import sys
+
+    names = {p.stem for p in HARNESS.rglob("*.py")} | {p.name for p in HARNESS.iterdir()}
+    assert names & sys.stdlib_module_names == set()
