@@ -1,8 +1,10 @@
-"""The one place the harness runs commands.
+"""The one place the harness starts processes: no other module imports subprocess.
 
-Input: argv, cwd, an optional log file and timeout. Output: a Completed.
+Input: argv, cwd, an optional log file and timeout. Output: a Completed (run), or a
+running child whose stderr the caller watches (watched: vng's console, the KVM probe).
 Echoes `$ argv` to the log, tees output there, kills the whole process group on
-timeout, never uses a shell. Raises EnvError when the program does not exist.
+timeout or when a watch ends, never uses a shell. Raises EnvError when the program
+does not exist.
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from harness.errors import EnvError
 
@@ -28,7 +32,11 @@ INSTALL_HINTS = {
     "qemu-system-x86_64": "apt-get install qemu-system-x86",
     "flex": "apt-get install flex bison",
     "perl": "apt-get install perl",
+    "b4": "pip install -e . (b4 is a pinned dependency)",
 }
+
+# A child started by watched(): its stderr is a pipe the caller reads.
+Child = subprocess.Popen[bytes]
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,31 @@ def kill_group(popen: subprocess.Popen[bytes] | subprocess.Popen[str]) -> None:
     except ProcessLookupError:
         pass
     popen.wait()
+
+
+@contextmanager
+def watched(argv: Sequence[str], stdout: IO[bytes] | None = None) -> Iterator[Child]:
+    """Start a long-running child whose stderr the caller watches (with pexpect or polling).
+
+    stdin is /dev/null, stdout goes to `stdout` (default: discarded). The child leads its
+    own process group, and the whole group is killed when the block ends, whatever
+    happened in it: QEMU is always reaped. The caller owns the deadline.
+    """
+    try:
+        popen = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=stdout if stdout is not None else subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+    except FileNotFoundError as err:
+        raise missing_tool(argv[0]) from err
+    try:
+        yield popen
+    finally:
+        if popen.poll() is None:
+            kill_group(popen)
 
 
 def run(

@@ -6,7 +6,6 @@ the touched files, because only their existence matters (file vs. directory targ
 """
 
 import json
-import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -89,7 +88,7 @@ def test_file_without_any_list_warns() -> None:
 
 def test_runner_failure_is_a_finding_not_an_exception() -> None:
     def broken(argv: Sequence[str], cwd: Path) -> str:
-        raise subprocess.CalledProcessError(2, list(argv))
+        raise OSError(f"{argv[0]} exited with 2")  # what run_command raises
 
     (finding,) = check_hygiene.check_patch(gmem(1), TREE, broken)[-1:]
     assert finding.severity is Severity.INFO and "get_maintainer.pl failed" in finding.message

@@ -49,3 +49,15 @@ def test_no_module_shadows_the_standard_library() -> None:
 
     names = {p.stem for p in HARNESS.rglob("*.py")} | {p.name for p in HARNESS.iterdir()}
     assert names & sys.stdlib_module_names == set()
+
+
+def test_proc_is_the_only_module_that_starts_processes() -> None:
+    starters = set()
+    for module in HARNESS.rglob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module or ""]
+            if any(n.split(".")[0] == "subprocess" for n in names):
+                starters.add(str(module.relative_to(HARNESS)))
+    assert starters == {"proc.py"}

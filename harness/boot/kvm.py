@@ -12,13 +12,13 @@ import hashlib
 import json
 import os
 import platform
-import subprocess
 import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from harness.proc import kill_group
+from harness import proc
+from harness.errors import EnvError
 
 QEMU = "qemu-system-x86_64"
 PROBE_SECONDS = 8.0
@@ -97,32 +97,20 @@ def probe() -> KvmVerdict:
     with tempfile.TemporaryDirectory() as tmp:
         debug_file = Path(tmp) / "debugcon"
         try:
-            popen = subprocess.Popen(
-                probe_argv(debug_file),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                start_new_session=True,
-            )
-        except FileNotFoundError:
+            with proc.watched(probe_argv(debug_file)) as popen:
+                return _watch(popen, debug_file)
+        except EnvError:
             return KvmVerdict(False, f"{QEMU} not installed")
-        return _watch(popen, debug_file)
 
 
-def _watch(popen: subprocess.Popen[bytes], debug_file: Path) -> KvmVerdict:
+def _watch(popen: proc.Child, debug_file: Path) -> KvmVerdict:
     deadline = time.monotonic() + PROBE_SECONDS
-    try:
-        while time.monotonic() < deadline:
-            if debug_file.exists() and b"SeaBIOS" in debug_file.read_bytes():
-                return KvmVerdict(True, "firmware ran under KVM")
-            if popen.poll() is not None:
-                err = popen.stderr.read().decode(errors="replace") if popen.stderr else ""
-                first = next((ln for ln in err.splitlines() if "error" in ln.lower()), err[:200])
-                return KvmVerdict(
-                    False, f"QEMU exited {popen.returncode} under KVM: {first.strip()}"
-                )
-            time.sleep(0.05)
-        return KvmVerdict(False, f"no guest output within {PROBE_SECONDS:.0f}s under KVM (hang)")
-    finally:
-        if popen.poll() is None:
-            kill_group(popen)
+    while time.monotonic() < deadline:
+        if debug_file.exists() and b"SeaBIOS" in debug_file.read_bytes():
+            return KvmVerdict(True, "firmware ran under KVM")
+        if popen.poll() is not None:
+            err = popen.stderr.read().decode(errors="replace") if popen.stderr else ""
+            first = next((ln for ln in err.splitlines() if "error" in ln.lower()), err[:200])
+            return KvmVerdict(False, f"QEMU exited {popen.returncode} under KVM: {first.strip()}")
+        time.sleep(0.05)
+    return KvmVerdict(False, f"no guest output within {PROBE_SECONDS:.0f}s under KVM (hang)")

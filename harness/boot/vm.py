@@ -10,7 +10,6 @@ the panic watch and reaping QEMU are ours: vng has none of them.
 from __future__ import annotations
 
 import re
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +18,8 @@ from typing import IO
 import pexpect
 import pexpect.fdpexpect
 
+from harness import proc
 from harness.cases import Status
-from harness.proc import kill_group, missing_tool
 
 GUEST_DIED = 255
 PANIC = re.compile(rb"Kernel panic - not syncing[^\n]*")
@@ -52,6 +51,7 @@ class VmSpec:
     append: tuple[str, ...] = ()
     kvm: bool = False
     timeout: float = 300.0
+    qemu_opts: tuple[str, ...] = ()  # extra QEMU arguments, e.g. ("-icount", "shift=0")
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,8 @@ def vng_argv(spec: VmSpec) -> list[str]:
         argv.append("--disable-kvm")
     for arg in spec.append:
         argv += ["--append", arg]
+    if spec.qemu_opts:
+        argv.append("--qemu-opts=" + " ".join(spec.qemu_opts))
     return [*argv, "--exec", spec.command]
 
 
@@ -89,21 +91,8 @@ def boot(spec: VmSpec) -> BootResult:
     started = time.monotonic()
     spec.console_log.parent.mkdir(parents=True, exist_ok=True)
     with open(spec.guest_log, "wb") as guest_out, open(spec.console_log, "wb") as console:
-        try:
-            popen = subprocess.Popen(
-                vng_argv(spec),
-                stdin=subprocess.DEVNULL,
-                stdout=guest_out,
-                stderr=subprocess.PIPE,
-                start_new_session=True,
-            )
-        except FileNotFoundError as err:
-            raise missing_tool("vng") from err
-        try:
+        with proc.watched(vng_argv(spec), stdout=guest_out) as popen:
             watch = _watch_console(popen, console, started + spec.timeout)
-        finally:
-            if popen.poll() is None:
-                kill_group(popen)  # QEMU is always reaped, whatever happened above
     returncode = None if watch.timed_out or watch.halted else popen.returncode
     console_text = spec.console_log.read_text(errors="replace")
     guest_text = spec.guest_log.read_text(errors="replace")
@@ -130,7 +119,7 @@ class Watch:
     wedged: bool = False
 
 
-def _watch_console(popen: subprocess.Popen[bytes], console: IO[bytes], deadline: float) -> Watch:
+def _watch_console(popen: proc.Child, console: IO[bytes], deadline: float) -> Watch:
     """Tee the console until vng exits; stop a little after a panic or a halt."""
     assert popen.stderr is not None
     watcher = pexpect.fdpexpect.fdspawn(popen.stderr.fileno(), logfile=console)

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from harness import proc
 from harness.build.kconfig_entries import DEPENDS, kconfig_entries
 from harness.readfiles import read_or_empty
 
@@ -153,10 +153,8 @@ def _balanced(expr: str) -> bool:
 def _head(tree: Path) -> str:
     """The checked-out commit: --compare-base resets the same worktree path to the base,
     so the index must not outlive the patched tree's Kconfig files."""
-    done = subprocess.run(
-        ["git", "-C", str(tree), "rev-parse", "-q", "HEAD"], capture_output=True, text=True
-    )
-    return done.stdout.strip() if done.returncode == 0 else ""
+    done = proc.run(["git", "-C", str(tree), "rev-parse", "-q", "HEAD"], timeout=60)
+    return done.output.strip() if done.ok else ""
 
 
 @lru_cache(maxsize=4)

@@ -10,12 +10,12 @@ import email
 import email.policy
 import mailbox
 import re
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.errors import EnvError, UserError
+from harness import proc
+from harness.errors import UserError
 
 # "[RFC PATCH v4 03/10]", "[PATCH 6.6.y 1/2]", "[PATCH net-next v2 1/3]"
 NUMBERED = re.compile(r"\[(?P<tags>[^\]]*?)\s*\b(?P<n>\d+)/(?P<m>\d+)\s*\]")
@@ -63,23 +63,13 @@ def b4_am(mbox: Path, reason: str, originals: list[bytes]) -> list[bytes]:
     with tempfile.TemporaryDirectory(prefix="harness-b4-") as out:
         # --offline-mode: never ask lore for more trailers (CI and hostile networks)
         cmd = ["b4", "--offline-mode", "-n", "--no-stdin", "-q", "am", "-m", str(mbox)]
-        try:
-            done = subprocess.run(
-                [*cmd, "-o", out],
-                capture_output=True,
-                text=True,
-                errors="replace",
-                check=False,
-                timeout=B4_TIMEOUT,
-            )
-        except FileNotFoundError:
-            raise EnvError("b4 not found: pip install -e . (b4 is a pinned dependency)") from None
-        except subprocess.TimeoutExpired:
-            raise UserError(f"{mbox}: b4 am took over {B4_TIMEOUT}s on this mbox") from None
+        done = proc.run([*cmd, "-o", out], timeout=B4_TIMEOUT)
+        if done.timed_out:
+            raise UserError(f"{mbox}: b4 am took over {B4_TIMEOUT}s on this mbox")
         covers = sorted(Path(out).glob("*.cover"))
         series = sorted(Path(out).glob("*.mbx"))
-        if done.returncode != 0 or not series:
-            last = (done.stderr.strip() or done.stdout.strip() or "no series found").splitlines()
+        if not done.ok or not series:
+            last = (done.output.strip() or "no series found").splitlines()
             raise UserError(f"{mbox}: {reason}, and b4 am could not sort it out: {last[-1]}")
         mails = [covers[0].read_bytes()] if covers else []
         box = mailbox.mbox(str(series[0]), create=False)

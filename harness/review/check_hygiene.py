@@ -12,7 +12,6 @@ import email.policy
 import email.utils
 import re
 import shlex
-import subprocess
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -30,7 +29,7 @@ PATH_RE = re.compile(r"(?<![\w/.-])((?:[\w.-]+/)*[\w-]+\.(?:c|h|S|rs|py|sh|pl|ld
 MAINTAINER_ARGS = ("--no-git", "--no-git-fallback")
 SCRIPT_SUFFIXES = (".sh", ".py", ".pl", ".awk", ".bash")
 
-# (argv, cwd) -> stdout. Raises OSError, SubprocessError or HarnessError when it cannot run.
+# (argv, cwd) -> stdout. Raises OSError or HarnessError when it cannot run.
 Runner = Callable[[Sequence[str], Path], str]
 
 
@@ -218,7 +217,7 @@ def maintainer_findings(files: list[FileDiff], tree: Path, runner: Runner) -> li
         argv = ["perl", "scripts/get_maintainer.pl", *MAINTAINER_ARGS, "-f", target]
         try:
             lists = parse_maintainers(runner(argv, tree))
-        except (OSError, subprocess.SubprocessError, HarnessError) as err:
+        except (OSError, HarnessError) as err:
             return [Finding(CHECK, Severity.INFO, f"get_maintainer.pl failed: {err}")]
         if not lists:
             out.append(
