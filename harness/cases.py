@@ -33,6 +33,11 @@ class Case:
     seconds: float = 0.0
     children: list[Case] = field(default_factory=list)
     properties: dict[str, str] = field(default_factory=dict)
+    # Stands for a missing result or for nothing to run ("(no KTAP output)", "(no KUnit
+    # suites)"): no test by that name exists, so it is never matched or counted as one.
+    placeholder: bool = False
+    # Announced (or expected) but never reported: the guest died or hung first.
+    crashed: bool = False
 
     @property
     def is_suite(self) -> bool:

@@ -289,7 +289,7 @@ def _allow_options_the_series_adds(case: Case, base_tree: Path) -> None:
 def _base_never_tested(stages: list[Case], tests: list[Case]) -> str:
     """Why the base run has no test result at all ('' when it has some): its tests were
     never built, or its boot died before any suite started. Every verdict would be `new`."""
-    ran = [leaf for t in tests for leaf in t.children if not leaf.name.startswith("(")]
+    ran = [leaf for t in tests for leaf in t.children if not leaf.placeholder]
     if ran:
         return ""
     # none bad: the base simply has none of these tests yet (a KUnit-only series)

@@ -59,6 +59,9 @@ def case_to_dict(case: Case) -> dict[str, Any]:
             data[key] = getattr(case, key)
     if case.seconds:
         data["seconds"] = round(case.seconds, 3)
+    for flag in ("placeholder", "crashed"):
+        if getattr(case, flag):
+            data[flag] = True
     if case.children:
         data["children"] = [case_to_dict(c) for c in case.children]
     return data
@@ -74,6 +77,8 @@ def case_from_dict(data: dict[str, Any]) -> Case:
         seconds=float(data.get("seconds", 0.0)),
         children=[case_from_dict(c) for c in data.get("children", [])],
         properties=dict(data.get("properties", {})),
+        placeholder=bool(data.get("placeholder", False)),
+        crashed=bool(data.get("crashed", False)),
     )
 
 

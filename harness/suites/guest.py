@@ -103,10 +103,17 @@ def suite_results(guest_output: str, expected: list[str], death: str) -> list[Ca
         documents = ktap.parse_ktap(lines)
         suite = Case(name, children=[c for doc in documents for c in _flatten_doc(doc)])
         if rc is None:
-            suite.children.append(Case("(suite did not finish)", Status.ERROR, death))
+            suite.children.append(
+                Case("(suite did not finish)", Status.ERROR, death, placeholder=True)
+            )
         elif not suite.children:
             suite.children.append(
-                Case("(no KTAP output)", Status.ERROR, f"run.sh exited {rc} without printing KTAP")
+                Case(
+                    "(no KTAP output)",
+                    Status.ERROR,
+                    f"run.sh exited {rc} without printing KTAP",
+                    placeholder=True,
+                )
             )
         attach_logs(suite, lines)
         found[name] = suite
@@ -115,7 +122,15 @@ def suite_results(guest_output: str, expected: list[str], death: str) -> list[Ca
         cases.append(
             found.get(name)
             or Case(
-                name, children=[Case("(not run)", Status.ERROR, f"suite never started: {death}")]
+                name,
+                children=[
+                    Case(
+                        "(not run)",
+                        Status.ERROR,
+                        f"suite never started: {death}",
+                        placeholder=True,
+                    )
+                ],
             )
         )
     for case in cases:
@@ -155,7 +170,7 @@ def _subtests_from_log(case: Case, log: list[str]) -> None:
         return
     if case.status.is_bad and not any(c.status.is_bad for c in children):
         # the checks passed but the program did not (crash, timeout, exit code)
-        children.append(Case("(exit status)", case.status, case.message))
+        children.append(Case("(exit status)", case.status, case.message, placeholder=True))
     case.children = children
     case.status = case.worst()
 
@@ -168,13 +183,13 @@ def _flatten_doc(doc: Case) -> list[Case]:
 def name_isolated(suite: Case, workload: str, death: str) -> Case:
     """A boot that ran one workload: its result is named after the workload even when
     it crashed before printing its own `ok`/`not ok` line, and says why it died."""
-    named = [c for c in suite.children if not c.name.startswith("(")]
+    named = [c for c in suite.children if not c.placeholder]
     if not named:
         named = [Case(workload, Status.ERROR, f"no result: {death}")]
     elif len(named) == 1 and named[0].name == ktap.missing_name(1):
         named[0].name = workload
     for case in named:
-        if case.status is Status.ERROR and case.message == ktap.CRASHED:
+        if case.crashed:
             case.message = f"{ktap.CRASHED} {death}"
     suite.children = named
     suite.status = suite.worst()

@@ -299,12 +299,14 @@ class _Parser:
         counted = [status for child in children for status in child.counted]
         details = "\n".join(frame.details + frame.pending)
         name = (verdict and verdict.name) or frame.name or _announced(frame.details)
-        case = Case(name or missing_name(number), Status.ERROR, CRASHED, details)
+        case = Case(name or missing_name(number), Status.ERROR, CRASHED, details, crashed=True)
         case.children = [child.case for child in children]
         if verdict is not None:
             case.status, case.message = verdict.status, verdict.message
+            case.crashed = False
         if not children and frame.skip_all is not None:
             case.status, case.message = Status.SKIP, frame.skip_all
+            case.crashed = False
         elif not children and case.status is Status.PASS:
             # kunit_tool's NO_TESTS: a subtest header and no subtests under it.
             return _Node(_no_tests(case), [])
@@ -335,13 +337,13 @@ class _Parser:
         nodes = list(frame.children)
         bail_out = next((line.lstrip("# ") for line in frame.pending if "Bail out!" in line), "")
         # The first missing test was running when things stopped, unless a subtest already was.
-        running = not bail_out and (not nodes or nodes[-1].case.message != CRASHED)
+        running = not bail_out and (not nodes or not nodes[-1].case.crashed)
         for number in missing[:_MAX_MISSING]:
             self.crashed = True
             first = running and number == missing[0]
             name = (first and _announced(frame.pending)) or missing_name(number)
             if first:
-                case = Case(name, Status.ERROR, CRASHED, "\n".join(frame.pending))
+                case = Case(name, Status.ERROR, CRASHED, "\n".join(frame.pending), crashed=True)
                 frame.pending = []
             else:
                 case = Case(
