@@ -80,6 +80,15 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("run_dir", type=Path)
     report.add_argument("--email", action="store_true", help="write RUN_DIR/review.eml")
     report.add_argument("--markdown", action="store_true", help="write RUN_DIR/review.md")
+    compare = sub.add_parser(
+        "compare",
+        help="what a series costs: base vs patched benchmarks, boots interleaved, statistics",
+    )
+    _add_series_arguments(compare, builds=True)
+    _add_jobs_argument(compare)
+    from harness.compare import request as compare_request
+
+    compare_request.add_arguments(compare)
     parse = sub.add_parser("parse", help="console/KTAP log -> results, offline")
     parse.add_argument("log", type=Path)
     parse.add_argument("--junit", type=Path)
@@ -132,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
     if args.command in ("check", "report"):
         return _review(args, argv)
+    if args.command == "compare":
+        return _compare(args, argv)
     if args.command == "parse":
         from harness.results import parse_log
 
@@ -161,6 +172,15 @@ def _test_options(args: argparse.Namespace, argv: list[str]) -> pipeline.TestOpt
         cpus=args.cpus,
         compare_base=args.compare_base,
     )
+
+
+def _compare(args: argparse.Namespace, argv: list[str]) -> int:
+    """`harness compare` (harness/compare/): its exit status follows the verdicts."""
+    from harness.compare import command, request
+
+    run = command.compare(request.from_args(args, argv, args.cache or default_cache()))
+    print(f"  results: {run.path}")
+    return command.exit_status(run)
 
 
 def _review(args: argparse.Namespace, argv: list[str]) -> int:

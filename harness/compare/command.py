@@ -1,0 +1,321 @@
+"""`harness compare`: what a series costs, base against patched, the boot as the unit.
+
+Input: a CompareRequest. Output: RUN/ with results.json (per metric: raw per-boot values
+of both sides, medians, change, CI, p, Holm p, verdict), junit.xml (one testcase per
+metric; worse beyond the threshold fails), table.txt, report.html, boots.jsonl (every
+boot's raw inner samples, host load, QEMU command line), reproduce.sh.
+Exit: 0 nothing worse, 1 a regression or a kernel failure. Bad input raises UserError
+before anything is built.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from .. import proc
+from ..boot import kvm, vm
+from ..cases import Case, Status
+from ..results.rundir import RunDir
+from . import stats
+from .boots import BootPlan, append_jsonl, boot_once, interleaved, vm_spec
+from .model import BootSample, Comparison, Side, Verdict
+from .request import ALPHA, DEFAULT_MIN_BOOTS, CompareRequest, Timing, validate
+from .sides import BuiltSide, SideFailed, SideSpec, build_side, check_applies, open_workspace
+from .sides import side_specs as sides_of
+
+SUITE = "compare"
+
+
+def note(message: str) -> None:
+    print(f"harness: {message}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class StageClock:
+    """Wall time per stage, printed as it goes and kept in results.json."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.seconds[name] = round(time.monotonic() - started, 1)
+            note(f"stage {name}: {self.seconds[name]:.0f}s")
+
+
+def compare(request: CompareRequest) -> RunDir:
+    validate(request)
+    clock = StageClock()
+    specs = sides_of(request)
+    ws = open_workspace(request)
+    try:
+        with clock.stage("apply"):
+            check_applies(ws, specs, ws.slot.worktree.parent)
+        run = RunDir.create(request.out, f"compare-{request.series.name}", list(request.argv))
+        run.meta.update(_request_meta(request, ws.tree.label))
+        built = _build_sides(ws, specs, request, run, clock)
+        if built is not None:
+            _measure(request, built, run, clock)
+    finally:
+        ws.slot.release()
+    return run
+
+
+def _build_sides(
+    ws: Any, specs: list[SideSpec], request: CompareRequest, run: RunDir, clock: StageClock
+) -> dict[Side, BuiltSide] | None:
+    built: dict[Side, BuiltSide] = {}
+    for spec in specs:
+        with clock.stage(f"build {spec.side.value}"):
+            try:
+                side = build_side(ws, spec, request, run.file(spec.side.value), note)
+            except SideFailed as failed:
+                failed.case.status = (
+                    Status.FAIL if failed.case.status is Status.PASS else failed.case.status
+                )
+                run.add(failed.case)
+                return None
+        built[spec.side] = side
+        run.add(
+            Case(
+                f"build {spec.side.value}",
+                Status.PASS,
+                f"{spec.label} at {side.commit[:12]}",
+                seconds=side.seconds,
+            )
+        )
+    if Side.B not in built:  # A/A: one kernel is both sides
+        built[Side.B] = built[Side.A]
+    return built
+
+
+def _measure(
+    request: CompareRequest, built: dict[Side, BuiltSide], run: RunDir, clock: StageClock
+) -> None:
+    verdict = kvm.verdict(request.cache)
+    use_kvm = verdict.usable and not request.no_kvm
+    timing = request.timing or (Timing.WALL if use_kvm else Timing.ICOUNT)
+    plan = BootPlan(
+        boots=request.boots,
+        benches=request.benches,
+        timing=timing,
+        kvm=use_kvm,
+        reps=request.reps,
+        warmup=request.warmup,
+        cpus=request.cpus or 2,
+        memory=request.memory or "3G",
+        timeout=request.timeout,
+        cmdline=request.series.config.cmdline,
+    )
+    run.meta.update(
+        accel="kvm" if use_kvm else "tcg",
+        timing=timing.value,
+        timing_label=timing_label(timing, use_kvm),
+    )
+    run.meta["qemu"] = {s.value: qemu_command(plan, b, run.path) for s, b in built.items()}
+    samples: list[BootSample] = []
+    try:
+        with clock.stage("boots"):
+            _boot_all(plan, built, run, samples)
+    except KeyboardInterrupt:
+        run.add(Case("interrupted", Status.ERROR, f"interrupted after {len(samples)} boots"))
+        raise
+    finally:
+        with clock.stage("analysis"):
+            run.meta["stage_seconds"] = clock.seconds
+            _write_outputs(request, run, samples)
+
+
+def _boot_all(
+    plan: BootPlan, built: dict[Side, BuiltSide], run: RunDir, samples: list[BootSample]
+) -> None:
+    boots = plan.boots or math.inf
+    index = 0
+    order = iter(interleaved(10_000))
+    while index < 2 * boots:
+        side, i = next(order)
+        note(f"boot {index + 1}/{'?' if boots == math.inf else 2 * boots}: side {side.value} #{i}")
+        sample, suite = boot_once(plan, built[side], side, i, run.path)
+        sample = replace(sample, qemu_cmdline=run.meta["qemu"][side.value])
+        samples.append(sample)
+        append_jsonl(run.file("boots.jsonl"), sample)
+        _record_boot(run, sample, suite)
+        index += 1
+        if boots == math.inf and index == 2:  # the first pair fixes the family, then n
+            boots = _fix_boots(plan, samples, run)
+
+
+def _fix_boots(plan: BootPlan, samples: list[BootSample], run: RunDir) -> int:
+    """Boots per side, fixed from the size of the metric family before any comparison."""
+    a, b = (next(s for s in samples if s.side is side) for side in (Side.A, Side.B))
+    family = len(set(a.metrics) & set(b.metrics))
+    needed = stats.min_boots_for(family, ALPHA) if family else 0
+    boots = max(needed, DEFAULT_MIN_BOOTS)
+    run.meta["boots_per_side"] = boots
+    run.meta["family_size"] = family
+    note(
+        f"{family} metrics on both sides: {boots} boots per side (the fewest at which "
+        f"Holm over {family} can reach p<{ALPHA}: min two-sided Mann-Whitney p "
+        f"{stats.min_p_mann_whitney(boots, boots):.2g})"
+    )
+    return boots
+
+
+def _record_boot(run: RunDir, sample: BootSample, suite: Case) -> None:
+    label = f"{sample.side.value}{sample.index}"
+    if not sample.ok:
+        run.add(
+            Case(
+                f"boot {label}", Status.ERROR, sample.reason, properties={"console": sample.console}
+            )
+        )
+    failed = [c for c in suite.children if c.status.is_bad]
+    for case in failed:
+        case.name = f"{case.name} (boot {label})"
+    if failed:
+        run.add(Case(f"bench {label}", children=failed, status=Status.FAIL))
+
+
+def _write_outputs(request: CompareRequest, run: RunDir, samples: list[BootSample]) -> None:
+    from . import html, table  # matplotlib: only once there is something to draw
+
+    good = [s for s in samples if s.ok]
+    comparison = stats.analyse(good, request.threshold, ALPHA, meta=_str_meta(run.meta))
+    run.meta["compare"] = comparison_json(comparison)
+    run.meta["boots"] = [_boot_summary(s) for s in samples]
+    run.suites = [s for s in run.suites if s.name != SUITE]
+    run.add(metric_cases(comparison, request.threshold))
+    text = table.render_table(comparison)
+    run.file("table.txt").write_text(text)
+    run.file("report.html").write_text(html.render_html(comparison, samples))
+    print(text)
+
+
+def metric_cases(comparison: Comparison, threshold: float) -> Case:
+    """One testcase per metric: worse beyond the threshold fails, the rest pass or skip."""
+    suite = Case(SUITE)
+    for r in comparison.results:
+        status = {Verdict.WORSE: Status.FAIL, Verdict.MISSING: Status.SKIP}.get(
+            r.verdict, Status.PASS
+        )
+        message = (
+            f"{r.verdict.value}: {r.change_pct:+.2f}% "
+            f"(95% CI {r.ci95_pct[0]:+.2f}..{r.ci95_pct[1]:+.2f}), "
+            f"p={r.p:.3g}, p_holm={r.p_holm:.3g}, n={r.n_a}/{r.n_b}, threshold ±{threshold:g}%"
+            if r.verdict is not Verdict.MISSING
+            else f"only on one side (n={r.n_a}/{r.n_b})"
+        )
+        suite.children.append(Case(r.name, status, message, properties={"unit": r.unit}))
+    suite.status = suite.worst() if suite.children else Status.ERROR
+    if not suite.children:
+        suite.message = "no metric was measured on both sides"
+    return suite
+
+
+def comparison_json(comparison: Comparison) -> dict[str, Any]:
+    def finite(x: float) -> float | None:
+        return x if math.isfinite(x) else None
+
+    metrics = [
+        {
+            "name": r.name,
+            "unit": r.unit,
+            "better": r.better.value,
+            "a": list(r.a_values),
+            "b": list(r.b_values),
+            "n_a": r.n_a,
+            "n_b": r.n_b,
+            "median_a": finite(r.median_a),
+            "median_b": finite(r.median_b),
+            "change_pct": finite(r.change_pct),
+            "ci95": [finite(r.ci95_pct[0]), finite(r.ci95_pct[1])],
+            "p": finite(r.p),
+            "p_holm": finite(r.p_holm),
+            "stdev_a": finite(r.stdev_a),
+            "stdev_b": finite(r.stdev_b),
+            "cv_a": finite(r.cv_a),
+            "cv_b": finite(r.cv_b),
+            "verdict": r.verdict.value,
+            "boots_needed": r.boots_needed,
+            "mde_pct": finite(r.mde_pct),
+        }
+        for r in comparison.results
+    ]
+    slabs = [
+        {
+            "scenario": s.scenario,
+            "cache": s.cache,
+            "median_bytes_a": s.median_bytes_a,
+            "median_bytes_b": s.median_bytes_b,
+            "delta_bytes": s.delta_bytes,
+            "pages": s.pages,
+            "delta_bytes_per_page": s.delta_per_page,
+        }
+        for s in comparison.slabs
+    ]
+    return {"metrics": metrics, "slabs": slabs}
+
+
+def _boot_summary(s: BootSample) -> dict[str, Any]:
+    return {
+        "side": s.side.value,
+        "index": s.index,
+        "ok": s.ok,
+        "reason": s.reason,
+        "seconds": round(s.seconds, 2),
+        "load_before": s.load_before,
+        "load_after": s.load_after,
+        "console": s.console,
+        "info": s.info,
+    }
+
+
+def qemu_command(plan: BootPlan, side: BuiltSide, rundir: Path) -> str:
+    """The QEMU command line vng would run (vng --dry-run prints it)."""
+    spec = vm_spec(plan, side, rundir / "boots" / "dry-run.console.log", "true")
+    result = proc.run([*vm.vng_argv(spec), "--dry-run"], timeout=120)
+    lines = [ln for ln in result.output.splitlines() if "qemu-system" in ln]
+    return (
+        lines[-1][lines[-1].index("/") :] if lines and "/" in lines[-1] else result.output[-2000:]
+    )
+
+
+def timing_label(timing: Timing, kvm: bool) -> str:
+    if timing is Timing.ICOUNT:
+        return "icount (TCG, guest time = executed instructions)"
+    return "KVM wall clock" if kvm else "emulated (TCG wall clock)"
+
+
+def _request_meta(request: CompareRequest, base_label: str) -> dict[str, Any]:
+    return {
+        "series": request.series.name,
+        "side_a": "base" if request.against is None else request.against.name,
+        "side_b": "base (A/A)" if request.aa else request.series.name,
+        "aa": request.aa,
+        "base": base_label,
+        "boots_per_side": request.boots or "auto",
+        "reps": request.reps,
+        "warmup": request.warmup,
+        "threshold_pct": request.threshold,
+        "alpha": ALPHA,
+        "benches": list(request.benches) or "all",
+    }
+
+
+def _str_meta(meta: dict[str, Any]) -> dict[str, str]:
+    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in meta.items()}
+
+
+def exit_status(run: RunDir) -> int:
+    return 1 if run.failed else 0

@@ -1,0 +1,145 @@
+"""What `harness compare` was asked to do, checked before any tree is touched.
+
+Input: the parsed command line and the series. Output: a CompareRequest.
+Errors: UserError (exit 2) for anything a run could only fail on later: too few
+boots, an unknown benchmark, --aa with --against, a threshold that is not a percentage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import enum
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import UserError
+from ..intake.series import Series, load_one
+from ..suites.guest import GUEST_TESTS
+
+BENCH_SUITE = "bench"
+# Below 3 boots per side no rank test can say anything, and one odd boot decides the median.
+MIN_BOOTS = 3
+# Boots per side when the family of metrics is small; `auto` raises it so that Holm over
+# the metrics the first pair of boots printed can reach significance at all.
+DEFAULT_MIN_BOOTS = 5
+ALPHA = 0.05
+# The guest's own view: ASLR off (the page-table layout moves from boot to boot
+# otherwise) and every slab cache on its own (merged caches hide whose metadata grew).
+BENCH_CMDLINE = ("slab_nomerge", "norandmaps")
+
+
+class Timing(enum.Enum):
+    """How the guest's clock runs while it measures."""
+
+    WALL = "wall"  # real time: KVM's, or TCG's emulated (host noise plus emulation artefacts)
+    ICOUNT = "icount"  # QEMU -icount: guest time advances with executed instructions
+
+
+@dataclass(frozen=True)
+class CompareRequest:
+    series: Series
+    against: Series | None  # side A: this series instead of the bare base
+    aa: bool  # side A and side B are both the base: the noise floor
+    benches: tuple[str, ...]  # () means every benchmark of guest-tests/bench
+    boots: int  # per side; 0 = auto (see DEFAULT_MIN_BOOTS)
+    timing: Timing | None  # None = icount under TCG, wall under KVM
+    threshold: float  # percent
+    reps: int  # inner repetitions per benchmark and boot
+    warmup: int
+    cpus: int
+    memory: str
+    timeout: int  # per boot, seconds
+    no_kvm: bool
+    out: Path
+    cache: Path
+    base: str
+    tree: Path | None
+    kconfig: tuple[str, ...]
+    jobs: int
+    argv: tuple[str, ...]
+
+
+def known_benches() -> list[str]:
+    """The benchmarks guest-tests/bench runs, in its order (its `workloads` file)."""
+    listed = GUEST_TESTS / BENCH_SUITE / "workloads"
+    return listed.read_text().split() if listed.is_file() else []
+
+
+def validate(request: CompareRequest) -> CompareRequest:
+    """Refuse what can only fail later; returns the request unchanged."""
+    if request.boots and request.boots < MIN_BOOTS:
+        raise UserError(f"need ≥ {MIN_BOOTS} boots per side (--boots {request.boots})")
+    if request.aa and request.against is not None:
+        raise UserError("--aa compares the base with itself: it takes no --against")
+    if not 0 < request.threshold < 100:
+        raise UserError(
+            f"--threshold is a percentage above 0 and below 100, not {request.threshold}"
+        )
+    if request.reps < 1 or request.warmup < 0:
+        raise UserError("--reps must be ≥ 1 and --warmup ≥ 0")
+    known = known_benches()
+    unknown = [b for b in request.benches if b not in known]
+    if unknown:
+        raise UserError(f"unknown benchmark '{unknown[0]}' (known: {', '.join(known)})")
+    return request
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """`harness compare`'s own options (the series/tree/out/kconfig/jobs ones are shared)."""
+    p.add_argument("--against", type=Path, help="side A is this series instead of the bare base")
+    p.add_argument(
+        "--aa", action="store_true", help="A/A: boot the base as both sides (noise floor)"
+    )
+    p.add_argument(
+        "--bench", action="append", default=[], help="benchmark of guest-tests/bench (default: all)"
+    )
+    p.add_argument(
+        "--boots",
+        type=int,
+        default=0,
+        help="boots per side, fixed up front (default: the fewest ≥ 5 at which Holm over the "
+        "metrics can reach significance)",
+    )
+    p.add_argument(
+        "--timing",
+        choices=[t.value for t in Timing],
+        default=None,
+        help="guest clock: icount (instruction-driven; default under TCG) "
+        "or wall (default under KVM)",
+    )
+    p.add_argument("--threshold", type=float, default=5.0, help="percent change that matters")
+    p.add_argument("--reps", type=int, default=5, help="inner repetitions per benchmark and boot")
+    p.add_argument("--warmup", type=int, default=1, help="untimed repetitions before them")
+    p.add_argument("--cpus", type=int, default=0, help="guest CPUs (default: 2)")
+    p.add_argument("--memory", default="", help="guest memory (default: 3G)")
+    p.add_argument("--timeout", type=int, default=900, help="per boot, seconds")
+    p.add_argument("--no-kvm", action="store_true", help="force TCG")
+
+
+def from_args(args: argparse.Namespace, argv: list[str], cache: Path) -> CompareRequest:
+    """The request, validated: series that do not parse, too few boots, an unknown
+    benchmark end here with exit 2, before any tree is touched."""
+    return validate(
+        CompareRequest(
+            series=load_one(args.series),
+            against=load_one(args.against) if args.against else None,
+            aa=args.aa,
+            benches=tuple(args.bench),
+            boots=args.boots,
+            timing=Timing(args.timing) if args.timing else None,
+            threshold=args.threshold,
+            reps=args.reps,
+            warmup=args.warmup,
+            cpus=args.cpus,
+            memory=args.memory,
+            timeout=args.timeout,
+            no_kvm=args.no_kvm,
+            out=args.out,
+            cache=cache,
+            base=args.base,
+            tree=args.tree,
+            kconfig=tuple(args.kconfig),
+            jobs=args.jobs,
+            argv=tuple(argv),
+        )
+    )

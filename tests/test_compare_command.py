@@ -1,0 +1,141 @@
+"""harness compare's orchestration on recorded data: request checks (bad input before
+any build), the interleaved order, the guest script, the metric testcases and the
+results.json form. No kernel: the boots are recorded BootSamples."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from harness.cases import Status
+from harness.compare import command, request, stats
+from harness.compare.boots import BootPlan, guest_script, interleaved
+from harness.compare.model import Better, BootSample, Metric, Side, Verdict
+from harness.compare.request import CompareRequest, Timing
+from harness.compare.sides import BuiltSide, SideSpec
+from harness.errors import UserError
+from harness.intake import series as series_mod
+from harness.suites.guest import BuiltSuite
+
+ROOT = Path(__file__).resolve().parent.parent
+PLANTED = ROOT / "patches" / "fixtures" / "planted-slow"
+
+
+def make_request(**changes: object) -> CompareRequest:
+    base = CompareRequest(
+        series=series_mod.load_one(PLANTED),
+        against=None,
+        aa=False,
+        benches=(),
+        boots=5,
+        timing=None,
+        threshold=5.0,
+        reps=5,
+        warmup=1,
+        cpus=2,
+        memory="3G",
+        timeout=600,
+        no_kvm=False,
+        out=Path("/nonexistent/out"),
+        cache=Path("/nonexistent/cache"),
+        base="",
+        tree=None,
+        kconfig=(),
+        jobs=2,
+        argv=("compare", str(PLANTED)),
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def test_too_few_boots_is_bad_input() -> None:
+    with pytest.raises(UserError, match="need ≥ 3 boots per side"):
+        request.validate(make_request(boots=2))
+
+
+def test_unknown_benchmark_is_bad_input_naming_the_known_ones() -> None:
+    with pytest.raises(UserError, match="unknown benchmark 'pf9'.*pf1"):
+        request.validate(make_request(benches=("pf1", "pf9")))
+
+
+def test_aa_with_against_is_refused() -> None:
+    other = series_mod.load_one(ROOT / "patches" / "fixtures" / "planted-alloc")
+    with pytest.raises(UserError, match="--aa"):
+        request.validate(make_request(aa=True, against=other))
+
+
+def test_threshold_must_be_a_percentage() -> None:
+    with pytest.raises(UserError, match="threshold"):
+        request.validate(make_request(threshold=0.0))
+
+
+def test_a_good_request_passes_unchanged() -> None:
+    good = make_request(benches=("pf1",))
+    assert request.validate(good) is good
+
+
+def test_boots_alternate_sides() -> None:
+    assert interleaved(2) == [(Side.A, 0), (Side.B, 0), (Side.A, 1), (Side.B, 1)]
+
+
+def test_guest_script_sets_the_knobs_and_runs_the_chosen_benchmarks(tmp_path: Path) -> None:
+    plan = BootPlan(3, ("pf1", "fork"), Timing.ICOUNT, False, 7, 2, 2, "3G", 600, ("gmem=on",))
+    bench = BuiltSuite("bench", tmp_path, ("pf1", "pf2", "fork"))
+    side = BuiltSide(
+        spec=SideSpec(Side.A, None, "base", "-base"),
+        kernel=tmp_path / "bzImage",
+        bench=bench,
+        commit="0" * 40,
+        seconds=0.0,
+    )
+    script = guest_script(plan, side)
+    assert script.splitlines()[0] == "export BENCH_REPS=7 BENCH_WARMUP=2"
+    assert "run.sh pf1 fork" in script and "pf2" not in script
+
+
+def _boot(side: Side, index: int, value: float, ok: bool = True) -> BootSample:
+    metric = Metric("pf1.thp_never.pages_per_s", "pages/s", Better.HIGHER, (value, value))
+    return BootSample(side=side, index=index, metrics={metric.name: metric}, ok=ok)
+
+
+def test_a_regression_fails_its_testcase_and_json_keeps_the_raw_boots() -> None:
+    boots = [_boot(Side.A, i, 1000.0 + i) for i in range(8)]
+    boots += [_boot(Side.B, i, 700.0 + i) for i in range(8)]
+    comparison = stats.analyse(boots, 5.0)
+    suite = command.metric_cases(comparison, 5.0)
+    [case] = suite.children
+    assert case.status is Status.FAIL and case.message.startswith("worse: -30")
+    assert "n=8/8" in case.message
+    data = command.comparison_json(comparison)
+    [metric] = data["metrics"]
+    assert metric["a"] == [1000.0 + i for i in range(8)] and metric["verdict"] == "worse"
+    json.dumps(data, allow_nan=False)  # strict JSON: no NaN sneaks through
+
+
+def test_a_metric_on_one_side_only_is_skipped_not_failed() -> None:
+    only_b = Metric("peer_pf1.pages_per_s", "pages/s", Better.HIGHER, (5.0,))
+    boots = [_boot(Side.A, i, 1000.0) for i in range(3)]
+    boots += [replace(_boot(Side.B, i, 1000.0), metrics={only_b.name: only_b}) for i in range(3)]
+    comparison = stats.analyse(boots, 5.0)
+    suite = command.metric_cases(comparison, 5.0)
+    statuses = {c.name: c.status for c in suite.children}
+    assert statuses["peer_pf1.pages_per_s"] is Status.SKIP
+    missing = [r for r in comparison.results if r.verdict is Verdict.MISSING]
+    assert {r.name for r in missing} == {"peer_pf1.pages_per_s", "pf1.thp_never.pages_per_s"}
+
+
+def test_nothing_measured_is_an_error_not_a_pass() -> None:
+    suite = command.metric_cases(stats.analyse([], 5.0), 5.0)
+    assert suite.status is Status.ERROR
+
+
+def test_auto_boots_are_fixed_from_the_family_size() -> None:
+    # Holm over m metrics needs m * min_p <= alpha for the smallest p to be significant.
+    for m in (1, 10, 20, 40):
+        n = stats.min_boots_for(m, request.ALPHA)
+        assert m * stats.min_p_mann_whitney(n, n) <= request.ALPHA
+        assert n == 3 or m * stats.min_p_mann_whitney(n - 1, n - 1) > request.ALPHA
+    assert not math.isnan(stats.min_p_mann_whitney(5, 5))
