@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, PROJECT
 
-from harness.cases import Case, Status
+from harness.build.kconfig import ConfigCase
+from harness.cases import Status
 from harness.errors import UserError
 from harness.intake.series import Patch, load_one
 from harness.suites import kunit, series_tests
@@ -109,11 +110,12 @@ def test_explain_dropped_extends_the_kconfig_case(tmp_path: Path) -> None:
     plan = series_tests.Plan(found, ())
     config = tmp_path / ".config"
     config.write_text("CONFIG_KUNIT=y\n# CONFIG_LIST_KUNIT_TEST is not set\n")
-    case = Case(
+    case = ConfigCase(
         "kconfig",
         Status.FAIL,
         "1 requested option(s) dropped by olddefconfig: CONFIG_LIST_KUNIT_TEST",
         details="CONFIG_LIST_KUNIT_TEST=y (final .config has CONFIG_LIST_KUNIT_TEST=n)",
+        dropped=("CONFIG_LIST_KUNIT_TEST",),
     )
     series_tests.explain_dropped(case, plan, TREE, config)
     assert case.message.endswith("off in the final .config: RUNTIME_TESTING_MENU=n")

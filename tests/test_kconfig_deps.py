@@ -124,19 +124,32 @@ def test_the_base_run_accepts_only_options_its_tree_does_not_define(tmp_path: Pa
     """--compare-base on GMEM: gmem.config asks for CONFIG_GMEM, which the base has no
     Kconfig entry for; a defined option that gets dropped is still a failure."""
     from harness import pipeline
-    from harness.cases import Case, Status
+    from harness.build.kconfig import ConfigCase
+    from harness.cases import Status
 
     tree = _tree(tmp_path, "base")
     gmem = "CONFIG_GMEM=y (final .config has CONFIG_GMEM=n)"
-    case = Case("kconfig", Status.FAIL, "1 requested option(s) dropped", details=gmem)
-    pipeline._allow_options_the_series_adds(case, tree)
+    case = ConfigCase(
+        "kconfig",
+        Status.FAIL,
+        "1 requested option(s) dropped",
+        details=gmem,
+        dropped=("CONFIG_GMEM",),
+    )
+    pipeline.allow_options_the_series_adds(case, tree)
     assert (case.status, case.message) == (
         Status.PASS,
         "base: not defined before the series: CONFIG_GMEM",
     )
     foo = "CONFIG_FOO=y (final .config has CONFIG_FOO=n)"
-    case = Case("kconfig", Status.FAIL, "2 dropped", details=f"{gmem}\n{foo}")
-    pipeline._allow_options_the_series_adds(case, tree)
+    case = ConfigCase(
+        "kconfig",
+        Status.FAIL,
+        "2 dropped",
+        details=f"{gmem}\n{foo}",
+        dropped=("CONFIG_GMEM", "CONFIG_FOO"),
+    )
+    pipeline.allow_options_the_series_adds(case, tree)
     assert case.status is Status.FAIL
 
 

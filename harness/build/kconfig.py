@@ -1,7 +1,8 @@
 """Kconfig: fragments merged by merge_config.sh onto allnoconfig, olddefconfig, verify.
 
-Input: kernel source, build dir, fragment paths. Output: a Case ("kconfig") that
-fails naming every requested option olddefconfig dropped. Writes <build>/.config.
+Input: kernel source, build dir, fragment paths. Output: a ConfigCase ("kconfig") that
+fails naming every requested option olddefconfig dropped, and lists them in
+`dropped`. Writes <build>/.config.
 Raises UserError for a fragment that does not exist or cannot be read.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from harness import proc
@@ -20,6 +22,14 @@ KCONFIG_DIR = PROJECT_ROOT / "kconfigs"
 BASE_FRAGMENT = "virtme-min.config"
 SET = re.compile(r"^(CONFIG_[A-Za-z0-9_]+)=(.*)$")
 UNSET = re.compile(r"^# (CONFIG_[A-Za-z0-9_]+) is not set$")
+
+
+@dataclass
+class ConfigCase(Case):
+    """The kconfig Case; `dropped` names the requested options olddefconfig dropped, so later
+    stages (which dependency is off, is it defined on the base) need not re-read the details."""
+
+    dropped: tuple[str, ...] = ()  # option names: CONFIG_X
 
 
 def find_fragment(name: str, series_dir: Path | None) -> Path:
@@ -74,7 +84,7 @@ def dropped_options(wanted: dict[str, str], final: dict[str, str]) -> list[str]:
     return dropped
 
 
-def configure(src: Path, build: Path, fragments: list[Path], log: Path) -> Case:
+def configure(src: Path, build: Path, fragments: list[Path], log: Path) -> ConfigCase:
     build.mkdir(parents=True, exist_ok=True)
     # -n: allnoconfig with the fragments forced, so options a fragment makes visible
     # (INET once NET=y, ...) stay off instead of taking their defaults.
@@ -91,26 +101,29 @@ def configure(src: Path, build: Path, fragments: list[Path], log: Path) -> Case:
     for argv in steps:
         result = proc.run(argv, cwd=src, log=log, timeout=300)
         if not result.ok:
-            return Case(
+            return ConfigCase(
                 "kconfig",
                 Status.ERROR,
                 f"{Path(argv[0]).name} failed",
                 details=result.output[-4000:],
             )
     final = parse_options((build / ".config").read_text())
-    dropped = dropped_options(requested_options(fragments), final)
+    wanted = requested_options(fragments)
+    dropped = dropped_options(wanted, final)
     names = ", ".join(f.name for f in fragments)
     if dropped:
-        return Case(
+        dropped_names = tuple(n for n, v in wanted.items() if final.get(n, "n") != v)
+        return ConfigCase(
             "kconfig",
             Status.FAIL,
             f"{len(dropped)} requested option(s) dropped by olddefconfig: "
-            + ", ".join(d.split("=")[0] for d in dropped),
+            + ", ".join(dropped_names),
             details="\n".join(dropped),
             properties={"fragments": names},
+            dropped=dropped_names,
         )
     enabled = sum(1 for v in final.values() if v in ("y", "m"))
-    return Case(
+    return ConfigCase(
         "kconfig",
         Status.PASS,
         f"{enabled} options enabled; all requested kept",

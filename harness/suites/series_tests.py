@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.build.kconfig import parse_options
+from harness.build.kconfig import ConfigCase, parse_options
 from harness.cases import Case
 from harness.errors import UserError
 from harness.intake.series import Series
@@ -117,9 +117,9 @@ def options_on(fragments: tuple[Path, ...]) -> frozenset[str]:
     return frozenset(on)
 
 
-def explain_dropped(case: Case, plan: Plan, tree: Path, config: Path) -> None:
+def explain_dropped(case: ConfigCase, plan: Plan, tree: Path, config: Path) -> None:
     """A kconfig FAIL that dropped options the series' tests need: say which dependency is off."""
-    dropped = [line.split("=")[0] for line in case.details.splitlines() if "=" in line]
+    dropped = list(case.dropped)
     try:
         final = parse_options(config.read_text())
     except OSError:
