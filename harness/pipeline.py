@@ -23,7 +23,7 @@ from harness.results import base_comparison
 from harness.results.rundir import RunDir
 from harness.suites import guest, series_tests
 from harness.tree import mtimes, slots, worktree
-from harness.tree.worktree import DEFAULT_BASE, Worktree
+from harness.tree.worktree import DEFAULT_BASE, PatchCase, Worktree
 
 DEFAULT_SUITES = ("smoke",)
 
@@ -94,7 +94,8 @@ def apply_report(suite: Case) -> str:
     lines = []
     for case in suite.children:
         lines.append(f"{case.status.value.upper():5} {case.name}: {case.message}")
-        lines += [f"      {d}" for d in case.details.splitlines() if "hunk #" in d]
+        if isinstance(case, PatchCase):
+            lines += [f"      {hunk.describe()}" for hunk in case.hunks]
     return "\n".join(lines) + "\n"
 
 

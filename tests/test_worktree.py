@@ -52,6 +52,10 @@ def test_conflict_names_files_and_skips_the_rest(tiny_repo: Path, tmp_path: Path
     assert "REJECTED" in suite.children[1].details
     assert suite.children[2].message.startswith("not applied: patch 2 did not apply")
     assert suite.children[2].properties["hunks_rejected"] == "0"
+    conflict = suite.children[1]
+    assert isinstance(conflict, worktree.PatchCase) and conflict.reason == "conflict"
+    assert conflict.message.startswith("conflict; hunks rejected in: mm/mmap.c")
+    assert [h.file for h in conflict.hunks if not h.applied] == ["mm/mmap.c"]
 
 
 def test_worktree_is_reset_between_runs(tiny_repo: Path, tmp_path: Path) -> None:

@@ -148,26 +148,30 @@ def prepare_worktree(spec: TreeSpec, where: Path, log: Path) -> Worktree:
     return Worktree(where, commit)
 
 
+@dataclass
+class PatchCase(Case):
+    """One patch's Case in the `apply` suite, with what the later stages ask of it."""
+
+    reason: str = ""  # why it did not apply: "conflict", "could not build fake ancestor"
+    hunks: tuple[HunkOutcome, ...] = ()  # after a conflict: each hunk's fate with GNU patch
+
+
 def apply_series(wt: Worktree, series: Series, log: Path) -> Case:
     """git am -3 each patch; after the first conflict, the rest are skipped."""
-    suite = Case("apply")
+    cases: list[PatchCase] = []
     failed_at = 0
     for patch in series.patches:
         if failed_at:
-            suite.children.append(
-                Case(
-                    patch_case_name(patch),
-                    Status.SKIP,
-                    f"not applied: patch {failed_at} did not apply",
-                )
-            )
+            message = f"not applied: patch {failed_at} did not apply"
+            cases.append(PatchCase(patch_case_name(patch), Status.SKIP, message))
             continue
         case = apply_patch(wt, patch, log)
-        suite.children.append(case)
+        cases.append(case)
         if case.status is Status.FAIL:
             failed_at = patch.number
     if failed_at:
-        analyse_rejects(wt, series, suite, log)
+        analyse_rejects(wt, series, cases, log)
+    suite = Case("apply", children=list(cases))
     suite.status = suite.worst()
     return suite
 
@@ -176,7 +180,7 @@ def patch_case_name(patch: Patch) -> str:
     return f"{patch.number:04d} {patch.short_subject}"
 
 
-def apply_patch(wt: Worktree, patch: Patch, log: Path) -> Case:
+def apply_patch(wt: Worktree, patch: Patch, log: Path) -> PatchCase:
     name = patch_case_name(patch)
     with tempfile.NamedTemporaryFile(suffix=".patch") as mail:
         mail.write(patch.mail)
@@ -184,18 +188,19 @@ def apply_patch(wt: Worktree, patch: Patch, log: Path) -> Case:
         result = git(wt.path, "am", "-3", "--keep-non-patch", mail.name, log=log)
     if result.ok:
         how = "3-way" if "3-way merge" in result.output else "clean"
-        return Case(name, Status.PASS, f"applied {how}", properties={"apply": how})
+        return PatchCase(name, Status.PASS, f"applied {how}", properties={"apply": how})
     conflicted = git(wt.path, "diff", "--name-only", "--diff-filter=U").output.split()
     git(wt.path, "am", "--abort", log=log)
     failed_files = conflicted or re.findall(r"^error: patch failed: ([^:]+):", result.output, re.M)
     reason = "could not build fake ancestor" if "fake ancestor" in result.output else "conflict"
     files = ", ".join(dict.fromkeys(failed_files)) or "(see details)"
-    return Case(
+    return PatchCase(
         name,
         Status.FAIL,
         f"{reason}: {files}",
         details=result.output.strip(),
         properties={"apply": "conflict"},
+        reason=reason,
     )
 
 
@@ -245,13 +250,13 @@ def parse_patch_output(output: str) -> list[HunkOutcome]:
     return outcomes
 
 
-def analyse_rejects(wt: Worktree, series: Series, suite: Case, log: Path) -> None:
+def analyse_rejects(wt: Worktree, series: Series, cases: list[PatchCase], log: Path) -> None:
     """Apply every patch with GNU patch (fuzz allowed) in a scratch worktree, in order,
     keeping partial results, so the reviewer sees which hunks land and which do not."""
     scratch = wt.path.with_name(wt.path.name + ".rejects")
     spec = TreeSpec(repo=_main_repo(wt.path), rev=wt.base_rev, label="scratch")
     scratch_wt = prepare_worktree(spec, scratch, log)
-    for patch, case in zip(series.patches, suite.children, strict=True):
+    for patch, case in zip(series.patches, cases, strict=True):
         with tempfile.NamedTemporaryFile("w", suffix=".diff") as diff:
             diff.write(patch.diff)
             diff.flush()
@@ -273,6 +278,7 @@ def analyse_rejects(wt: Worktree, series: Series, suite: Case, log: Path) -> Non
                 timeout=120,
             )
         outcomes = parse_patch_output(result.output)
+        case.hunks = tuple(outcomes)
         rejected = [o for o in outcomes if not o.applied]
         summary = (
             f"dry-run with fuzz: {len(outcomes) - len(rejected)}/{len(outcomes)} hunks "
@@ -286,7 +292,7 @@ def analyse_rejects(wt: Worktree, series: Series, suite: Case, log: Path) -> Non
             case.message += f"; {summary}"
         elif case.status is Status.FAIL and rejected:
             files = ", ".join(dict.fromkeys(o.file for o in rejected))
-            case.message = f"{case.message.split(':')[0]}; hunks rejected in: {files}"
+            case.message = f"{case.reason}; hunks rejected in: {files}"
         git(scratch_wt.path, "add", "-A", log=log)
         git(scratch_wt.path, "commit", "-q", "--allow-empty", "-m", patch.short_subject, log=log)
 
