@@ -67,7 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--compare-base", action="store_true", help="run the same tests on the base; report changes"
     )
     _add_jobs_argument(test)
-    test.add_argument("--timeout", type=int, default=600, help="per boot, seconds")
+    test.add_argument(
+        "--timeout",
+        type=int,
+        default=0,
+        help=f"per boot, seconds (default: series.yaml's, else {pipeline.DEFAULT_BOOT_TIMEOUT})",
+    )
     test.add_argument("--no-kvm", action="store_true", help="force TCG")
     test.add_argument("--memory", default="", help="guest memory, e.g. 2G")
     test.add_argument("--cpus", type=int, default=0, help="guest CPUs")

@@ -26,6 +26,7 @@ from harness.tree import mtimes, slots, worktree
 from harness.tree.worktree import DEFAULT_BASE, PatchCase, Worktree
 
 DEFAULT_SUITES = ("smoke",)
+DEFAULT_BOOT_TIMEOUT = 600  # seconds, when neither --timeout nor series.yaml sets one
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,8 @@ class TestOptions:
     kconfig: tuple[str, ...] = ()
     suites: tuple[str, ...] = ()
     jobs: int = 2
-    timeout: int = 600
+    # The command line wins over series.yaml; 0 / "" means "not given on the command line".
+    timeout: int = 0
     no_kvm: bool = False
     memory: str = ""
     cpus: int = 0
@@ -186,8 +188,37 @@ def _guest_stage(
     run.meta["accel"] = "kvm" if use_kvm else "tcg"
     # Built-in KUnit suites need a boot even when no guest suite runs.
     batches = boot_batches(built_suites, series.config.isolate) or [[]]
+    boots = GuestRun(series, opts, run, kernel, use_kvm, plan)
     for boot_id, batch in enumerate(batches):
-        _boot_and_collect(series, opts, run, kernel, use_kvm, boot_id, batch, plan)
+        _boot_and_collect(boots, boot_id, batch)
+
+
+@dataclass(frozen=True)
+class GuestRun:
+    """What every boot of one run shares."""
+
+    series: Series
+    opts: TestOptions
+    run: RunDir
+    kernel: Path
+    use_kvm: bool
+    plan: series_tests.Plan
+
+
+def vm_spec(boots: GuestRun, console_log: Path, command: str) -> vm.VmSpec:
+    """One boot's VmSpec. --timeout, --cpus and --memory win over series.yaml's values."""
+    opts, config = boots.opts, boots.series.config
+    return vm.VmSpec(
+        kernel=boots.kernel,
+        command=command,
+        console_log=console_log,
+        guest_log=console_log.with_suffix(".out"),
+        cpus=opts.cpus or config.cpus or 2,
+        memory=opts.memory or config.memory or "1G",
+        append=(*config.cmdline, *boots.plan.cmdline),
+        kvm=boots.use_kvm,
+        timeout=opts.timeout or config.timeout or DEFAULT_BOOT_TIMEOUT,
+    )
 
 
 def boot_batches(
@@ -204,15 +235,9 @@ def boot_batches(
 
 
 def _boot_and_collect(
-    series: Series,
-    opts: TestOptions,
-    run: RunDir,
-    kernel: Path,
-    use_kvm: bool,
-    boot_id: int,
-    batch: list[tuple[guest.BuiltSuite, tuple[str, ...]]],
-    plan: series_tests.Plan,
+    boots: GuestRun, boot_id: int, batch: list[tuple[guest.BuiltSuite, tuple[str, ...]]]
 ) -> None:
+    series, run, use_kvm, plan = boots.series, boots.run, boots.use_kvm, boots.plan
     label = (
         "+".join(s.name + (f":{w[0]}" if w else "") for s, w in batch) or series_tests.KUNIT_PREFIX
     )
@@ -222,17 +247,7 @@ def _boot_and_collect(
     # script lives in the run dir, which the guest sees through the shared host root.
     script = console_log.with_suffix(".sh")
     script.write_text((guest.guest_command(batch) or "true") + "\n")
-    spec = vm.VmSpec(
-        kernel=kernel,
-        command=f"sh {shlex.quote(str(script))}",
-        console_log=console_log,
-        guest_log=console_log.with_suffix(".out"),
-        cpus=opts.cpus or series.config.cpus or 2,
-        memory=opts.memory or series.config.memory or "1G",
-        append=(*series.config.cmdline, *plan.cmdline),
-        kvm=use_kvm,
-        timeout=series.config.timeout or opts.timeout,
-    )
+    spec = vm_spec(boots, console_log, f"sh {shlex.quote(str(script))}")
     note(f"booting {label} ({'KVM' if use_kvm else 'TCG'}, timeout {spec.timeout:.0f}s)")
     result = vm.boot(spec)
     run.add(

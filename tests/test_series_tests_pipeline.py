@@ -128,3 +128,22 @@ def test_a_base_that_never_ran_a_test_gives_no_verdicts(
     assert (summary.name, summary.status) == ("compare-base", Status.ERROR)
     assert summary.message == f"the base run tested nothing: boot smoke: {panic}"
     assert summary.children == []
+
+
+def test_the_command_line_wins_over_series_yaml_for_every_boot_setting(tmp_path: Path) -> None:
+    """--timeout follows the rule --memory and --cpus follow: given, it wins; else series.yaml."""
+    yaml_says = SeriesConfig(timeout=1200, memory="4G", cpus=4)
+    series = Series("s", tmp_path, (), None, yaml_says, "")
+    plan = series_tests.Plan(Discovery(), ())
+    run = RunDir.create(tmp_path, "s", [])
+
+    def spec(opts: pipeline.TestOptions, s: Series = series) -> vm.VmSpec:
+        boots = pipeline.GuestRun(s, opts, run, tmp_path / "bzImage", False, plan)
+        return pipeline.vm_spec(boots, tmp_path / "console.log", "true")
+
+    given = pipeline.TestOptions([], tmp_path, tmp_path, timeout=60, memory="2G", cpus=1)
+    assert (spec(given).timeout, spec(given).memory, spec(given).cpus) == (60, "2G", 1)
+    unset = pipeline.TestOptions([], tmp_path, tmp_path)
+    assert (spec(unset).timeout, spec(unset).memory, spec(unset).cpus) == (1200, "4G", 4)
+    bare = Series("s", tmp_path, (), None, SeriesConfig(), "")
+    assert spec(unset, bare).timeout == pipeline.DEFAULT_BOOT_TIMEOUT
