@@ -101,7 +101,14 @@ def apply_report(suite: Case) -> str:
     return "\n".join(lines) + "\n"
 
 
+def wanted_suites(series: Series, opts: TestOptions) -> tuple[str, ...]:
+    """--suite, else series.yaml's suites, else the default."""
+    return opts.suites or series.config.suites or DEFAULT_SUITES
+
+
 def test_series(series: Series, opts: TestOptions) -> RunDir:
+    if not opts.apply_only:
+        series_tests.select(wanted_suites(series, opts))  # bad --suite: refused before any tree
     prepared = apply_stage(series, opts)
     try:
         if not opts.apply_only:
@@ -124,7 +131,7 @@ def _after_apply(
         run.add(Case("build", Status.SKIP, "series did not apply"))
         return None
     if plan is None:  # the tests the series brings, found in the patched tree
-        wanted = opts.suites or series.config.suites or DEFAULT_SUITES
+        wanted = wanted_suites(series, opts)
         base_fragments = tuple(fragments_for(series, opts))
         plan = series_tests.plan(series, wanted, src, run.path, note, base_fragments)
     fragments = fragments_for(series, opts, plan.fragment)

@@ -138,6 +138,14 @@ def test_selection_routes_prefixes() -> None:
     assert kunit.cmdline(series_tests.select(("kunit",)).kunit_globs) == (kunit.ENABLE,)
 
 
+def test_a_second_kunit_glob_is_refused_not_dropped() -> None:
+    with pytest.raises(UserError, match="kunit:list\\* and --suite kunit:mm\\*"):
+        series_tests.select(("kunit:list*", "kunit:mm*"))
+    # the same glob twice, or a bare `kunit` next to one, is one selection
+    same = series_tests.select(("kunit:list*", "kunit:list*", "kunit"))
+    assert kunit.cmdline(same.kunit_globs) == (kunit.ENABLE, "kunit.filter_glob=list*")
+
+
 @pytest.mark.parametrize("bad", ["kselftest:", "kselftest:../etc", "kselftest:mm/a b"])
 def test_selection_refuses_bad_kselftest_paths(bad: str) -> None:
     with pytest.raises(UserError):

@@ -85,7 +85,8 @@ def explain_dropped(
 
 
 def cmdline(globs: tuple[str, ...]) -> tuple[str, ...]:
-    """The kernel command line for built-in suites, with `--suite kunit:GLOB` (one glob).
+    """The kernel command line for built-in suites, with `--suite kunit:GLOB` (select()
+    refuses a second, different glob).
     kunit.enable=1: allnoconfig leaves KUNIT_DEFAULT_ENABLED off, and the console then
     says only "kunit: disabled"."""
     real = [g for g in globs if g and g != "*"]
