@@ -20,6 +20,26 @@ from harness.results.rundir import terminal_summary
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
+DESCRIPTION = """\
+harness applies a Linux kernel patch series to a tree, builds a minimal kernel, boots
+it in QEMU through virtme-ng, runs guest tests (KTAP), watches the console for panics
+and oopses, and reports JUnit, JSON and a terminal summary.
+
+exit status: 0 all passed; 1 something failed (conflict, build error, crash, test
+failure); 2 bad input or usage; 3 the environment lacks a tool (with how to install it)
+"""
+
+EXAMPLES = """\
+examples:
+  harness test patches/gmem-rfc-v1-6.12                  apply, build, boot, run its tests
+  harness apply series.mbox --tree ~/linux               does it apply? per patch, per hunk
+  harness check patches/gmem-rfc-v1-6.12                 review each patch like the list bots
+  harness report results/gmem-rfc-v1-6.12-<time> --email the review mail of a check run
+  harness compare patches/fixtures/planted-slow          what the series costs: base vs patched
+  harness parse console.log --junit out.xml              results from a saved console log
+"""
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         print(f"harness: {message}", file=sys.stderr)
@@ -35,25 +55,49 @@ def default_cache() -> Path:
 
 def _add_series_arguments(p: argparse.ArgumentParser, *, builds: bool) -> None:
     """The series and where it goes (test, apply, check); --kconfig for the commands that build."""
-    p.add_argument("series", type=Path)
+    p.add_argument(
+        "series",
+        type=Path,
+        help="a directory of git format-patch files (with series.yaml), an mbox, or a "
+        "directory of series",
+    )
     group = p.add_mutually_exclusive_group()
     group.add_argument("--tree", type=Path, help="existing git tree (never modified)")
     group.add_argument(
         "--base", default="", help="base spec (default: series.yaml's, else debian:6.12)"
     )
-    p.add_argument("--out", type=Path, default=Path("results"), help="results dir")
-    p.add_argument("--cache", type=Path, default=None, help="cache dir (trees, builds)")
+    p.add_argument(
+        "--out", type=Path, default=Path("results"), help="where run directories go (./results)"
+    )
+    p.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        help="trees and build dirs (default: $HARNESS_CACHE, else ~/.cache/harness)",
+    )
     if builds:
-        p.add_argument("--kconfig", action="append", default=[], help="extra fragment")
+        p.add_argument(
+            "--kconfig",
+            action="append",
+            default=[],
+            help="extra Kconfig fragment: a path or a name in kconfigs/ (repeatable)",
+        )
 
 
 def _add_jobs_argument(p: argparse.ArgumentParser) -> None:
     # Not in _add_series_arguments: `harness test --help` lists its own options before --jobs.
-    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    p.add_argument(
+        "--jobs", type=int, default=os.cpu_count() or 1, help="make -j (default: all CPUs)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="harness", description=__doc__)
+    parser = _Parser(
+        prog="harness",
+        description=DESCRIPTION,
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     test = sub.add_parser("test", help="apply, build, boot, run guest tests")
     _add_series_arguments(test, builds=True)
@@ -73,16 +117,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         help=f"per boot, seconds (default: series.yaml's, else {pipeline.DEFAULT_BOOT_TIMEOUT})",
     )
-    test.add_argument("--no-kvm", action="store_true", help="force TCG")
-    test.add_argument("--memory", default="", help="guest memory, e.g. 2G")
-    test.add_argument("--cpus", type=int, default=0, help="guest CPUs")
+    test.add_argument("--no-kvm", action="store_true", help="boot with TCG even where KVM works")
+    test.add_argument(
+        "--memory", default="", help="guest memory, e.g. 2G (default: series.yaml's, else 1G)"
+    )
+    test.add_argument(
+        "--cpus", type=int, default=0, help="guest CPUs (default: series.yaml's, else 2)"
+    )
     apply = sub.add_parser("apply", help="apply the series and report per patch")
     _add_series_arguments(apply, builds=False)
     check = sub.add_parser("check", help="review per patch: build, W=1, checkpatch, static")
     _add_series_arguments(check, builds=True)
     _add_jobs_argument(check)
     report = sub.add_parser("report", help="results.json of a check run -> review mail")
-    report.add_argument("run_dir", type=Path)
+    report.add_argument("run_dir", type=Path, help="the run directory of a `harness check`")
     report.add_argument("--email", action="store_true", help="write RUN_DIR/review.eml")
     report.add_argument("--markdown", action="store_true", help="write RUN_DIR/review.md")
     compare = sub.add_parser(
@@ -95,9 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     compare_request.add_arguments(compare)
     parse = sub.add_parser("parse", help="console/KTAP log -> results, offline")
-    parse.add_argument("log", type=Path)
-    parse.add_argument("--junit", type=Path)
-    parse.add_argument("--json", type=Path)
+    parse.add_argument("log", type=Path, help="a saved console.log or KTAP output")
+    parse.add_argument("--junit", type=Path, help="also write the results as JUnit XML here")
+    parse.add_argument("--json", type=Path, help="also write the results as JSON here")
     return parser
 
 

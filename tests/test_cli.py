@@ -92,3 +92,18 @@ def test_apply_on_a_tree_reports_conflict_exit_1(tiny_repo: Path, tmp_path: Path
 def test_parse_missing_log_exits_2(tmp_path: Path) -> None:
     result = harness("parse", str(tmp_path / "none.log"))
     assert result.returncode == 2 and "No such file" in result.stderr
+
+
+def test_help_says_what_harness_is_with_an_example_per_command() -> None:
+    import argparse
+
+    from harness.cli import build_parser
+
+    parser = build_parser()
+    text = parser.format_help()
+    assert text.split("\n\n")[1].startswith("harness applies a Linux kernel patch series")
+    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    for name, sub in commands.choices.items():
+        assert f"\n  harness {name} " in text, f"no example for `harness {name}`"
+        unexplained = [a.dest for a in sub._actions if not a.help]
+        assert unexplained == [], f"harness {name}: arguments without help"
