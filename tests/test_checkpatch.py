@@ -76,8 +76,10 @@ def test_cut_output_is_an_error_not_a_pass() -> None:
 
 
 @pytest.mark.parametrize("junk", ["", "\n\n", "ERROR:", "total: banana", "CHECK:X: y\n#1:"])
-def test_parse_never_raises(junk: str) -> None:
-    checkpatch.parse(junk)
+def test_parse_never_raises_and_junk_is_never_a_pass(junk: str) -> None:
+    report = checkpatch.parse(junk)
+    assert not report.complete  # no `total:` line: checkpatch did not run to the end
+    assert checkpatch.report_case(report, junk).status is Status.ERROR
 
 
 def test_check_runs_from_the_tree_on_a_file_outside_git(

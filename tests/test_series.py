@@ -3,7 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, PROJECT
+from conftest import PROJECT
 
 from harness.errors import UserError
 from harness.intake import series
@@ -119,7 +119,3 @@ def test_bad_series_yaml(tmp_path: Path, yaml_text: str, expected: str) -> None:
     (tmp_path / "series.yaml").write_text(yaml_text)
     with pytest.raises(UserError, match=expected):
         series.load(tmp_path)
-
-
-def test_fixture_dir_exists() -> None:
-    assert FIXTURES.is_dir()

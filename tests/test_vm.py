@@ -81,8 +81,11 @@ def test_kvm_verdict_is_cached(tmp_path: Path, monkeypatch) -> None:  # type: ig
     assert calls == [1]
 
 
-def test_fixture_dir() -> None:
-    assert FIXTURES.exists()
+def test_recorded_panic_console_is_a_kernel_failure_named_by_its_panic_line() -> None:
+    console = (FIXTURES / "runs/panic-console.log").read_text()
+    status, reason = vm.classify(255, vm.Watch(panicked=True), console, "", SPEC)
+    assert status is Status.FAIL
+    assert reason == "Kernel panic - not syncing: harness fixture: deliberate panic at boot"
 
 
 def test_halt_without_acpi_ends_the_boot_as_finished() -> None:
