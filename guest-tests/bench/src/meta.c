@@ -148,7 +148,7 @@ static int peer(void)
 	}
 	need_memory(peer_len);
 	take(&before);
-	rc = run_child(peer_child, NULL, (int)env_long("BENCH_PEER_TIMEOUT", 60, 1, 3600));
+	rc = run_child(peer_child, NULL, (int)env_long("BENCH_PEER_TIMEOUT", 30, 1, 3600));
 	if (rc < 0)
 		bench_fail("%s", child_why);
 	if (rc)

@@ -100,7 +100,7 @@ static int devfault_child(void *arg)
 
 int main(int argc, char **argv)
 {
-	int timeout = (int)env_long("BENCH_PEER_TIMEOUT", 60, 1, 3600), rc;
+	int timeout = (int)env_long("BENCH_PEER_TIMEOUT", 30, 1, 3600), rc;
 	long avail;
 
 	reps = bench_reps();
