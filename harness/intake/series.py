@@ -7,19 +7,15 @@ Raises UserError (exit 2) for anything malformed: patches are untrusted mail.
 
 from __future__ import annotations
 
-import email
-import email.policy
-import mailbox
 import re
 import sys
 from dataclasses import dataclass, field
-from email.message import Message
 from pathlib import Path
 
 import yaml
 
 from harness.errors import UserError
-from harness.intake import thread
+from harness.intake import mail, thread
 
 PATCH_SUFFIXES = (".patch", ".diff", ".mbox", ".mbx", ".eml")
 IGNORED_FILES = {"series.yaml", "README.md", "PORTING.md", "series"}
@@ -152,11 +148,7 @@ def _read_mails(path: Path) -> list[bytes]:
         if not re.search(rb"^(From|Subject): ", data, re.M):
             raise UserError(f"{path}: not a mail (no From:/Subject: headers)")
         return [data]
-    box = mailbox.mbox(str(path), create=False)
-    try:
-        return [bytes(msg.as_bytes()) for msg in box]
-    finally:
-        box.close()
+    return mail.mbox_messages(path)
 
 
 def _split_cover(mails: list[bytes], where: Path) -> tuple[Patch | None, list[Patch]]:
@@ -180,11 +172,11 @@ def _fields_of(p: Patch) -> tuple:  # type: ignore[type-arg]
 
 
 def parse_mail(raw: bytes, number: int, where: Path) -> Patch:
-    msg: Message = email.message_from_bytes(raw, policy=email.policy.compat32)
-    subject = " ".join(str(msg.get("Subject", "")).split())
+    msg = mail.read(raw)
+    subject = mail.header(msg, "Subject")
     if not subject:
         raise UserError(f"{where}: a mail without a Subject")
-    body = _body_text(msg, where)
+    body = mail.body_text(msg)
     diff = _diff_part(body)
     files = validate_diff(diff, f"{where}: {subject}") if diff else ()
     return Patch(
@@ -198,23 +190,6 @@ def parse_mail(raw: bytes, number: int, where: Path) -> Patch:
         diff=diff,
         files=files,
     )
-
-
-def _body_text(msg: Message, where: Path) -> str:
-    if msg.is_multipart():
-        parts = [
-            p
-            for p in msg.walk()
-            if p.get_content_type() in ("text/plain", "text/x-patch", "text/x-diff")
-        ]
-    else:
-        parts = [msg]
-    texts = []
-    for part in parts:
-        payload = part.get_payload(decode=True)
-        if isinstance(payload, bytes):
-            texts.append(payload.decode(part.get_content_charset() or "utf-8", errors="replace"))
-    return "\n".join(texts)
 
 
 def _diff_part(body: str) -> str:

@@ -6,9 +6,6 @@ format-patch output never needs it.
 
 from __future__ import annotations
 
-import email
-import email.policy
-import mailbox
 import re
 import tempfile
 from dataclasses import dataclass
@@ -16,6 +13,7 @@ from pathlib import Path
 
 from harness import proc
 from harness.errors import UserError
+from harness.intake import mail
 
 # "[RFC PATCH v4 03/10]", "[PATCH 6.6.y 1/2]", "[PATCH net-next v2 1/3]"
 NUMBERED = re.compile(r"\[(?P<tags>[^\]]*?)\s*\b(?P<n>\d+)/(?P<m>\d+)\s*\]")
@@ -40,8 +38,7 @@ def numbering(subject: str) -> Numbering | None:
 
 
 def subject_of(raw: bytes) -> str:
-    msg = email.message_from_bytes(raw, policy=email.policy.compat32)
-    return " ".join(str(msg.get("Subject", "")).split())
+    return mail.header(mail.read(raw), "Subject")
 
 
 def why_thread(subjects: list[str]) -> str:
@@ -72,11 +69,7 @@ def b4_am(mbox: Path, reason: str, originals: list[bytes]) -> list[bytes]:
             last = (done.output.strip() or "no series found").splitlines()
             raise UserError(f"{mbox}: {reason}, and b4 am could not sort it out: {last[-1]}")
         mails = [covers[0].read_bytes()] if covers else []
-        box = mailbox.mbox(str(series[0]), create=False)
-        try:
-            mails += [bytes(msg.as_bytes()) for msg in box]
-        finally:
-            box.close()
+        mails += mail.mbox_messages(series[0])
     return [_with_original_subject(m, _subjects_by_id(originals)) for m in mails]
 
 
@@ -85,8 +78,7 @@ def _subjects_by_id(mails: list[bytes]) -> dict[str, str]:
 
 
 def _message_id(raw: bytes) -> str:
-    msg = email.message_from_bytes(raw, policy=email.policy.compat32)
-    return str(msg.get("Message-ID", "")).strip()
+    return mail.header(mail.read(raw), "Message-ID")
 
 
 def _with_original_subject(raw: bytes, subjects: dict[str, str]) -> bytes:

@@ -7,8 +7,6 @@ output); it is the only side effect, and its failure becomes an INFO finding. Ne
 
 from __future__ import annotations
 
-import email
-import email.policy
 import email.utils
 import re
 import shlex
@@ -17,6 +15,7 @@ from pathlib import Path
 
 from harness import proc
 from harness.errors import HarnessError
+from harness.intake import mail
 from harness.intake.diffparse import FileDiff, parse_diff
 from harness.review.findings import Finding, Severity
 
@@ -43,11 +42,9 @@ def run_command(argv: Sequence[str], cwd: Path) -> str:
 
 def split_mail(mail_text: str) -> tuple[str, str, str]:
     """(From, Subject, body) of a mail; a leading `From:` line in the body names the author."""
-    msg = email.message_from_string(mail_text, policy=email.policy.compat32)
-    sender = " ".join(str(msg.get("From", "")).split())
-    subject = " ".join(str(msg.get("Subject", "")).split())
-    payload = msg.get_payload()
-    body = payload if isinstance(payload, str) else ""
+    msg = mail.read(mail_text)
+    sender, subject = mail.header(msg, "From"), mail.header(msg, "Subject")
+    body = mail.body_text(msg)
     first = body.lstrip("\n").split("\n", 1)[0]
     if first.startswith("From:"):
         sender = first[5:].strip()

@@ -10,12 +10,12 @@ It never runs make. Never raises.
 
 from __future__ import annotations
 
-import email
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.intake import mail
 from harness.intake.diffparse import parse_diff
 from harness.review.findings import Finding, Severity
 
@@ -321,7 +321,7 @@ def new_symbols(patch_text: str) -> list[Symbol]:
 
 
 def is_rfc(mail_text: str) -> bool:
-    return "RFC" in str(email.message_from_string(mail_text).get("Subject", ""))
+    return "RFC" in mail.header(mail.read(mail_text), "Subject")
 
 
 def check_patch(patch_text: str, tree: Path | None) -> list[Finding]:
