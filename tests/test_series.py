@@ -91,6 +91,19 @@ def test_corrupt_hunk_is_refused(tmp_path: Path) -> None:
         series.load(tmp_path)
 
 
+def test_a_form_feed_inside_a_line_is_part_of_that_line(tmp_path: Path) -> None:
+    """One line walker for validation and for the checkers: newlines end lines, nothing else
+    (str.splitlines() would split at the form feed and call the hunk corrupt)."""
+    from harness.intake.diffparse import parse_diff
+
+    text = next((PROJECT / "patches/fixtures/build-break").glob("*.patch")).read_text()
+    added = next(line for line in text.split("\n") if line.startswith("+static"))
+    _one_patch(tmp_path, added, added + "  /* \x0c */")
+    (s,) = series.load(tmp_path)
+    (diff,) = parse_diff(s.patches[0].diff)
+    assert any("\x0c" in line.text for line in diff.added)
+
+
 def test_empty_directory_is_refused(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="empty series"):
         series.load(tmp_path)

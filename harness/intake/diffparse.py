@@ -73,8 +73,15 @@ def _strip_prefix(path: str) -> str:
     return path[2:] if path[:2] in ("a/", "b/") else path
 
 
-def _read_hunk(lines: list[str], start: int, match: re.Match[str]) -> tuple[Hunk, int]:
-    """Read one hunk whose header matched at lines[start]; return it and the next index."""
+def diff_lines(text: str) -> list[str]:
+    """A diff's lines, split on newlines only: a form feed or another Unicode line break
+    inside a source line belongs to that line, as it does for git and patch."""
+    return text.replace("\r\n", "\n").split("\n")
+
+
+def read_hunk(lines: list[str], start: int, match: re.Match[str]) -> tuple[Hunk, int, bool]:
+    """Read one hunk whose header matched at lines[start]: the hunk, the next index, and
+    whether its lines added up to the header's counts (False: a short or corrupt hunk)."""
     old_no, new_no = int(match.group(1)), int(match.group(3))
     old_left = int(match.group(2)) if match.group(2) is not None else 1
     new_left = int(match.group(4)) if match.group(4) is not None else 1
@@ -108,14 +115,14 @@ def _read_hunk(lines: list[str], start: int, match: re.Match[str]) -> tuple[Hunk
         tuple(removed),
         tuple(context),
     )
-    return hunk, i
+    return hunk, i, old_left == 0 and new_left == 0
 
 
 def parse_diff(text: str) -> list[FileDiff]:
     """Every file a diff touches, in order. Text outside `diff --git` sections is ignored."""
     if not isinstance(text, str):
         return []
-    lines = text.replace("\r\n", "\n").split("\n")
+    lines = diff_lines(text)
     files: list[_FileBuilder] = []
     current: _FileBuilder | None = None
     i = 0
@@ -129,7 +136,7 @@ def parse_diff(text: str) -> list[FileDiff]:
         elif current is None:
             pass
         elif hunk:
-            parsed, i = _read_hunk(lines, i, hunk)
+            parsed, i, _ = read_hunk(lines, i, hunk)
             current.hunks.append(parsed)
             continue
         elif line.startswith("new file mode"):

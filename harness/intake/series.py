@@ -15,11 +15,10 @@ from pathlib import Path
 import yaml
 
 from harness.errors import UserError
-from harness.intake import mail, thread
+from harness.intake import diffparse, mail, thread
 
 PATCH_SUFFIXES = (".patch", ".diff", ".mbox", ".mbx", ".eml")
 IGNORED_FILES = {"series.yaml", "README.md", "PORTING.md", "series"}
-HUNK_HEADER = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 DIFF_PATHS = re.compile(r"^diff --git (\S+) (\S+)$")
 COVER_SUBJECT = re.compile(r"\[[^\]]*\b0+/\d+\]")
 BASE_COMMIT = re.compile(r"^base-commit:\s*([0-9a-f]{7,40})\s*$", re.M)
@@ -200,7 +199,7 @@ def _diff_part(body: str) -> str:
 def validate_diff(diff: str, label: str) -> tuple[str, ...]:
     """Walk every hunk; refuse paths outside the tree and hunks whose counts lie."""
     files: list[str] = []
-    lines = diff.splitlines()
+    lines = diffparse.diff_lines(diff)
     i = 0
     while i < len(lines):
         line = lines[i]
@@ -210,9 +209,12 @@ def validate_diff(diff: str, label: str) -> tuple[str, ...]:
                 files.append(_checked_path(p, label))
         elif line.startswith(("--- ", "+++ ")):
             _checked_path(line[4:].split("\t")[0], label)
-        hunk = HUNK_HEADER.match(line)
+        hunk = diffparse.HUNK_RE.match(line)
         if hunk:
-            i = _walk_hunk(lines, i, hunk, label)
+            _, end, complete = diffparse.read_hunk(lines, i, hunk)
+            if not complete:
+                raise UserError(f"{label}: corrupt hunk at line {i + 1} ({line!r})")
+            i = end
             continue
         i += 1
     if not files:
@@ -227,26 +229,6 @@ def _checked_path(raw: str, label: str) -> str:
     if raw.startswith("/") or path.startswith("/") or ".." in Path(path).parts:
         raise UserError(f"{label}: path escapes the tree: {raw}")
     return path
-
-
-def _walk_hunk(lines: list[str], i: int, hunk: re.Match[str], label: str) -> int:
-    old = int(hunk.group(2) if hunk.group(2) is not None else 1)
-    new = int(hunk.group(4) if hunk.group(4) is not None else 1)
-    j = i + 1
-    while (old > 0 or new > 0) and j < len(lines):
-        kind = lines[j][:1]
-        if kind in (" ", ""):
-            old, new = old - 1, new - 1
-        elif kind == "-":
-            old -= 1
-        elif kind == "+":
-            new -= 1
-        elif kind != "\\":
-            break
-        j += 1
-    if old != 0 or new != 0:
-        raise UserError(f"{label}: corrupt hunk at line {i + 1} ({lines[i]!r})")
-    return j
 
 
 def _find_base_commit(cover: Patch | None, patches: list[Patch]) -> str:
