@@ -199,6 +199,7 @@ struct slabsnap {
 	int n;
 	char name[SLAB_MAX][128];
 	long long bytes[SLAB_MAX];	/* num_objs * objsize */
+	long long objs[SLAB_MAX];	/* num_objs */
 	long long total;
 };
 
@@ -220,6 +221,7 @@ static int slab_read(struct slabsnap *s)
 			break;
 		snprintf(s->name[s->n], sizeof(s->name[0]), "%s", name);
 		s->bytes[s->n] = (long long)num * objsize;
+		s->objs[s->n] = num;
 		s->total += s->bytes[s->n];
 		s->n++;
 	}
@@ -267,7 +269,7 @@ static int slab_settled(struct slabsnap *s)
 	return 0;
 }
 
-/* print "# slab: SCENARIO CACHE BYTES OBJS" for caches whose size changed; returns sum */
+/* print "# slab: SCENARIO CACHE BYTES OBJS" for caches whose size changed; returns sum of BYTES */
 static long long slab_delta(const char *scenario, const struct slabsnap *a,
 			    const struct slabsnap *b)
 {
@@ -275,16 +277,17 @@ static long long slab_delta(const char *scenario, const struct slabsnap *a,
 	int i, j;
 
 	for (i = 0; i < b->n; i++) {
-		long long before = 0, d;
+		long long before = 0, bobjs = 0, d;
 
 		for (j = 0; j < a->n; j++)
 			if (!strcmp(a->name[j], b->name[i])) {
 				before = a->bytes[j];
+				bobjs = a->objs[j];
 				break;
 			}
 		d = b->bytes[i] - before;
 		if (d)
-			printf("# slab: %s %s %lld\n", scenario, b->name[i], d);
+			printf("# slab: %s %s %lld %lld\n", scenario, b->name[i], d, b->objs[i] - bobjs);
 		sum += d;
 	}
 	for (j = 0; j < a->n; j++) {	/* caches that disappeared */
@@ -292,7 +295,7 @@ static long long slab_delta(const char *scenario, const struct slabsnap *a,
 			if (!strcmp(a->name[j], b->name[i]))
 				break;
 		if (i == b->n && a->bytes[j]) {
-			printf("# slab: %s %s %lld\n", scenario, a->name[j], -a->bytes[j]);
+			printf("# slab: %s %s %lld %lld\n", scenario, a->name[j], -a->bytes[j], -a->objs[j]);
 			sum -= a->bytes[j];
 		}
 	}
