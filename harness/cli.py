@@ -10,12 +10,15 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
-from harness import pipeline
+# Only what `harness --help` needs is imported here; each command imports its stages
+# when it runs, so help and usage errors stay fast.
+from harness.boot import vm
 from harness.errors import HarnessError
-from harness.intake import series
-from harness.results.rundir import terminal_summary
+
+if TYPE_CHECKING:
+    from harness import pipeline
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -115,14 +118,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout",
         type=int,
         default=0,
-        help=f"per boot, seconds (default: series.yaml's, else {pipeline.DEFAULT_BOOT_TIMEOUT})",
+        help=f"per boot, seconds (default: series.yaml's, else {vm.DEFAULT_TIMEOUT})",
     )
     test.add_argument("--no-kvm", action="store_true", help="boot with TCG even where KVM works")
     test.add_argument(
-        "--memory", default="", help="guest memory, e.g. 2G (default: series.yaml's, else 1G)"
+        "--memory",
+        default="",
+        help=f"guest memory, e.g. 2G (default: series.yaml's, else {vm.DEFAULT_MEMORY})",
     )
     test.add_argument(
-        "--cpus", type=int, default=0, help="guest CPUs (default: series.yaml's, else 2)"
+        "--cpus",
+        type=int,
+        default=0,
+        help=f"guest CPUs (default: series.yaml's, else {vm.DEFAULT_CPUS})",
     )
     apply = sub.add_parser("apply", help="apply the series and report per patch")
     _add_series_arguments(apply, builds=False)
@@ -200,6 +208,10 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
         from harness.results import parse_log
 
         return parse_log.parse_command(args.log, args.junit, args.json)
+    from harness import pipeline
+    from harness.intake import series
+    from harness.results.rundir import terminal_summary
+
     all_series = series.load(args.series)  # validated before any tree is touched
     opts = _test_options(args, argv)
     failed = False
@@ -213,6 +225,8 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
 
 def _test_options(args: argparse.Namespace, argv: list[str]) -> pipeline.TestOptions:
     """`harness apply` has no build options: it keeps TestOptions' defaults for them."""
+    from harness import pipeline
+
     if args.command == "apply":
         return pipeline.TestOptions(**_series_options(args, argv), apply_only=True)
     return pipeline.TestOptions(

@@ -26,7 +26,6 @@ from harness.tree import mtimes, slots, worktree
 from harness.tree.worktree import DEFAULT_BASE, PatchCase, Worktree
 
 DEFAULT_SUITES = ("smoke",)
-DEFAULT_BOOT_TIMEOUT = 600  # seconds, when neither --timeout nor series.yaml sets one
 
 
 @dataclass(frozen=True)
@@ -220,11 +219,11 @@ def vm_spec(boots: GuestRun, console_log: Path, command: str) -> vm.VmSpec:
         command=command,
         console_log=console_log,
         guest_log=console_log.with_suffix(".out"),
-        cpus=opts.cpus or config.cpus or 2,
-        memory=opts.memory or config.memory or "1G",
+        cpus=opts.cpus or config.cpus or vm.DEFAULT_CPUS,
+        memory=opts.memory or config.memory or vm.DEFAULT_MEMORY,
         append=(*config.cmdline, *boots.plan.cmdline),
         kvm=boots.use_kvm,
-        timeout=opts.timeout or config.timeout or DEFAULT_BOOT_TIMEOUT,
+        timeout=opts.timeout or config.timeout or vm.DEFAULT_TIMEOUT,
     )
 
 

@@ -146,4 +146,4 @@ def test_the_command_line_wins_over_series_yaml_for_every_boot_setting(tmp_path:
     unset = pipeline.TestOptions([], tmp_path, tmp_path)
     assert (spec(unset).timeout, spec(unset).memory, spec(unset).cpus) == (1200, "4G", 4)
     bare = Series("s", tmp_path, (), None, SeriesConfig(), "")
-    assert spec(unset, bare).timeout == pipeline.DEFAULT_BOOT_TIMEOUT
+    assert spec(unset, bare).timeout == vm.DEFAULT_TIMEOUT

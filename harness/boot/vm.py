@@ -40,17 +40,23 @@ PANIC_GRACE_SECONDS = 10.0
 HALT_GRACE_SECONDS = 2.0
 
 
+# The guest when neither the command line nor series.yaml says otherwise.
+DEFAULT_CPUS = 2
+DEFAULT_MEMORY = "1G"
+DEFAULT_TIMEOUT = 600  # seconds per boot
+
+
 @dataclass(frozen=True)
 class VmSpec:
     kernel: Path
     command: str
     console_log: Path
     guest_log: Path
-    cpus: int = 2
-    memory: str = "1G"
+    cpus: int = DEFAULT_CPUS
+    memory: str = DEFAULT_MEMORY
     append: tuple[str, ...] = ()
     kvm: bool = False
-    timeout: float = 300.0
+    timeout: float = DEFAULT_TIMEOUT
     qemu_opts: tuple[str, ...] = ()  # extra QEMU arguments, e.g. ("-icount", "shift=0")
 
 
