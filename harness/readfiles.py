@@ -1,5 +1,9 @@
 """Files the harness only inspects (Kconfig, Makefiles, headers, logs it wrote): a missing
-or unreadable one reads as "" — its absence is a finding of the caller, not an error."""
+or unreadable one reads as "" — its absence is a finding of the caller, not an error.
+
+Input: a path, or a tree and a path inside it (the tree may be None: nothing there).
+Output: the text. Writes nothing; raises nothing.
+"""
 
 from __future__ import annotations
 

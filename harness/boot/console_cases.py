@@ -3,6 +3,7 @@
 Input: console text and a label for the boot. Output: a "console" Case with one
 failing child per incident (panic, oops, KASAN, lockdep, hung task, ...), its
 excerpt in the details, named after the workload running when it happened.
+Writes nothing; raises nothing.
 """
 
 from __future__ import annotations

@@ -4,6 +4,8 @@ Input: a cache dir. Output: KvmVerdict. /dev/kvm answering ioctls is not enough:
 on some hosts QEMU with `-cpu host` (what vng uses) aborts on an MSR, or hangs.
 So we start QEMU's firmware under KVM and wait for SeaBIOS to print on the debug
 port: that only happens when guest code actually executed.
+Writes the answer to <cache>/kvm-probe.json, keyed by host kernel, CPU and QEMU;
+raises nothing (a missing QEMU is a "no").
 """
 
 from __future__ import annotations

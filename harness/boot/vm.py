@@ -5,6 +5,7 @@ the guest command's stdout to spec.guest_log. vng returns the guest command's
 exit code, or 255 when the guest died; vng's own errors exit 1 or 255 too, so a
 QEMU failure is told apart by what the console shows. The wall-clock timeout,
 the panic watch and reaping QEMU are ours: vng has none of them.
+Raises EnvError when vng is not installed.
 """
 
 from __future__ import annotations

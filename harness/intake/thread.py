@@ -2,6 +2,10 @@
 revisions and patches in arrival order. b4 (offline) turns such a thread into the
 newest complete revision in order, with the reviewers' trailers applied; plain
 format-patch output never needs it.
+
+Input: an mbox's mails. Output: the mails of one revision, in order (b4 am --offline-mode
+in a temporary dir). Raises UserError for a thread b4 cannot sort out, a b4 that runs over
+B4_TIMEOUT, or missing or repeated patch numbers; EnvError when b4 is not installed.
 """
 
 from __future__ import annotations

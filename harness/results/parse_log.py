@@ -2,6 +2,7 @@
 
 Input: a log file (console.log, guest output, kunit test.log). Output: JUnit and
 JSON files when asked, a terminal summary, exit 1 when anything failed.
+Raises UserError for an unreadable log or one with no KTAP and no kernel incident.
 """
 
 from __future__ import annotations

@@ -4,6 +4,8 @@ Input: suite names, a kernel build. Output: the guest command line for vm.boot,
 and one Case per suite parsed from the guest's output.
 A suite is guest-tests/<name>/ with a Makefile taking OUT=, KDIR=, KSRC= and
 producing OUT/run.sh (prints KTAP) and OUT/workloads (one name per line).
+Writes each suite's build under the run dir (guest/<name>/) and guest-build.log.
+Raises UserError for a suite guest-tests/ does not have.
 """
 
 from __future__ import annotations

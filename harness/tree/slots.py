@@ -3,6 +3,10 @@
 Reusing one worktree path per base keeps Kbuild's recorded paths stable, so a
 rerun (or another series on the same base) rebuilds only the files that differ.
 A second concurrent run on the same base takes the next slot.
+
+Input: the cache dir, a base tag, a config key. Output: a Slot (worktree path, build dir,
+held lock). Writes <cache>/worktrees/<tag>-<n>.lock with the holder's pid; waits for
+slot 0 when every slot is busy. Raises nothing of its own.
 """
 
 from __future__ import annotations
