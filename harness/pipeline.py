@@ -151,18 +151,19 @@ def _after_apply(
         f"building (make -j{opts.jobs}, {kept} unchanged files keep their mtimes; "
         f"log: {run.file('build.log')})"
     )
-    built = make.build(make.BuildSpec(src, bdir, opts.jobs), run.file("build.log"))
+    build = make.BuildSpec(src, bdir, opts.jobs)
+    built = make.build(build, run.file("build.log"))
     mtimes.save(src, bdir)
     run.add(built.case)
     run.write_reproducer(
         opts.argv,
         [
             f"git -C {src} log --oneline -{len(series.patches) + 1}",
-            " ".join(make.make_argv(make.BuildSpec(src, bdir, opts.jobs))),
+            " ".join(make.make_argv(build)),
         ],
     )
     if built.kernel is not None:
-        _guest_stage(series, opts, run, src, bdir, built.kernel, plan)
+        _guest_stage(series, opts, run, build, built.kernel, plan)
     return plan
 
 
@@ -170,11 +171,12 @@ def _guest_stage(
     series: Series,
     opts: TestOptions,
     run: RunDir,
-    src: Path,
-    bdir: Path,
+    build: make.BuildSpec,
     kernel: Path,
     plan: series_tests.Plan,
 ) -> None:
+    """Build the guest suites against `build`'s tree and build dir, then boot `kernel`."""
+    src, bdir = build.src, build.build
     log = run.file("guest-build.log")
     builds = [guest.build_suite(n, run.file(f"guest/{n}"), bdir, src, log) for n in plan.guest]
     if plan.kselftests:

@@ -11,6 +11,7 @@ from conftest import FIXTURES
 
 from harness import pipeline
 from harness.boot import kvm, vm
+from harness.build import make
 from harness.cases import Case, Status
 from harness.intake.series import Series, SeriesConfig
 from harness.results.rundir import RunDir
@@ -40,7 +41,8 @@ def test_kunit_only_run_boots_once_and_reads_the_console(
         Discovery(), (), tmp_path / "f.config", cmdline=("kunit.filter_glob=h*",)
     )
     kernel = tmp_path / "bzImage"
-    pipeline._guest_stage(series, opts, run, tmp_path, tmp_path, kernel, plan)
+    build = make.BuildSpec(tmp_path, tmp_path, 1)
+    pipeline._guest_stage(series, opts, run, build, kernel, plan)
     assert [(s.command, s.append) for s in specs] == [
         (f"sh {run.file('console.sh')}", ("kunit.filter_glob=h*",))
     ]
