@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, TypedDict
 
 # Only what `harness --help` needs is imported here; each command imports its stages
 # when it runs, so help and usage errors stay fast.
 from harness.boot import vm
-from harness.errors import HarnessError
+from harness.errors import HarnessError, Interrupted, interrupt_message, interrupt_status
 
 if TYPE_CHECKING:
     from harness import pipeline
@@ -186,17 +190,46 @@ def _build_options(args: argparse.Namespace) -> _BuildOptions:
     return _BuildOptions(kconfig=tuple(args.kconfig), jobs=args.jobs)
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+@contextmanager
+def _signals_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP unwind like Ctrl-C (an Interrupted, a KeyboardInterrupt), so the
+    same cleanup kills and reaps every child group. Only the first signal raises: a second
+    one must not cut short the cleanup the first started."""
+    stopping: list[int] = []
+
+    def handler(signum: int, frame: object) -> None:
+        if stopping:
+            print(f"harness: {signal.Signals(signum).name}: already stopping", file=sys.stderr)
+            return
+        stopping.append(signum)
+        raise Interrupted(signum)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+    previous = {s: signal.signal(s, handler) for s in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for s, old in previous.items():
+            signal.signal(s, old)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = build_parser().parse_args(argv)
-        return _dispatch(args, argv)
+        with _signals_interrupt():
+            args = build_parser().parse_args(argv)
+            return _dispatch(args, argv)
     except HarnessError as err:
         print(f"harness: {err}", file=sys.stderr)
         return err.exit_status
-    except KeyboardInterrupt:
-        print("harness: interrupted; partial results were kept", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as err:
+        print(f"harness: {interrupt_message(err)}; partial results were kept", file=sys.stderr)
+        return interrupt_status(err)
 
 
 def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:

@@ -17,6 +17,7 @@ from harness.boot.console_cases import incident_cases
 from harness.build import kconfig, kconfig_deps, make
 from harness.build.kconfig import ConfigCase
 from harness.cases import Case, Status
+from harness.errors import interrupt_message
 from harness.intake.series import Series
 from harness.proc import note
 from harness.results import base_comparison
@@ -114,8 +115,8 @@ def test_series(series: Series, opts: TestOptions) -> RunDir:
             plan = _after_apply(series, opts, prepared)
             if opts.compare_base and plan is not None:
                 _compare_base(series, opts, prepared, plan)
-    except KeyboardInterrupt:
-        prepared.run.add(Case("interrupted", Status.ERROR, "interrupted by the user (Ctrl-C)"))
+    except KeyboardInterrupt as err:  # Ctrl-C, SIGTERM, SIGHUP (cli.main): children are reaped
+        prepared.run.add(Case("interrupted", Status.ERROR, interrupt_message(err)))
         raise
     finally:
         prepared.slot.release()

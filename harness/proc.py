@@ -65,13 +65,25 @@ def missing_tool(name: str) -> EnvError:
     return EnvError(f"{name} not found: {hint}")
 
 
+GROUP_GONE_WAIT = 5.0  # seconds for SIGKILLed grandchildren (QEMU under vng) to go
+
+
 def kill_group(popen: subprocess.Popen[bytes] | subprocess.Popen[str]) -> None:
-    """Kill a child started with start_new_session=True and everything it spawned."""
+    """Kill a child started with start_new_session=True and everything it spawned, and
+    return once they are gone: the leader reaped, no live member left in its group.
+    Safe after the leader exited: its pid stays reserved while its group has members."""
     try:
         os.killpg(popen.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
     popen.wait()
+    deadline = time.monotonic() + GROUP_GONE_WAIT
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(popen.pid, 0)
+        except (ProcessLookupError, PermissionError):
+            return
+        time.sleep(0.02)
 
 
 @contextmanager
@@ -95,8 +107,7 @@ def watched(argv: Sequence[str], stdout: IO[bytes] | None = None) -> Iterator[Ch
     try:
         yield popen
     finally:
-        if popen.poll() is None:
-            kill_group(popen)
+        kill_group(popen)  # also when vng exited first: QEMU may still be in its group
 
 
 def run(
@@ -134,6 +145,9 @@ def run(
     timed_out = False
     try:
         timed_out = _pump(popen, chunks, logf, on_line, started, timeout)
+    except BaseException:  # KeyboardInterrupt, Interrupted: no child outlives the harness
+        kill_group(popen)
+        raise
     finally:
         if popen.poll() is None:
             kill_group(popen)

@@ -18,6 +18,7 @@ from pathlib import Path
 from harness import proc
 from harness.build import compiler_warnings, kconfig, make
 from harness.cases import Case, Status
+from harness.errors import interrupt_message
 from harness.intake.series import Patch, Series, load
 from harness.proc import note
 from harness.results.rundir import RunDir, terminal_summary
@@ -81,8 +82,8 @@ def check_series(series: Series, opts: CheckOptions) -> RunDir:
         if loop.base is not None:
             run.suites.insert(0, Case("base", Status.SKIP, "not built: no patch applied"))
             run.flush()
-    except KeyboardInterrupt:
-        run.add(Case("interrupted", Status.ERROR, "interrupted by the user (Ctrl-C)"))
+    except KeyboardInterrupt as err:
+        run.add(Case("interrupted", Status.ERROR, interrupt_message(err)))
         raise
     finally:
         slot.release()
