@@ -6,6 +6,9 @@ file with a new mtime, so make would recompile everything that includes, say,
 mm_types.h even when its content is what the build dir last saw. We record each
 tracked file's blob id and mtime after a build and, before the next build into the
 same dir, put back the recorded mtime on every file whose blob is unchanged.
+restore() consumes the manifest (removes it) and only save(), after make returns,
+writes a new one: a build interrupted in between leaves none, so the next run never
+restores mtimes make has not seen (it rebuilds the patched files instead).
 """
 
 from __future__ import annotations
@@ -44,11 +47,14 @@ def save(worktree: Path, build: Path) -> None:
 
 
 def restore(worktree: Path, build: Path) -> int:
-    """Put back old mtimes on unchanged files; returns how many were reset."""
+    """Put back old mtimes on unchanged files; returns how many were reset. Call it right
+    before make, and save() after: the manifest is removed here, before make starts."""
     try:
         state = json.loads((build / MANIFEST).read_text())
     except (OSError, ValueError):
         return 0
+    finally:
+        (build / MANIFEST).unlink(missing_ok=True)
     reset = 0
     for path, blob in tracked_blobs(worktree).items():
         saved = state.get(path)
