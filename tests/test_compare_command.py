@@ -107,7 +107,7 @@ def test_a_regression_fails_its_testcase_and_json_keeps_the_raw_boots() -> None:
     comparison = stats.analyse(boots, 5.0)
     suite = command.metric_cases(comparison, 5.0)
     [case] = suite.children
-    assert case.status is Status.FAIL and case.message.startswith("worse: -30")
+    assert case.status is Status.FAIL and case.message.startswith("worse: -29.9")
     assert "n=8/8" in case.message
     data = command.comparison_json(comparison)
     [metric] = data["metrics"]
@@ -139,3 +139,23 @@ def test_auto_boots_are_fixed_from_the_family_size() -> None:
         assert m * stats.min_p_mann_whitney(n, n) <= request.ALPHA
         assert n == 3 or m * stats.min_p_mann_whitney(n - 1, n - 1) > request.ALPHA
     assert not math.isnan(stats.min_p_mann_whitney(5, 5))
+
+
+RECORDED_AA = Path(__file__).parent / "fixtures" / "compare" / "recorded-aa-pf1.jsonl"
+
+
+def test_recorded_boots_load_back_and_the_report_renders() -> None:
+    """boots.jsonl of a real A/A run (base kernel booted as both sides, pf1 under icount,
+    3 boots per side): it loads back, no verdict is better/worse, and both outputs render."""
+    from harness.compare import html, table
+    from harness.compare.boots import load_jsonl
+
+    boots = load_jsonl(RECORDED_AA)
+    assert [(b.side, b.index) for b in boots] == interleaved(3)
+    assert all(len(b.metrics["pf1.thp_never.pages_per_s"].samples) == 3 for b in boots)
+    comparison = stats.analyse(boots, 5.0, meta={"series": "planted-slow", "side_b": "base (A/A)"})
+    assert {r.verdict for r in comparison.results} == {Verdict.SAME}
+    text = table.render_table(comparison)
+    assert "pf1.thp_never.pages_per_s" in text and "3/3" in text
+    page = html.render_html(comparison, boots)
+    assert page.count("data:image/png;base64,") == 2 and "http" not in page.split("<body>")[1]

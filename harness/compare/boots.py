@@ -18,7 +18,7 @@ from ..boot import vm
 from ..cases import Case, Status
 from ..suites import guest
 from .metrics import parse_boot_output
-from .model import BootSample, Side
+from .model import Better, BootSample, Metric, Side, SlabDelta
 from .request import BENCH_CMDLINE, BENCH_SUITE, Timing
 from .sides import BuiltSide
 
@@ -125,3 +125,33 @@ def append_jsonl(path: Path, sample: BootSample) -> None:
         out.write(json.dumps(record) + "\n")
         out.flush()
         os.fsync(out.fileno())
+
+
+def load_jsonl(path: Path) -> list[BootSample]:
+    """boots.jsonl back into BootSamples: re-analyse a run, or feed tests recorded boots."""
+    samples = []
+    for line in path.read_text().splitlines():
+        if not line.strip():
+            continue
+        record = json.loads(line)
+        metrics = {
+            name: Metric(name, m["unit"], Better(m["better"]), tuple(m["samples"]))
+            for name, m in record["metrics"].items()
+        }
+        samples.append(
+            BootSample(
+                side=Side(record["side"]),
+                index=record["index"],
+                metrics=metrics,
+                slabs=tuple(SlabDelta(**s) for s in record["slabs"]),
+                info=record["info"],
+                seconds=record["seconds"],
+                load_before=tuple(record["load_before"]),
+                load_after=tuple(record["load_after"]),
+                qemu_cmdline=record["qemu_cmdline"],
+                console=record["console"],
+                ok=record["ok"],
+                reason=record["reason"],
+            )
+        )
+    return samples

@@ -190,8 +190,7 @@ def _record_boot(run: RunDir, sample: BootSample, suite: Case) -> None:
 def _write_outputs(request: CompareRequest, run: RunDir, samples: list[BootSample]) -> None:
     from . import html, table  # matplotlib: only once there is something to draw
 
-    good = [s for s in samples if s.ok]
-    comparison = stats.analyse(good, request.threshold, ALPHA, meta=_str_meta(run.meta))
+    comparison = stats.analyse(samples, request.threshold, ALPHA, meta=_str_meta(run.meta))
     run.meta["compare"] = comparison_json(comparison)
     run.meta["boots"] = [_boot_summary(s) for s in samples]
     run.suites = [s for s in run.suites if s.name != SUITE]
