@@ -139,7 +139,7 @@ def _after_apply(
     note(f"configuring in {bdir}")
     config_case = kconfig.configure(src, bdir, fragments, run.file("build.log"))
     if prepared.build_suffix:  # the base tree of --compare-base
-        _allow_options_the_series_adds(config_case, src)
+        allow_options_the_series_adds(config_case, src)
     run.add(config_case)
     if (bdir / ".config").exists():
         (run.file("config")).write_bytes((bdir / ".config").read_bytes())
@@ -300,7 +300,7 @@ def _merge_suite(run: RunDir, case: Case) -> None:
     run.add(case)
 
 
-def _allow_options_the_series_adds(case: ConfigCase, base_tree: Path) -> None:
+def allow_options_the_series_adds(case: ConfigCase, base_tree: Path) -> None:
     """On the base, an option no Kconfig defines yet (CONFIG_GMEM from series.yaml's
     fragment) cannot survive olddefconfig: that is expected, not a config failure."""
     if case.status is not Status.FAIL:

@@ -136,7 +136,7 @@ def test_the_base_run_accepts_only_options_its_tree_does_not_define(tmp_path: Pa
         details=gmem,
         dropped=("CONFIG_GMEM",),
     )
-    pipeline._allow_options_the_series_adds(case, tree)
+    pipeline.allow_options_the_series_adds(case, tree)
     assert (case.status, case.message) == (
         Status.PASS,
         "base: not defined before the series: CONFIG_GMEM",
@@ -149,7 +149,7 @@ def test_the_base_run_accepts_only_options_its_tree_does_not_define(tmp_path: Pa
         details=f"{gmem}\n{foo}",
         dropped=("CONFIG_GMEM", "CONFIG_FOO"),
     )
-    pipeline._allow_options_the_series_adds(case, tree)
+    pipeline.allow_options_the_series_adds(case, tree)
     assert case.status is Status.FAIL
 
 

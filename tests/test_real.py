@@ -27,14 +27,14 @@ def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return Path(kept) if kept else tmp_path_factory.mktemp("real")
 
 
-def run_harness(series: str, out: Path, *extra: str) -> tuple[int, Path]:
+def run_harness(series: str, out: Path, *extra: str, command: str = "test") -> tuple[int, Path]:
     before = set(out.glob("*"))
     result = subprocess.run(
         [
             sys.executable,
             "-m",
             "harness.cli",
-            "test",
+            command,
             str(PROJECT / series),
             "--out",
             str(out),
@@ -153,3 +153,22 @@ def test_gmem_port_end_to_end(out: Path) -> None:
     messages = [c.get("message", "") for c in suites["gmem"]["children"]]
     assert not any("gmem=on" in m for m in messages)
     assert any(c["status"] == "pass" for c in suites["gmem"]["children"])
+
+
+def test_compare_finds_the_planted_fault_path_regression(out: Path) -> None:
+    """The planted series adds work to do_anonymous_page only: the 4 KiB anonymous fault
+    rate must come out worse, the THP fault rate (another path) must not."""
+    rc, run_dir = run_harness(
+        "patches/fixtures/planted-slow", out, "--bench", "pf1", "--reps", "3", command="compare"
+    )
+    data = json.loads((run_dir / "results.json").read_text())
+    verdicts = {m["name"]: m for m in data["compare"]["metrics"]}
+    assert rc == 1
+    assert verdicts["pf1.thp_never.pages_per_s"]["verdict"] == "worse"
+    assert verdicts["pf1.thp_always.pages_per_s"]["verdict"] != "worse"
+    assert verdicts["pf1.thp_never.pages_per_s"]["n_a"] >= 5  # fixed up front from the family
+    assert len((run_dir / "boots.jsonl").read_text().splitlines()) == 2 * data["boots_per_side"]
+    junit = ET.parse(run_dir / "junit.xml").getroot()
+    failed = [c.get("name") for c in junit.iter("testcase") if c.find("failure") is not None]
+    assert failed == ["pf1.thp_never.pages_per_s"]
+    assert "data:image/png;base64," in (run_dir / "report.html").read_text()

@@ -19,8 +19,7 @@ from ..build import kconfig, make
 from ..cases import Case, Status
 from ..errors import UserError
 from ..intake.series import Series
-from ..pipeline import TestOptions, fragments_for
-from ..pipeline import _allow_options_the_series_adds as allow_options_the_series_adds
+from ..pipeline import TestOptions, allow_options_the_series_adds, fragments_for
 from ..suites import guest
 from ..tree import mtimes, slots, worktree
 from .model import Side
