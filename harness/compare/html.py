@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .model import BootSample, Comparison, MetricResult, SlabResult, Verdict
-from .table import MARKER, render_table
+from .table import MARKER, format_number, render_table
 
 COLOURS = {"A": "#4c72b0", "B": "#dd8452"}
 VERDICT_COLOUR = {
@@ -27,11 +27,12 @@ VERDICT_COLOUR = {
     Verdict.INCONCLUSIVE: "#d4ac0d",
     Verdict.MISSING: "#bdc3c7",
 }
-SCALING = re.compile(r"^(scale_\w+)\.t(\d+)\.pages_per_s_per_task$")
+# scale_BENCH.tN.WHAT: WHAT measured with N tasks; per-task unless WHAT says it already is.
+SCALING = re.compile(r"^(scale_[^.]+)\.t(\d+)\.(.+)$")
 CSS = """
 body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:1200px}
 table{border-collapse:collapse;font-size:13px}td,th{padding:3px 8px;border-bottom:1px solid #ddd}
-td.num{text-align:right;font-variant-numeric:tabular-nums}th{text-align:left;background:#f4f4f4}
+td{white-space:nowrap}td:last-child{white-space:normal}td.num{text-align:right;font-variant-numeric:tabular-nums}th{text-align:left;background:#f4f4f4}
 .worse{color:#c0392b;font-weight:bold}.better{color:#27ae60;font-weight:bold}
 .metric{display:inline-block;margin:6px;border:1px solid #eee;padding:4px;vertical-align:top}
 pre{background:#f8f8f8;padding:1em;overflow-x:auto;font-size:12px}
@@ -60,7 +61,11 @@ def metric_figure(r: MetricResult, threshold: float) -> str:
     plt = _pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(5.2, 2.0), width_ratios=[2, 1])
     for x, (side, values) in enumerate((("A", r.a_values), ("B", r.b_values))):
-        left.scatter([x] * len(values), values, color=COLOURS[side], s=18, alpha=0.8)
+        # Spread the boots sideways in boot order so equal values stay countable.
+        xs = [
+            x + 0.25 * (i - (len(values) - 1) / 2) / max(len(values), 1) for i in range(len(values))
+        ]
+        left.scatter(xs, values, color=COLOURS[side], s=18, alpha=0.8)
     left.set_xticks([0, 1], ["A", "B"])
     left.set_xlim(-0.6, 1.6)
     left.set_title(r.name, fontsize=8)
@@ -123,26 +128,37 @@ def slab_figure(slabs: Sequence[SlabResult]) -> str:
     return _png(fig)
 
 
+def per_task(what: str, tasks: int, value: float) -> float:
+    """Throughput per task: totals are divided by the task count, per-task values kept."""
+    return value if "per_task" in what else value / tasks
+
+
+def scaling_curves(results: Sequence[MetricResult]) -> dict[str, list[tuple[int, float, float]]]:
+    """`scale_BENCH.tN.WHAT` metrics as curves: per BENCH.WHAT, (N, A per task, B per task)."""
+    curves: dict[str, list[tuple[int, float, float]]] = {}
+    for r in results:
+        if (m := SCALING.match(r.name)) and r.verdict is not Verdict.MISSING:
+            tasks = int(m[2])
+            point = (tasks, per_task(m[3], tasks, r.median_a), per_task(m[3], tasks, r.median_b))
+            curves.setdefault(f"{m[1]}.{m[3]}", []).append(point)
+    return {name: sorted(points) for name, points in curves.items() if len(points) > 1}
+
+
 def scaling_figure(results: Sequence[MetricResult]) -> str:
     """Per-task throughput against the number of tasks, per benchmark, A and B."""
-    curves: dict[str, list[tuple[int, MetricResult]]] = {}
-    for r in results:
-        if m := SCALING.match(r.name):
-            curves.setdefault(m[1], []).append((int(m[2]), r))
+    curves = scaling_curves(results)
     if not curves:
         return ""
     plt = _pyplot()
     fig, axes = plt.subplots(1, len(curves), figsize=(4 * len(curves), 2.6), squeeze=False)
-    for ax, (bench, points) in zip(axes[0], sorted(curves.items()), strict=True):
-        points.sort(key=lambda p: p[0])
-        tasks = [t for t, _ in points]
-        for side, attr in (("A", "median_a"), ("B", "median_b")):
-            ax.plot(
-                tasks, [getattr(r, attr) for _, r in points], "o-", color=COLOURS[side], label=side
-            )
-        ax.set_title(f"{bench}: pages/s per task", fontsize=8)
+    for ax, (name, points) in zip(axes[0], sorted(curves.items()), strict=True):
+        tasks = [t for t, _, _ in points]
+        ax.plot(tasks, [a for _, a, _ in points], "o-", color=COLOURS["A"], label="A")
+        ax.plot(tasks, [b for _, _, b in points], "o-", color=COLOURS["B"], label="B")
+        ax.set_title(f"{name}, per task", fontsize=8)
         ax.set_xlabel("tasks", fontsize=7)
         ax.set_xticks(tasks)
+        ax.set_ylim(bottom=0)
         ax.tick_params(labelsize=7)
         ax.legend(fontsize=7)
     fig.tight_layout()
@@ -175,15 +191,15 @@ def results_table(comparison: Comparison) -> str:
     )
     rows = ["<tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>"]
     for r in comparison.results:
-        ci = f"{_cell(r.ci95_pct[0], '+.2f')} … {_cell(r.ci95_pct[1], '+.2f')}"
+        ci = f"[{_cell(r.ci95_pct[0], '+.1f')}, {_cell(r.ci95_pct[1], '+.1f')}]"
         cells = [
             html.escape(r.name),
             html.escape(r.unit),
-            _cell(r.median_a, ".6g"),
+            format_number(r.median_a),
             _cell(r.cv_a, ".2f") + "%",
             _cell(r.change_pct, "+.2f"),
             ci if math.isfinite(r.ci95_pct[0]) else "",
-            _cell(r.median_b, ".6g"),
+            format_number(r.median_b),
             _cell(r.cv_b, ".2f") + "%",
             MARKER[r.verdict],
             _cell(r.p, ".2g"),
@@ -201,6 +217,16 @@ def results_table(comparison: Comparison) -> str:
             + "</tr>"
         )
     return "<table>" + "\n".join(rows) + "</table>"
+
+
+def _run_line(meta: dict[str, str]) -> str:
+    """ "Run X, started Y." with whichever of the two the command recorded."""
+    said = [
+        f"{label} {html.escape(meta[key])}"
+        for key, label in (("run", "Run"), ("started", "Started"))
+        if meta.get(key)
+    ]
+    return ("; ".join(said) + ".") if said else ""
 
 
 def render_html(comparison: Comparison, boots: Sequence[BootSample]) -> str:
@@ -226,8 +252,7 @@ def render_html(comparison: Comparison, boots: Sequence[BootSample]) -> str:
         f"{comparison.n_a}/{comparison.n_b} boots, interleaved; the boot is the unit of "
         f"replication. Mann-Whitney U with Holm over {comparison.family_size} metrics, "
         f"alpha {comparison.alpha:g}, threshold ±{comparison.threshold_pct:g}%. "
-        f"Run {html.escape(meta.get('run', ''))}, "
-        f"started {html.escape(meta.get('started', ''))}.</p>",
+        f"{_run_line(meta)}</p>",
         "<h2>Results</h2>",
         results_table(comparison),
         "<h2>Per metric: each boot, and the change's 95% CI against ±threshold</h2>",

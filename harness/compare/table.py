@@ -21,7 +21,8 @@ MARKER = {
 LEGEND = "- worse  + better  = same (CI within ±threshold)  ? inconclusive  (blank) one side only"
 
 
-def _num(x: float) -> str:
+def format_number(x: float) -> str:
+    """A median for people: no exponent below 1e15, six significant digits, "-" if undefined."""
     if not math.isfinite(x):
         return "-"
     if abs(x) >= 1e4:
@@ -32,7 +33,7 @@ def _num(x: float) -> str:
 def _side(median: float, cv: float, n: int) -> str:
     if not n:
         return "—"
-    return f"{_num(median)} ±{cv:.2f}%" if math.isfinite(cv) else _num(median)
+    return f"{format_number(median)} ±{cv:.2f}%" if math.isfinite(cv) else format_number(median)
 
 
 def _row(r: MetricResult) -> list[str]:
@@ -110,9 +111,9 @@ def _slab_lines(slabs: tuple[SlabResult, ...]) -> list[str]:
     for s in sorted(grown, key=lambda s: (s.scenario, -abs(_delta(s)))):
         per_page = _delta(s) / s.pages if s.pages else math.nan
         page = f"  {per_page:+.2f} B/page" if math.isfinite(per_page) else ""
-        a = _num(s.median_bytes_a) if math.isfinite(s.median_bytes_a) else "absent"
+        a = format_number(s.median_bytes_a) if math.isfinite(s.median_bytes_a) else "absent"
         lines.append(
-            f"  {s.scenario:24} {s.cache:24} A {a:>10}  B {_num(s.median_bytes_b):>10}  "
+            f"  {s.scenario:24} {s.cache:24} A {a:>10}  B {format_number(s.median_bytes_b):>10}  "
             f"Δ {_delta(s):+.0f} B{page}"
         )
     return lines
