@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.compare import html, stats
+from harness.compare import report_html, stats
 from harness.compare.boots import load_jsonl
 
 RECORDED_AA = Path(__file__).parent / "fixtures" / "compare" / "recorded-aa-pf1.jsonl"
@@ -20,7 +20,7 @@ CHROMIUM = shutil.which("chromium")
 def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
     boots = load_jsonl(RECORDED_AA)
     page = tmp_path / "report.html"
-    page.write_text(html.render_html(stats.analyse(boots, 5.0), boots))
+    page.write_text(report_html.render_html(stats.analyse(boots, 5.0), boots))
     shot = tmp_path / "report.png"
     argv = [
         str(CHROMIUM),

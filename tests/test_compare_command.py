@@ -147,7 +147,7 @@ RECORDED_AA = Path(__file__).parent / "fixtures" / "compare" / "recorded-aa-pf1.
 def test_recorded_boots_load_back_and_the_report_renders() -> None:
     """boots.jsonl of a real A/A run (base kernel booted as both sides, pf1 under icount,
     3 boots per side): it loads back, no verdict is better/worse, and both outputs render."""
-    from harness.compare import html, table
+    from harness.compare import report_html, table
     from harness.compare.boots import load_jsonl
 
     boots = load_jsonl(RECORDED_AA)
@@ -157,5 +157,5 @@ def test_recorded_boots_load_back_and_the_report_renders() -> None:
     assert {r.verdict for r in comparison.results} == {Verdict.SAME}
     text = table.render_table(comparison)
     assert "pf1.thp_never.pages_per_s" in text and "3/3" in text
-    page = html.render_html(comparison, boots)
+    page = report_html.render_html(comparison, boots)
     assert page.count("data:image/png;base64,") == 2 and "http" not in page.split("<body>")[1]

@@ -1,4 +1,4 @@
-"""table.py and html.py on an A/A fixture with a planted change: what a reader must see."""
+"""table.py and report_html.py on an A/A fixture with a planted change: what a reader must see."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import dataclasses
 import re
 from pathlib import Path
 
-from harness.compare import html, table
+from harness.compare import report_html, table
 from harness.compare.metrics import parse_boot_output
 from harness.compare.model import BootSample, Comparison, Side, SlabDelta
 from harness.compare.stats import analyse
@@ -57,7 +57,7 @@ def test_table_says_how_many_boots_an_inconclusive_metric_needs() -> None:
 
 def test_html_is_self_contained_and_labels_the_timing() -> None:
     comparison, boots = planted()
-    page = html.render_html(comparison, boots)
+    page = report_html.render_html(comparison, boots)
     assert "emulated (TCG wall clock)" in page
     # No network: every image is inline and nothing is fetched from anywhere.
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)
@@ -69,7 +69,7 @@ def test_html_is_self_contained_and_labels_the_timing() -> None:
 
 def test_scaling_curves_are_per_task() -> None:
     comparison, _ = planted()
-    ((name, points),) = html.scaling_curves(comparison.results).items()
+    ((name, points),) = report_html.scaling_curves(comparison.results).items()
     assert name == "scale_pf.pages_per_s"
     assert [tasks for tasks, _, _ in points] == [1, 2, 4]
     by_name = {r.name: r for r in comparison.results}
@@ -79,5 +79,5 @@ def test_scaling_curves_are_per_task() -> None:
 def test_html_without_slabs_or_scaling_says_none() -> None:
     comparison, boots = planted()
     bare = dataclasses.replace(comparison, results=comparison.results[:1], slabs=())
-    page = html.render_html(bare, boots)
+    page = report_html.render_html(bare, boots)
     assert page.count("<p>none</p>") == 2

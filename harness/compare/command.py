@@ -188,7 +188,7 @@ def _record_boot(run: RunDir, sample: BootSample, suite: Case) -> None:
 
 
 def _write_outputs(request: CompareRequest, run: RunDir, samples: list[BootSample]) -> None:
-    from . import html, table  # matplotlib: only once there is something to draw
+    from . import report_html, table  # matplotlib: only once there is something to draw
 
     comparison = stats.analyse(samples, request.threshold, ALPHA, meta=_str_meta(run.meta))
     run.meta["compare"] = comparison_json(comparison)
@@ -197,7 +197,7 @@ def _write_outputs(request: CompareRequest, run: RunDir, samples: list[BootSampl
     run.add(metric_cases(comparison, request.threshold))
     text = table.render_table(comparison)
     run.file("table.txt").write_text(text)
-    run.file("report.html").write_text(html.render_html(comparison, samples))
+    run.file("report.html").write_text(report_html.render_html(comparison, samples))
     print(text)
 
 
