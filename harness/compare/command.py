@@ -152,7 +152,7 @@ def _boot_all(
         append_jsonl(run.file("boots.jsonl"), sample)
         _record_boot(run, sample, suite)
         index += 1
-        if boots == math.inf and index == 2:  # the first pair fixes the family, then n
+        if index == 2:  # the first pair shows the family; n is fixed from it, not from results
             boots = _fix_boots(plan, samples, run)
 
 
@@ -161,9 +161,17 @@ def _fix_boots(plan: BootPlan, samples: list[BootSample], run: RunDir) -> int:
     a, b = (next(s for s in samples if s.side is side) for side in (Side.A, Side.B))
     family = len(set(a.metrics) & set(b.metrics))
     needed = stats.min_boots_for(family, ALPHA) if family else 0
+    run.meta["family_size"] = family
+    if plan.boots:  # the user's number stands; say when it cannot reach a verdict
+        run.meta["boots_per_side"] = plan.boots
+        if plan.boots < needed:
+            note(
+                f"warning: with {plan.boots} boots per side, Holm over {family} metrics can "
+                f"never reach p<{ALPHA} (needs {needed}): verdicts can only be same/inconclusive"
+            )
+        return plan.boots
     boots = max(needed, DEFAULT_MIN_BOOTS)
     run.meta["boots_per_side"] = boots
-    run.meta["family_size"] = family
     note(
         f"{family} metrics on both sides: {boots} boots per side (the fewest at which "
         f"Holm over {family} can reach p<{ALPHA}: min two-sided Mann-Whitney p "
