@@ -1,10 +1,16 @@
 from __future__ import annotations
 
+import subprocess
+import time
 from pathlib import Path
+from typing import Any
 
+import pytest
 from conftest import git, make_series
 
+from harness import proc
 from harness.cases import Status
+from harness.errors import EnvError
 from harness.intake import series
 from harness.tree import worktree
 
@@ -90,3 +96,71 @@ def test_parse_gnu_patch_output() -> None:
         "mm/Makefile hunk #1: REJECTED (at line 138)",
         "mm/gmem.c hunk #1: applies at 1 (exact)",
     ]
+
+
+def _reused_worktree(repo: Path, tmp_path: Path) -> tuple[worktree.Worktree, Path]:
+    wt = worktree.prepare_worktree(_spec(repo), tmp_path / "wt", tmp_path / "log")
+    (wt.path / "Makefile").write_text("dirty")
+    gitdir = Path(git(wt.path, "rev-parse", "--absolute-git-dir").strip())
+    return wt, gitdir / "index.lock"
+
+
+def test_a_stale_index_lock_is_removed_and_the_reset_retried(
+    tiny_repo: Path, tmp_path: Path
+) -> None:
+    wt, lock = _reused_worktree(tiny_repo, tmp_path)
+    lock.write_text("")  # left by a git that was killed
+    again = worktree.prepare_worktree(_spec(tiny_repo), wt.path, tmp_path / "log")
+    assert not lock.exists()
+    assert (again.path / "Makefile").read_text() == "obj-y += mm/\n"
+    assert git(again.path, "rev-parse", "HEAD").strip() == again.base_rev
+
+
+def test_an_index_lock_a_live_git_holds_is_refused(tiny_repo: Path, tmp_path: Path) -> None:
+    wt, lock = _reused_worktree(tiny_repo, tmp_path)
+    lock.write_text("")
+    fake_git = tmp_path / "bin" / "git"  # its comm is "git", its cwd the worktree
+    fake_git.parent.mkdir()
+    fake_git.write_text("#!/bin/sh\nsleep 30\n")
+    fake_git.chmod(0o755)
+    holder = subprocess.Popen([str(fake_git)], cwd=wt.path)
+    try:
+        time.sleep(0.2)
+        with pytest.raises(EnvError, match=f"held by git \\(pid {holder.pid}\\)"):
+            worktree.prepare_worktree(_spec(tiny_repo), wt.path, tmp_path / "log")
+        assert lock.exists()
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_failing_reset_step_is_an_env_error(
+    tiny_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wt, _ = _reused_worktree(tiny_repo, tmp_path)
+    real_git = worktree.git
+
+    def clean_fails(repo: Path, *args: str, **kw: Any) -> proc.Completed:
+        if args[:1] == ("clean",):
+            return proc.Completed(("git", *args), 1, "error: cannot clean", 0.0)
+        return real_git(repo, *args, **kw)
+
+    monkeypatch.setattr(worktree, "git", clean_fails)
+    with pytest.raises(EnvError, match="git clean in .* failed: error: cannot clean"):
+        worktree.prepare_worktree(_spec(tiny_repo), wt.path, tmp_path / "log")
+
+
+def test_a_tree_still_dirty_after_the_reset_is_never_tested(
+    tiny_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wt, _ = _reused_worktree(tiny_repo, tmp_path)
+    real_git = worktree.git
+
+    def reset_does_nothing(repo: Path, *args: str, **kw: Any) -> proc.Completed:
+        if args[:1] in (("checkout",), ("reset",)):
+            return proc.Completed(("git", *args), 0, "", 0.0)
+        return real_git(repo, *args, **kw)
+
+    monkeypatch.setattr(worktree, "git", reset_does_nothing)
+    with pytest.raises(EnvError, match="not clean after the reset: M Makefile"):
+        worktree.prepare_worktree(_spec(tiny_repo), wt.path, tmp_path / "log")

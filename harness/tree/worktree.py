@@ -2,7 +2,8 @@
 
 Input: a TreeSpec and a Series. Output: a Worktree and an ApplyReport (one Case
 per patch). The base repository is never modified: all work is in a git worktree.
-Raises UserError for a bad --tree/--base, EnvError when the Debian source is missing.
+Raises UserError for a bad --tree/--base, EnvError when the Debian source is missing
+or a worktree cannot be reset to exactly the base (a stale index.lock is removed first).
 """
 
 from __future__ import annotations
@@ -126,26 +127,81 @@ def _unpack_as_git(tarball: Path, repo: Path, tag: str) -> None:
 
 
 def prepare_worktree(spec: TreeSpec, where: Path, log: Path) -> Worktree:
-    """A clean detached worktree at spec.rev; reused (and reset) between runs."""
+    """A clean detached worktree at spec.rev; reused (and reset) between runs. Every git
+    step is checked and the result verified (HEAD, `git status`), else EnvError."""
     rev = git(spec.repo, "rev-parse", f"{spec.rev}^{{commit}}")
     if not rev.ok:
         raise UserError(f"{spec.label}: cannot resolve {spec.rev}")
     commit = rev.output.strip()
     if (where / ".git").exists():
-        git(where, "am", "--abort", log=log)
-        steps = [
+        gitdir = Path(_git_checked(where, ["rev-parse", "--absolute-git-dir"], log).strip())
+        if (gitdir / "rebase-apply").exists():  # a `git am` a killed run left half done
+            _git_checked(where, ["am", "--abort"], log, gitdir)
+        for step in (
             ["checkout", "-q", "-f", "--detach", commit],
             ["reset", "-q", "--hard"],
             ["clean", "-q", "-fdx"],
-        ]
-        for step in steps:
-            git(where, *step, log=log)
+        ):
+            _git_checked(where, step, log, gitdir)
     else:
-        git(spec.repo, "worktree", "prune", log=log)
-        added = git(spec.repo, "worktree", "add", "-f", "--detach", str(where), commit, log=log)
-        if not added.ok:
-            raise EnvError(f"git worktree add {where} failed: {added.output.strip()[-200:]}")
+        _git_checked(spec.repo, ["worktree", "prune"], log)
+        _git_checked(spec.repo, ["worktree", "add", "-f", "--detach", str(where), commit], log)
+    _verify_checkout(where, commit, log)
     return Worktree(where, commit)
+
+
+def _git_checked(where: Path, step: list[str], log: Path, gitdir: Path | None = None) -> str:
+    """Run one git step; a stale index.lock in `gitdir` is removed and the step retried
+    once. Any other failure raises EnvError: a half-reset tree is never tested."""
+    result = git(where, *step, log=log)
+    if not result.ok and gitdir is not None and "index.lock" in result.output:
+        if clear_stale_lock(gitdir / "index.lock", where):
+            result = git(where, *step, log=log)
+    if not result.ok:
+        raise EnvError(f"git {step[0]} in {where} failed: {result.output.strip()[-300:]}")
+    return result.output
+
+
+def clear_stale_lock(lock: Path, where: Path) -> bool:
+    """Remove `lock` if no live git process works in `where` (the slot's flock keeps
+    other harness runs out, so such a lock was left by a killed git). False if none."""
+    if not lock.exists():
+        return False
+    holders = _git_processes_in(where)
+    if holders:
+        raise EnvError(f"{lock} is held by git (pid {', '.join(map(str, holders))}); retry later")
+    proc.note(f"removing stale {lock} (no git process is running in {where})")
+    lock.unlink(missing_ok=True)
+    return True
+
+
+def _git_processes_in(where: Path) -> list[int]:
+    """Live git processes whose working directory is `where` or below it (git -C)."""
+    here = where.resolve()
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() != "git":
+                continue
+            cwd = (entry / "cwd").resolve(strict=True)
+        except OSError:
+            continue
+        if cwd == here or here in cwd.parents:
+            pids.append(int(entry.name))
+    return pids
+
+
+def _verify_checkout(where: Path, commit: str, log: Path) -> None:
+    """Never test the wrong tree: HEAD is the wanted commit and nothing is modified."""
+    head = _git_checked(where, ["rev-parse", "HEAD"], log).strip()
+    if head != commit:
+        raise EnvError(f"{where}: HEAD is {head[:12]} after the reset, not {commit[:12]}")
+    dirty = _git_checked(where, ["status", "--porcelain"], log)
+    if dirty.strip():
+        first = dirty.strip().splitlines()[0]
+        raise EnvError(f"{where} is not clean after the reset: {first}")
 
 
 @dataclass
