@@ -164,3 +164,18 @@ def test_a_tree_still_dirty_after_the_reset_is_never_tested(
     monkeypatch.setattr(worktree, "git", reset_does_nothing)
     with pytest.raises(EnvError, match="not clean after the reset: M Makefile"):
         worktree.prepare_worktree(_spec(tiny_repo), wt.path, tmp_path / "log")
+
+
+def test_a_patch_the_base_already_has_is_a_fail_not_a_3_way_pass(
+    tiny_repo: Path, tmp_path: Path
+) -> None:
+    out = make_series(tiny_repo, tmp_path / "s", [("mm/mmap.c", "int line3;", "long line3;")])
+    (s,) = series.load(out)
+    text = (tiny_repo / "mm/mmap.c").read_text()
+    (tiny_repo / "mm/mmap.c").write_text(text.replace("int line3;", "long line3;"))
+    git(tiny_repo, "commit", "-q", "-am", "the same change, merged another way")
+    wt = worktree.prepare_worktree(_spec(tiny_repo), tmp_path / "wt", tmp_path / "log")
+    (case,) = worktree.apply_series(wt, s, tmp_path / "log").children
+    assert case.status is Status.FAIL
+    assert case.message == "already applied: the base already has this change"
+    assert "Patch already applied" in case.details

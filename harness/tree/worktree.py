@@ -241,8 +241,19 @@ def apply_patch(wt: Worktree, patch: Patch, log: Path) -> PatchCase:
     with tempfile.NamedTemporaryFile(suffix=".patch") as mail:
         mail.write(patch.mail)
         mail.flush()
+        before = git(wt.path, "rev-parse", "HEAD").output.strip()
         result = git(wt.path, "am", "-3", "--keep-non-patch", mail.name, log=log)
     if result.ok:
+        unchanged = _no_change(wt, before, result.output)
+        if unchanged:
+            return PatchCase(
+                name,
+                Status.FAIL,
+                f"{unchanged}: the base already has this change",
+                details=result.output.strip(),
+                properties={"apply": "already-applied"},
+                reason=unchanged,
+            )
         how = "3-way" if "3-way merge" in result.output else "clean"
         return PatchCase(name, Status.PASS, f"applied {how}", properties={"apply": how})
     conflicted = git(wt.path, "diff", "--name-only", "--diff-filter=U").output.split()
@@ -258,6 +269,20 @@ def apply_patch(wt: Worktree, patch: Patch, log: Path) -> PatchCase:
         properties={"apply": "conflict"},
         reason=reason,
     )
+
+
+def _no_change(wt: Worktree, before: str, am_output: str) -> str:
+    """Why a `git am` that succeeded changed nothing ('' when it did change the tree):
+    git says "No changes -- Patch already applied" and makes no commit, or the 3-way
+    merge left an empty commit. Either way the series was not tested as sent."""
+    if "Patch already applied" in am_output:
+        return "already applied"
+    head = git(wt.path, "rev-parse", "HEAD").output.strip()
+    if head == before:
+        return "already applied"
+    if git(wt.path, "diff", "--quiet", before, head).ok:
+        return "empty commit"
+    return ""
 
 
 HUNK_RESULT = re.compile(
@@ -346,7 +371,7 @@ def analyse_rejects(wt: Worktree, series: Series, cases: list[PatchCase], log: P
         case.details = f"{case.details}\n\n{summary}\n{report}".strip()
         if case.status is Status.SKIP:
             case.message += f"; {summary}"
-        elif case.status is Status.FAIL and rejected:
+        elif case.status is Status.FAIL and rejected and case.properties["apply"] == "conflict":
             files = ", ".join(dict.fromkeys(o.file for o in rejected))
             case.message = f"{case.reason}; hunks rejected in: {files}"
         git(scratch_wt.path, "add", "-A", log=log)
