@@ -12,6 +12,7 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness import proc
 from harness.boot import kvm, vm
 from harness.boot.console_cases import incident_cases
 from harness.build import kconfig, kconfig_deps, make
@@ -107,6 +108,7 @@ def wanted_suites(series: Series, opts: TestOptions) -> tuple[str, ...]:
 
 
 def test_series(series: Series, opts: TestOptions) -> RunDir:
+    proc.require(proc.APPLY_TOOLS if opts.apply_only else proc.BOOT_TOOLS)
     if not opts.apply_only:
         series_tests.select(wanted_suites(series, opts))  # bad --suite: refused before any tree
     prepared = apply_stage(series, opts)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -33,7 +34,16 @@ INSTALL_HINTS = {
     "flex": "apt-get install flex bison",
     "perl": "apt-get install perl",
     "b4": "pip install -e . (b4 is a pinned dependency)",
+    "patch": "apt-get install patch",
+    "rsync": "apt-get install rsync",  # make headers_install (kselftest builds)
+    "bison": "apt-get install flex bison",
+    "bc": "apt-get install bc",
 }
+
+# What each command runs on the host, checked by require() before any work starts.
+APPLY_TOOLS = ("git", "patch")
+BUILD_TOOLS = (*APPLY_TOOLS, "make", "gcc", "flex", "bison", "bc", "perl", "rsync")
+BOOT_TOOLS = (*BUILD_TOOLS, "vng", "qemu-system-x86_64")
 
 # A child started by watched(): its stderr is a pipe the caller reads.
 Child = subprocess.Popen[bytes]
@@ -66,6 +76,17 @@ def missing_tool(name: str) -> EnvError:
 
 
 GROUP_GONE_WAIT = 5.0  # seconds for SIGKILLed grandchildren (QEMU under vng) to go
+
+
+def require(tools: Sequence[str]) -> None:
+    """EnvError (exit 3) naming every missing tool and its package: a missing tool is
+    never a test result (a kselftest build without rsync is not a failing kselftest)."""
+    missing = [tool for tool in tools if shutil.which(tool) is None]
+    if missing:
+        hints = "; ".join(
+            f"{tool}: {INSTALL_HINTS.get(tool, 'install ' + tool)}" for tool in missing
+        )
+        raise EnvError(f"missing host tools: {hints}")
 
 
 def kill_group(popen: subprocess.Popen[bytes] | subprocess.Popen[str]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -107,3 +108,30 @@ def test_help_says_what_harness_is_with_an_example_per_command() -> None:
         assert f"\n  harness {name} " in text, f"no example for `harness {name}`"
         unexplained = [a.dest for a in sub._actions if not a.help]
         assert unexplained == [], f"harness {name}: arguments without help"
+
+
+def test_a_missing_host_tool_exits_3_naming_its_package(tmp_path: Path) -> None:
+    """A PATH with everything `harness test` runs except rsync (make headers_install)."""
+    import shutil
+
+    from harness import proc
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in [*proc.BOOT_TOOLS, "sh"]:
+        found = shutil.which(tool)
+        if tool != "rsync" and found:
+            (bin_dir / tool).symlink_to(found)
+    result = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "test", str(PROJECT / "patches/fixtures/demo")]
+        + ["--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache")],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT,
+        timeout=60,
+        env={**os.environ, "PATH": str(bin_dir)},
+    )
+    assert result.returncode == 3, result.stderr
+    assert "rsync: apt-get install rsync" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()  # refused before any tree or run dir

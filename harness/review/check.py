@@ -232,7 +232,9 @@ def _finish(suite: Case) -> Case:
 def check_command(path: Path, opts: CheckOptions) -> int:
     """`harness check`: every series under `path`; 1 when any check failed."""
     failed = False
-    for one in load(path):  # every series is validated before any tree is touched
+    all_series = load(path)  # every series is validated before any tree is touched
+    proc.require(proc.BUILD_TOOLS)
+    for one in all_series:
         run = check_series(one, opts)
         print(f"\n{one.name}: {one.subject}")
         terminal_summary(run)
