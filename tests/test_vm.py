@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
+import pytest
 from conftest import FIXTURES
 
 from harness.boot import kvm, vm
@@ -99,3 +102,32 @@ def test_wedged_guest_is_a_kernel_failure_with_the_stall_line() -> None:
     status, reason = vm.classify(None, vm.Watch(wedged=True), console, "", SPEC)
     assert status is Status.FAIL
     assert reason == "guest wedged, boot ended: rcu: INFO: rcu_sched detected stalls on CPUs/tasks:"
+
+
+def test_kvm_verdict_is_probed_again_after_a_qemu_or_kernel_upgrade(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    qemu = bin_dir / kvm.QEMU
+    stamp = os.stat(__file__).st_mtime_ns  # one mtime: only the version output differs
+
+    def install(version: str) -> None:
+        qemu.write_text(f"#!/bin/sh\necho 'QEMU emulator version {version}'\n")
+        qemu.chmod(0o755)
+        os.utime(qemu, ns=(stamp, stamp))
+
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    calls = []
+    monkeypatch.setattr(kvm, "probe", lambda: calls.append(1) or kvm.KvmVerdict(False, "hang"))
+    install("9.2.0")
+    kvm.verdict(tmp_path)
+    kvm.verdict(tmp_path)
+    assert calls == [1]
+    install("9.2.1")
+    kvm.verdict(tmp_path)
+    assert calls == [1, 1]
+    assert json.loads((tmp_path / "kvm-probe.json").read_text())["qemu"].endswith("9.2.1")
+    monkeypatch.setattr(kvm.platform, "release", lambda: "6.12.999-amd64")
+    kvm.verdict(tmp_path)
+    assert calls == [1, 1, 1]

@@ -4,7 +4,8 @@ Input: a cache dir. Output: KvmVerdict. /dev/kvm answering ioctls is not enough:
 on some hosts QEMU with `-cpu host` (what vng uses) aborts on an MSR, or hangs.
 So we start QEMU's firmware under KVM and wait for SeaBIOS to print on the debug
 port: that only happens when guest code actually executed.
-Writes the answer to <cache>/kvm-probe.json, keyed by host kernel, CPU and QEMU;
+Writes the answer to <cache>/kvm-probe.json, keyed by host kernel (uname -r), CPU and
+QEMU (binary and --version): an upgrade of either probes again;
 raises nothing (a missing QEMU is a "no").
 """
 
@@ -75,7 +76,18 @@ def machine_key() -> str:
         None,
     )
     qemu_id = f"{qemu_path}:{qemu_path.stat().st_mtime}" if qemu_path else "none"
-    return hashlib.sha256(f"{platform.release()}|{cpu}|{qemu_id}".encode()).hexdigest()[:16]
+    # `uname -r` and `qemu --version`: a kernel or QEMU upgrade can fix (or break) KVM.
+    key = f"{platform.release()}|{cpu}|{qemu_id}|{qemu_version()}"
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def qemu_version() -> str:
+    """The first line of `qemu-system-x86_64 --version`; '' when there is none."""
+    try:
+        result = proc.run([QEMU, "--version"], timeout=10)
+    except EnvError:
+        return ""
+    return result.output.strip().splitlines()[0] if result.ok and result.output.strip() else ""
 
 
 def verdict(cache: Path) -> KvmVerdict:
@@ -89,7 +101,8 @@ def verdict(cache: Path) -> KvmVerdict:
         pass
     result = probe()
     cache.mkdir(parents=True, exist_ok=True)
-    cache_file.write_text(json.dumps({"key": key, **asdict(result)}))
+    seen = {"kernel": platform.release(), "qemu": qemu_version()}  # for a reader of the file
+    cache_file.write_text(json.dumps({"key": key, **seen, **asdict(result)}))
     return result
 
 
