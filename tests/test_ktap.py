@@ -279,9 +279,12 @@ def test_skip_all_plan() -> None:
     assert (main.status, main.message, main.children) == (Status.SKIP, "needs root", [])
 
 
-def test_empty_plan_is_no_tests() -> None:
-    main = one("KTAP version 1\n1..0\n")
-    assert (main.status, main.message) == (Status.SKIP, "no tests run")
+def test_a_header_with_no_tests_is_an_error_like_kunit_tool_says() -> None:
+    for text in ("KTAP version 1\n1..0\n", "KTAP version 1\n", "TAP version 13\n# hello\n"):
+        main = one(text)
+        assert (main.status, main.message) == (Status.ERROR, "0 tests run"), text
+    nested = one("KTAP version 1\n1..1\n    KTAP version 1\n    # Subtest: empty\nok 1 empty\n")
+    assert [(c.status, c.message) for c in nested.children] == [(Status.ERROR, "0 tests run")]
 
 
 def test_no_ktap_gives_nothing() -> None:

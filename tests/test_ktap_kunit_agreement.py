@@ -2,8 +2,8 @@
 
 The kernel tree comes from $HARNESS_KERNEL_TREE (default ~/.cache/harness/trees/debian-6.12);
 without it these tests skip. Statuses are mapped SUCCESS->PASS, FAILURE->FAIL, SKIPPED->SKIP,
-TEST_CRASHED->ERROR, NO_TESTS->SKIP (TAP's "1..0" means skip-all; we keep "nothing ran" visible
-as SKIP with message "no tests run" instead of failing the series, where kunit_json says FAIL),
+TEST_CRASHED->ERROR, NO_TESTS->ERROR (a header and no tests: "0 tests run", as kunit_tool says;
+only "1..0 # SKIP why" is TAP's skip-all, a SKIP),
 and FAILURE_TO_PARSE_TESTS->ERROR: read_ktap() then finds no document at all, and the guest stage
 turns "no KTAP" into one ERROR case.
 """
@@ -31,7 +31,7 @@ STATUS = {
     "FAILURE": Status.FAIL,
     "SKIPPED": Status.SKIP,
     "TEST_CRASHED": Status.ERROR,
-    "NO_TESTS": Status.SKIP,
+    "NO_TESTS": Status.ERROR,
     "FAILURE_TO_PARSE_TESTS": Status.ERROR,
 }
 

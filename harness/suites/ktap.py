@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from harness.cases import Case, Status
 
 CRASHED = "no result: crashed or hung?"
+NO_TESTS_RUN = "0 tests run"  # kunit_tool's words for a KTAP header with no tests
 _MAX_MISSING = 100
 
 _TIMESTAMP = re.compile(r"^\[\s*\d+\.\d+\](?:\[\s*[CT]\d+\])? ?")
@@ -355,6 +356,11 @@ class _Parser:
         return nodes
 
 
-def _no_tests(case: Case, reason: str | None = None) -> Case:
-    case.status, case.message = Status.SKIP, reason or "no tests run"
+def _no_tests(case: Case, skip_all: str | None = None) -> Case:
+    """A header and no tests. `1..0 # SKIP why` is TAP's skip-all: a SKIP. Otherwise it is
+    kunit_tool's NO_TESTS ("0 tests run!"): an ERROR, since nothing was tested."""
+    if skip_all is not None:
+        case.status, case.message = Status.SKIP, skip_all or "skipped (1..0 # SKIP)"
+    else:
+        case.status, case.message = Status.ERROR, NO_TESTS_RUN
     return case
