@@ -56,6 +56,7 @@ class StageClock:
 
 def compare(request: CompareRequest) -> RunDir:
     validate(request)
+    proc.require(proc.BOOT_TOOLS)  # a missing tool is exit 3 now, not a failed side later
     clock = StageClock()
     specs = sides_of(request)
     ws = open_workspace(request)
