@@ -23,6 +23,7 @@ from typing import Any
 from .. import proc
 from ..boot import kvm, vm
 from ..cases import Case, Status
+from ..errors import interrupt_message
 from ..results.rundir import RunDir
 from . import stats
 from .boots import BootPlan, append_jsonl, boot_once, interleaved, vm_spec
@@ -129,8 +130,9 @@ def _measure(
     try:
         with clock.stage("boots"):
             _boot_all(plan, built, run, samples)
-    except KeyboardInterrupt:
-        run.add(Case("interrupted", Status.ERROR, f"interrupted after {len(samples)} boots"))
+    except KeyboardInterrupt as err:  # Ctrl-C, SIGTERM, SIGHUP: what was measured is kept
+        why = f"{interrupt_message(err)} after {len(samples)} boots"
+        run.add(Case("interrupted", Status.ERROR, why))
         raise
     finally:
         with clock.stage("analysis"):
