@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..boot import vm
+from ..boot.console_cases import incident_cases
 from ..cases import Case, Status
 from ..suites import guest
 from .metrics import parse_boot_output
@@ -81,6 +82,10 @@ def boot_once(
     after = os.getloadavg()
     [suite] = guest.suite_results(result.guest_output, [BENCH_SUITE], result.reason)
     suite.name = f"bench {label.value}{index}"
+    # An oops or a splat during a benchmark is a kernel failure of that side, named after
+    # the benchmark that was running, as `harness test` reports it.
+    incidents = incident_cases(result.console, f"{label.value}{index}")
+    suite.children += incidents.children
     ran = result.status is Status.PASS and suite.worst() is not Status.ERROR
     output = "\n".join(lines for _, lines, _ in _bench_segments(result.guest_output))
     parsed = parse_boot_output(output)
