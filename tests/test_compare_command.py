@@ -13,7 +13,7 @@ import pytest
 
 from harness.cases import Status
 from harness.compare import command, request, stats
-from harness.compare.boots import BootPlan, guest_script, interleaved
+from harness.compare.boots import BootPlan, guest_script, interleaved, load_jsonl
 from harness.compare.model import Better, BootSample, Metric, Side, Verdict
 from harness.compare.request import CompareRequest, Timing
 from harness.compare.sides import BuiltSide, SideSpec
@@ -148,7 +148,6 @@ def test_recorded_boots_load_back_and_the_report_renders() -> None:
     """boots.jsonl of a real A/A run (base kernel booted as both sides, pf1 under icount,
     3 boots per side): it loads back, no verdict is better/worse, and both outputs render."""
     from harness.compare import report_html, table
-    from harness.compare.boots import load_jsonl
 
     boots = load_jsonl(RECORDED_AA)
     assert [(b.side, b.index) for b in boots] == interleaved(3)
@@ -159,3 +158,23 @@ def test_recorded_boots_load_back_and_the_report_renders() -> None:
     assert "pf1.thp_never.pages_per_s" in text and "3/3" in text
     page = report_html.render_html(comparison, boots)
     assert page.count("data:image/png;base64,") == 2 and "http" not in page.split("<body>")[1]
+
+
+RECORDED_GMEM = Path(__file__).parent / "fixtures" / "compare" / "recorded-gmem-ab.jsonl"
+
+
+def test_recorded_gmem_comparison_keeps_its_verdicts() -> None:
+    """boots.jsonl of the real `harness compare patches/gmem-rfc-v1-6.12` (6 boots per side,
+    icount): plain anonymous memory costs nothing beyond ±5 %, the peer-shared figures exist
+    only on B, and the slab summary names gm_mapping at 48 bytes per 4 KiB page."""
+    boots = load_jsonl(RECORDED_GMEM)
+    comparison = stats.analyse(boots, 5.0)
+    by_name = {r.name: r for r in comparison.results}
+    assert comparison.family_size == 19 and (comparison.n_a, comparison.n_b) == (6, 6)
+    assert not [r.name for r in comparison.results if r.verdict is Verdict.WORSE]
+    assert by_name["pf1.thp_never.pages_per_s"].verdict is Verdict.SAME
+    assert by_name["peer_meta.held.bytes_per_page"].verdict is Verdict.MISSING
+    [gm_mapping] = [
+        s for s in comparison.slabs if (s.scenario, s.cache) == ("peer_1g.held", "gm_mapping")
+    ]
+    assert gm_mapping.pages == 262144 and round(gm_mapping.median_bytes_b / gm_mapping.pages) == 48
