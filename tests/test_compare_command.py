@@ -178,3 +178,15 @@ def test_recorded_gmem_comparison_keeps_its_verdicts() -> None:
         s for s in comparison.slabs if (s.scenario, s.cache) == ("peer_1g.held", "gm_mapping")
     ]
     assert gm_mapping.pages == 262144 and round(gm_mapping.median_bytes_b / gm_mapping.pages) == 48
+
+
+def test_recorded_full_aa_gives_no_false_verdict() -> None:
+    """The real A/A run (`harness compare patches/gmem-rfc-v1-6.12 --aa`: the base kernel as
+    both sides, 6 boots each, icount): no metric better or worse, the fault paths same."""
+    boots = load_jsonl(Path(__file__).parent / "fixtures" / "compare" / "recorded-aa-full.jsonl")
+    comparison = stats.analyse(boots, 5.0)
+    verdicts = {r.name: r.verdict for r in comparison.results}
+    assert comparison.family_size == 19
+    assert not {Verdict.BETTER, Verdict.WORSE} & set(verdicts.values())
+    assert verdicts["pf1.thp_never.pages_per_s"] is Verdict.SAME
+    assert verdicts["fork.anon_256m.us_per_op"] is Verdict.SAME
