@@ -93,7 +93,7 @@ def _build_sides(
             Case(
                 f"build {spec.side.value}",
                 Status.PASS,
-                f"{spec.label} at {side.commit[:12]}",
+                f"{spec.label} on base {side.commit[:12]}",
                 seconds=side.seconds,
             )
         )
