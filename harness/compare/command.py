@@ -29,7 +29,15 @@ from . import stats
 from .boots import BootPlan, append_jsonl, boot_once, interleaved, vm_spec
 from .model import BootSample, Comparison, Side, Verdict
 from .request import ALPHA, DEFAULT_MIN_BOOTS, CompareRequest, Timing, validate
-from .sides import BuiltSide, SideFailed, SideSpec, build_side, check_applies, open_workspace
+from .sides import (
+    BuiltSide,
+    SideFailed,
+    SideSpec,
+    Workspace,
+    build_side,
+    check_applies,
+    open_workspace,
+)
 from .sides import side_specs as sides_of
 
 SUITE = "compare"
@@ -75,7 +83,7 @@ def compare(request: CompareRequest) -> RunDir:
 
 
 def _build_sides(
-    ws: Any, specs: list[SideSpec], request: CompareRequest, run: RunDir, clock: StageClock
+    ws: Workspace, specs: list[SideSpec], request: CompareRequest, run: RunDir, clock: StageClock
 ) -> dict[Side, BuiltSide] | None:
     built: dict[Side, BuiltSide] = {}
     for spec in specs:
@@ -83,10 +91,7 @@ def _build_sides(
             try:
                 side = build_side(ws, spec, request, run.file(spec.side.value), note)
             except SideFailed as failed:
-                failed.case.status = (
-                    Status.FAIL if failed.case.status is Status.PASS else failed.case.status
-                )
-                run.add(failed.case)
+                run.add(failed.case)  # a kernel that does not build is a result: exit 1
                 return None
         built[spec.side] = side
         run.add(
