@@ -178,20 +178,6 @@ static void write_file(const char *path, const char *s)
 	close(fd);
 }
 
-static int file_contains(const char *path, const char *needle)
-{
-	char buf[4096];
-	FILE *f = fopen(path, "r");
-	int found = 0;
-
-	if (!f)
-		return -1;
-	while (!found && fgets(buf, sizeof(buf), f))
-		found = strstr(buf, needle) != NULL;
-	fclose(f);
-	return found;
-}
-
 /* ---- slab snapshots ---------------------------------------------------------- */
 
 #define SLAB_MAX 1024
@@ -418,24 +404,7 @@ static int run_child(int (*fn)(void *), void *arg, int timeout_s)
 
 #include "gmem_test_uapi.h"
 
-static int cmdline_gmem_on(void)
-{
-	char buf[4096] = "", *p;
-	FILE *f = fopen("/proc/cmdline", "r");
-
-	if (!f)
-		return 0;
-	if (!fgets(buf, sizeof(buf), f))
-		buf[0] = 0;
-	fclose(f);
-	for (p = buf; (p = strstr(p, "gmem=")); p += 5) {
-		if (p != buf && p[-1] != ' ')
-			continue;
-		if (!strncmp(p + 5, "on", 2) || p[5] == '1' || p[5] == 'y' || p[5] == 'Y')
-			return 1;
-	}
-	return 0;
-}
+#include "src/gmem_detect.h"
 
 /* skip (exit 4) unless this kernel has GMEM, gmem=on, and /dev/gmem_test works */
 static void peer_prereq(void)

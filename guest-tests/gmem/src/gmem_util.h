@@ -40,39 +40,7 @@ static long hmadvise(int hnid, unsigned long start, size_t len, int behavior)
 
 /* ---- feature detection (used to SKIP on unpatched kernels) ------------- */
 
-static int file_contains(const char *path, const char *needle)
-{
-	char buf[4096];
-	FILE *f = fopen(path, "r");
-	int found = 0;
-
-	if (!f)
-		return -1;
-	while (!found && fgets(buf, sizeof(buf), f))
-		found = strstr(buf, needle) != NULL;
-	fclose(f);
-	return found;
-}
-
-static int cmdline_gmem_on(void)
-{
-	char buf[4096] = "";
-	FILE *f = fopen("/proc/cmdline", "r");
-	char *p;
-
-	if (!f)
-		return 0;
-	if (!fgets(buf, sizeof(buf), f))
-		buf[0] = 0;
-	fclose(f);
-	for (p = buf; (p = strstr(p, "gmem=")); p += 5) {
-		if (p != buf && p[-1] != ' ')
-			continue;
-		if (!strncmp(p + 5, "on", 2) || p[5] == '1' || p[5] == 'y' || p[5] == 'Y')
-			return 1;
-	}
-	return 0;
-}
+#include "gmem_detect.h"
 
 /* NULL if the kernel has GMEM and it is enabled, else the reason */
 static const char *gmem_kernel_reason(void)

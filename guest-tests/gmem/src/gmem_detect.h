@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Is GMEM here? The checks the gmem workloads and the bench suite's peer benchmarks share
+ * (both SKIP on a kernel without GMEM or without gmem=on on the command line).
+ */
+#ifndef GMEM_DETECT_H
+#define GMEM_DETECT_H
+#include <stdio.h>
+#include <string.h>
+
+static int file_contains(const char *path, const char *needle)
+{
+	char buf[4096];
+	FILE *f = fopen(path, "r");
+	int found = 0;
+
+	if (!f)
+		return -1;
+	while (!found && fgets(buf, sizeof(buf), f))
+		found = strstr(buf, needle) != NULL;
+	fclose(f);
+	return found;
+}
+
+static int cmdline_gmem_on(void)
+{
+	char buf[4096] = "";
+	FILE *f = fopen("/proc/cmdline", "r");
+	char *p;
+
+	if (!f)
+		return 0;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = 0;
+	fclose(f);
+	for (p = buf; (p = strstr(p, "gmem=")); p += 5) {
+		if (p != buf && p[-1] != ' ')
+			continue;
+		if (!strncmp(p + 5, "on", 2) || p[5] == '1' || p[5] == 'y' || p[5] == 'Y')
+			return 1;
+	}
+	return 0;
+}
+
+#endif
