@@ -31,6 +31,8 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include "src/gmem_detect.h"
+
 #define PS	4096UL
 #define MB	(1UL << 20)
 #define MAXREPS	100
@@ -146,23 +148,6 @@ static void metric1(const char *name, const char *unit, const char *better, doub
 /* ---- /proc ----------------------------------------------------------------- */
 
 /* kB value of "Field:" in a /proc file like meminfo or status, -1 if missing */
-static long proc_kb(const char *path, const char *field)
-{
-	char line[256];
-	size_t fl = strlen(field);
-	FILE *f = fopen(path, "r");
-	long v = -1;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, field, fl) && line[fl] == ':') {
-			v = strtol(line + fl + 1, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return v;
-}
 #define meminfo_kb(field) proc_kb("/proc/meminfo", field)
 #define status_kb(field)  proc_kb("/proc/self/status", field)
 
@@ -404,7 +389,6 @@ static int run_child(int (*fn)(void *), void *arg, int timeout_s)
 
 #include "gmem_test_uapi.h"
 
-#include "src/gmem_detect.h"
 
 /* skip (exit 4) unless this kernel has GMEM, gmem=on, and /dev/gmem_test works */
 static void peer_prereq(void)

@@ -6,7 +6,27 @@
 #ifndef GMEM_DETECT_H
 #define GMEM_DETECT_H
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* A `Field: N` line of a /proc file (meminfo, status), or -1. */
+static long proc_kb(const char *path, const char *field)
+{
+	char line[256];
+	size_t fl = strlen(field);
+	FILE *f = fopen(path, "r");
+	long v = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, field, fl) && line[fl] == ':') {
+			v = strtol(line + fl + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return v;
+}
 
 static int file_contains(const char *path, const char *needle)
 {

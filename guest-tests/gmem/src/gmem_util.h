@@ -423,20 +423,7 @@ static int count_maps(void)
 /* value of a /proc/meminfo field in kB, -1 if missing */
 static long meminfo(const char *field)
 {
-	char line[256];
-	size_t fl = strlen(field);
-	FILE *f = fopen("/proc/meminfo", "r");
-	long v = -1;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, field, fl) && line[fl] == ':') {
-			v = strtol(line + fl + 1, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return v;
+	return proc_kb("/proc/meminfo", field);
 }
 
 /* active objects of a slab cache (from /proc/slabinfo or /sys/kernel/slab), -1 if absent */
