@@ -10,6 +10,9 @@ STAGES = ("intake", "tree", "build", "boot", "suites", "results", "review")
 # Support modules any stage may use; everything else at the top (cli, pipeline) and the
 # command packages (compare/, ...) are built on the stages, never under them.
 SUPPORT = {"cases", "errors", "proc", "readfiles"}
+# The command packages, in order: one may build on an earlier one (bisection on compare's
+# boots and statistics), never on a later one. (bisection, not bisect: the stdlib has that.)
+COMMANDS = ("compare", "bisection", "ci")
 
 
 def _harness_imports(path: Path) -> set[str]:
@@ -61,3 +64,39 @@ def test_proc_is_the_only_module_that_starts_processes() -> None:
             if any(n.split(".")[0] == "subprocess" for n in names):
                 starters.add(str(module.relative_to(HARNESS)))
     assert starters == {"proc.py"}
+
+
+def _command_imports(path: Path, package: str) -> set[str]:
+    """The harness packages `path` (in harness/<package>/) imports, relative ones resolved."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            found.add(package)
+        elif isinstance(node, ast.ImportFrom) and node.level >= 2:
+            found.add((node.module or node.names[0].name).split(".")[0])
+    return found | _absolute_imports(path)
+
+
+def _absolute_imports(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            parts = node.module.split(".")
+            if parts[0] == "harness":
+                found.update(parts[1:2] or [alias.name for alias in node.names])
+    return found
+
+
+def test_no_command_imports_a_later_command() -> None:
+    wrong = []
+    for rank, command in enumerate(COMMANDS):
+        later = set(COMMANDS[rank + 1 :])
+        for module in sorted((HARNESS / command).glob("*.py")):
+            for imported in _command_imports(module, command) & later:
+                wrong.append(f"{module.relative_to(HARNESS)} imports harness.{imported}")
+    assert wrong == []
+
+
+def test_every_command_package_is_in_the_ordering() -> None:
+    packages = {p.name for p in HARNESS.iterdir() if (p / "__init__.py").exists()}
+    assert packages - set(STAGES) - set(COMMANDS) == set()
