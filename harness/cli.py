@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, TypedDict
 
 # Only what `harness --help` needs is imported here; each command imports its stages
 # when it runs, so help and usage errors stay fast.
-from harness.boot import vm
+from harness.boot import defaults
 from harness.errors import HarnessError, Interrupted, interrupt_message, interrupt_status
 
 if TYPE_CHECKING:
@@ -122,19 +122,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout",
         type=int,
         default=0,
-        help=f"per boot, seconds (default: series.yaml's, else {vm.DEFAULT_TIMEOUT})",
+        help=f"per boot, seconds (default: series.yaml's, else {defaults.DEFAULT_TIMEOUT})",
     )
     test.add_argument("--no-kvm", action="store_true", help="boot with TCG even where KVM works")
     test.add_argument(
         "--memory",
         default="",
-        help=f"guest memory, e.g. 2G (default: series.yaml's, else {vm.DEFAULT_MEMORY})",
+        help=f"guest memory, e.g. 2G (default: series.yaml's, else {defaults.DEFAULT_MEMORY})",
     )
     test.add_argument(
         "--cpus",
         type=int,
         default=0,
-        help=f"guest CPUs (default: series.yaml's, else {vm.DEFAULT_CPUS})",
+        help=f"guest CPUs (default: series.yaml's, else {defaults.DEFAULT_CPUS})",
     )
     apply = sub.add_parser("apply", help="apply the series and report per patch")
     _add_series_arguments(apply, builds=False)

@@ -20,6 +20,9 @@ import pexpect
 import pexpect.fdpexpect
 
 from harness import proc
+from harness.boot.defaults import DEFAULT_CPUS as DEFAULT_CPUS  # re-exported: the guest's
+from harness.boot.defaults import DEFAULT_MEMORY as DEFAULT_MEMORY  # defaults when neither
+from harness.boot.defaults import DEFAULT_TIMEOUT as DEFAULT_TIMEOUT  # CLI nor yaml says
 from harness.cases import Status
 
 GUEST_DIED = 255
@@ -39,12 +42,6 @@ WEDGED = re.compile(
 WEDGED_GRACE_SECONDS = 45.0
 PANIC_GRACE_SECONDS = 10.0
 HALT_GRACE_SECONDS = 2.0
-
-
-# The guest when neither the command line nor series.yaml says otherwise.
-DEFAULT_CPUS = 2
-DEFAULT_MEMORY = "1G"
-DEFAULT_TIMEOUT = 600  # seconds per boot
 
 
 @dataclass(frozen=True)

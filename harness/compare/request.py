@@ -11,10 +11,12 @@ import argparse
 import enum
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import UserError
-from ..intake.series import Series, load_one
-from ..suites.guest import GUEST_TESTS
+
+if TYPE_CHECKING:  # `harness --help` builds compare's options from here: keep it light
+    from ..intake.series import Series
 
 BENCH_SUITE = "bench"
 # Below 3 boots per side no rank test can say anything, and one odd boot decides the median.
@@ -61,6 +63,8 @@ class CompareRequest:
 
 def known_benches() -> list[str]:
     """The benchmarks guest-tests/bench runs, in its order (its `workloads` file)."""
+    from ..suites.guest import GUEST_TESTS
+
     listed = GUEST_TESTS / BENCH_SUITE / "workloads"
     return listed.read_text().split() if listed.is_file() else []
 
@@ -119,6 +123,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def from_args(args: argparse.Namespace, argv: list[str], cache: Path) -> CompareRequest:
     """The request, validated: series that do not parse, too few boots, an unknown
     benchmark end here with exit 2, before any tree is touched."""
+    from ..intake.series import load_one
+
     return validate(
         CompareRequest(
             series=load_one(args.series),
