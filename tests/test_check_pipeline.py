@@ -76,7 +76,7 @@ def test_every_patch_is_built_and_checked(
     first, second = run_loop(tiny_repo, tmp_path, out)
     assert first.name == "0001 mm: change mm/mmap.c long line3;"
     assert list(statuses(first)) == [
-        "apply", "build", "warnings", "checkpatch", "uapi", "kconfig", "hygiene"
+        "apply", "build", "warnings", "checkpatch", "uapi", "api", "kconfig", "hygiene"
     ]  # fmt: skip
     assert statuses(first)["warnings"] is Status.FAIL  # 'long' appeared
     assert ">> mm/mmap.c:3:1: warning: long is long" in first.children[2].details

@@ -22,7 +22,15 @@ from harness.errors import interrupt_message
 from harness.intake.series import Patch, Series, load
 from harness.proc import note
 from harness.results.rundir import RunDir, terminal_summary
-from harness.review import check_hygiene, check_kconfig, check_uapi, checkpatch, report
+from harness.review import (
+    check_api,
+    check_hygiene,
+    check_kconfig,
+    check_kconfig_features,
+    check_uapi,
+    checkpatch,
+    report,
+)
 from harness.review.findings import findings_case
 from harness.tree import slots, worktree
 from harness.tree.worktree import DEFAULT_BASE
@@ -58,6 +66,7 @@ class PatchLoop:
     conflict: str = ""  # set once a patch did not apply
     base: BasePlan | None = None  # the base build still to do
     fragments: tuple[Path, ...] = ()  # re-merged after a patch that touches Kconfig
+    series_text: tuple[str, ...] = ()  # every patch: a declaration may come in another one
 
 
 def check_series(series: Series, opts: CheckOptions) -> RunDir:
@@ -76,6 +85,7 @@ def check_series(series: Series, opts: CheckOptions) -> RunDir:
         run.meta["base_commit"] = wt.base_rev
         plan = plan_base(series, opts, run, wt, slot)
         loop = PatchLoop(run, wt, no_build="no patch applied", base=plan, fragments=plan.fragments)
+        loop.series_text = tuple(mail_text(p) for p in series.patches)
         for patch in series.patches:
             note(f"checking {worktree.patch_case_name(patch)}")
             run.add(patch_suite(patch, loop))
@@ -163,7 +173,7 @@ def _base_under(patch: Patch, plan: BasePlan, loop: PatchLoop) -> compiler_warni
 
 def patch_suite(patch: Patch, loop: PatchLoop) -> Case:
     """All checks of one patch. Static checks see the tree as it is before the patch."""
-    static = static_cases(patch, loop.wt.path, loop.run.file("checkpatch.log"))
+    static = static_cases(patch, loop.wt.path, loop.run.file("checkpatch.log"), loop.series_text)
     if loop.conflict:
         applied = [Case(n, Status.SKIP, loop.conflict) for n in ("apply", "build", "warnings")]
         return _suite(patch, [*applied, *static])
@@ -208,13 +218,23 @@ def _objects(patch: Patch, loop: PatchLoop) -> compiler_warnings.ObjectBuild:
     return compiler_warnings.build_objects(loop.spec, objects, loop.run.file("warnings.log"))
 
 
-def static_cases(patch: Patch, src: Path, log: Path) -> list[Case]:
-    """checkpatch and the harness's own checkers; none needs the patch applied."""
-    text = patch.mail.decode("utf-8", errors="replace")
+def mail_text(patch: Patch) -> str:
+    return patch.mail.decode("utf-8", errors="replace")
+
+
+def static_cases(
+    patch: Patch, src: Path, log: Path, series_text: tuple[str, ...] = ()
+) -> list[Case]:
+    """checkpatch and the harness's own checkers; none needs the patch applied.
+    `series_text` (every patch's mail) lets a check see what another patch declares."""
+    text = mail_text(patch)
+    kconfig_findings = check_kconfig.check_patch(text, src)
+    kconfig_findings += check_kconfig_features.check_patch(text, src, series_text)
     return [
         checkpatch.check(src, patch.mail, log),
         findings_case(check_uapi.CHECK, check_uapi.check_patch(text, src)),
-        findings_case(check_kconfig.CHECK, check_kconfig.check_patch(text, src)),
+        findings_case(check_api.CHECK, check_api.check_patch(text, src, series_text)),
+        findings_case(check_kconfig.CHECK, kconfig_findings),
         findings_case(check_hygiene.CHECK, check_hygiene.check_patch(text, src)),
     ]
 
