@@ -155,8 +155,6 @@ def run(
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            text=True,
-            errors="replace",
         )
     except FileNotFoundError as err:
         if logf:
@@ -179,23 +177,40 @@ def run(
 
 
 def _pump(popen, chunks, logf, on_line, started, timeout) -> bool:  # type: ignore[no-untyped-def]
-    """Copy the child's output line by line; True when the deadline passed."""
+    """Copy the child's output as it comes, whole lines to on_line; True when the deadline
+    passed. Reads what the pipe holds (os.read), never waits for a newline: a child that
+    prints half a line and hangs must not outlive its timeout."""
+    import codecs
+    import io
     import selectors
 
     assert popen.stdout is not None
+    fd = popen.stdout.fileno()
+    # What text=True did: UTF-8 with replacement, universal newlines.
+    decoder = io.IncrementalNewlineDecoder(codecs.getincrementaldecoder("utf-8")("replace"), True)
     sel = selectors.DefaultSelector()
-    sel.register(popen.stdout, selectors.EVENT_READ)
+    sel.register(fd, selectors.EVENT_READ)
+    pending = ""
     while True:
         remaining = None if timeout is None else timeout - (time.monotonic() - started)
         if remaining is not None and remaining <= 0:
             kill_group(popen)
+            _emit([pending], chunks, logf, None)
             return True
         if not sel.select(timeout=min(remaining, 1.0) if remaining else 1.0):
             continue
-        line = popen.stdout.readline()
-        if not line:
+        data = os.read(fd, 65536)
+        text = decoder.decode(data, final=not data)
+        *lines, pending = (pending + text).split("\n")
+        _emit([line + "\n" for line in lines], chunks, logf, on_line)
+        if not data:
+            _emit([pending], chunks, logf, on_line)
             popen.wait()
             return False
+
+
+def _emit(lines, chunks, logf, on_line) -> None:  # type: ignore[no-untyped-def]
+    for line in filter(None, lines):
         chunks.append(line)
         if logf:
             logf.write(line)
