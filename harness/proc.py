@@ -14,7 +14,6 @@ import shlex
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from harness import progress
 from harness.errors import EnvError
 
 INSTALL_HINTS = {
@@ -66,8 +66,8 @@ class Completed:
 
 
 def note(message: str) -> None:
-    """A progress line for the user; stderr, so stdout stays the run's summary."""
-    print(f"harness: {message}", file=sys.stderr, flush=True)
+    """A progress line for the user; stderr, so stdout stays the run's summary (-q: none)."""
+    progress.note(message)
 
 
 def missing_tool(name: str) -> EnvError:

@@ -12,11 +12,7 @@ from __future__ import annotations
 
 import json
 import math
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +20,7 @@ from .. import proc
 from ..boot import kvm, vm
 from ..cases import Case, Status
 from ..errors import interrupt_message
+from ..progress import StageClock, note
 from ..results.rundir import RunDir
 from . import stats
 from .boots import BootPlan, append_jsonl, boot_once, interleaved, vm_spec
@@ -41,26 +38,6 @@ from .sides import (
 from .sides import side_specs as sides_of
 
 SUITE = "compare"
-
-
-def note(message: str) -> None:
-    print(f"harness: {message}", file=sys.stderr, flush=True)
-
-
-@dataclass
-class StageClock:
-    """Wall time per stage, printed as it goes and kept in results.json."""
-
-    seconds: dict[str, float] = field(default_factory=dict)
-
-    @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        started = time.monotonic()
-        try:
-            yield
-        finally:
-            self.seconds[name] = round(time.monotonic() - started, 1)
-            note(f"stage {name}: {self.seconds[name]:.0f}s")
 
 
 def compare(request: CompareRequest) -> RunDir:
