@@ -19,7 +19,13 @@ from harness.intake import diffparse, mail, thread
 
 PATCH_SUFFIXES = (".patch", ".diff", ".mbox", ".mbx", ".eml")
 IGNORED_FILES = {"series.yaml", "README.md", "PORTING.md", "series"}
-DIFF_PATHS = re.compile(r"^diff --git (\S+) (\S+)$")
+# A path as git writes it in a header: bare, or C-quoted ("a/t\\303\\244b") when it
+# holds a quote, a backslash, a control or a non-ASCII byte.
+_GIT_PATH = r'"(?:[^"\\]|\\.)*"|\S+'
+DIFF_PATHS = re.compile(rf"^diff --git ({_GIT_PATH}) ({_GIT_PATH})$")
+# Extended header lines naming a path git will create or read (no a/ b/ prefix).
+PATH_HEADERS = re.compile(r"^(rename from|rename to|copy from|copy to) (.+)$")
+C_ESCAPES = {"a": 7, "b": 8, "t": 9, "n": 10, "v": 11, "f": 12, "r": 13, '"': 34, "\\": 92}
 COVER_SUBJECT = re.compile(r"\[[^\]]*\b0+/\d+\]")
 BASE_COMMIT = re.compile(r"^base-commit:\s*([0-9a-f]{7,40})\s*$", re.M)
 
@@ -209,6 +215,8 @@ def validate_diff(diff: str, label: str) -> tuple[str, ...]:
                 files.append(_checked_path(p, label))
         elif line.startswith(("--- ", "+++ ")):
             _checked_path(line[4:].split("\t")[0], label)
+        elif header := PATH_HEADERS.match(line):
+            _checked_path(header.group(2), label, prefixed=False)
         hunk = diffparse.HUNK_RE.match(line)
         if hunk:
             _, end, complete = diffparse.read_hunk(lines, i, hunk)
@@ -222,13 +230,40 @@ def validate_diff(diff: str, label: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(files))
 
 
-def _checked_path(raw: str, label: str) -> str:
+def _checked_path(raw: str, label: str, prefixed: bool = True) -> str:
+    """The tree-relative path of a header's path, as git will read it (C-quotes undone);
+    UserError when it is absolute or climbs out with '..'."""
     if raw == "/dev/null":
         return raw
-    path = raw[2:] if raw[:2] in ("a/", "b/") else raw
-    if raw.startswith("/") or path.startswith("/") or ".." in Path(path).parts:
+    unquoted = unquote_c(raw)
+    if unquoted is None:
+        raise UserError(f"{label}: malformed quoted path: {raw}")
+    path = unquoted[2:] if prefixed and unquoted[:2] in ("a/", "b/") else unquoted
+    if unquoted.startswith("/") or path.startswith("/") or ".." in Path(path).parts:
         raise UserError(f"{label}: path escapes the tree: {raw}")
     return path
+
+
+def unquote_c(raw: str) -> str | None:
+    """git's C-quoted path ("a/\\056\\056/x" is a/../x) as text; a bare path as it is;
+    None when the quoting is malformed (git would not read it either)."""
+    if not (len(raw) >= 2 and raw[0] == raw[-1] == '"'):
+        return raw
+    out, body, i = bytearray(), raw[1:-1], 0
+    while i < len(body):
+        char = body[i]
+        if char != "\\":
+            out += char.encode("utf-8", errors="surrogatepass")
+            i += 1
+        elif re.match(r"[0-3][0-7]{2}", body[i + 1 : i + 4]):
+            out.append(int(body[i + 1 : i + 4], 8))
+            i += 4
+        elif body[i + 1 : i + 2] in C_ESCAPES:
+            out.append(C_ESCAPES[body[i + 1]])
+            i += 2
+        else:
+            return None
+    return out.decode("utf-8", errors="replace")
 
 
 def _find_base_commit(cover: Patch | None, patches: list[Patch]) -> str:

@@ -24,6 +24,9 @@ NUMBERED = re.compile(r"\[(?P<tags>[^\]]*?)\s*\b(?P<n>\d+)/(?P<m>\d+)\s*\]")
 VERSION = re.compile(r"\bv(\d+)\b", re.I)
 REPLY = re.compile(r"^\s*(re|aw|sv)\s*:", re.I)
 B4_TIMEOUT = 120  # a hostile mbox must not hang intake
+# More patches than any posted series has (the largest on lore run to a few hundred): a
+# subject claiming more is refused before anything is sized by it.
+MAX_PATCHES = 5000
 
 
 @dataclass(frozen=True)
@@ -34,11 +37,20 @@ class Numbering:
 
 
 def numbering(subject: str) -> Numbering | None:
+    """ "[PATCH v2 3/7]" -> version 2, patch 3 of 7. UserError for a count past MAX_PATCHES
+    (checked on the digits: int() of a 5000-digit number raises, a set of 10**9 fills RAM)."""
     match = NUMBERED.search(subject)
     if not match:
         return None
+    digits = (match["n"].lstrip("0"), match["m"].lstrip("0"))
+    if any(len(d) > len(str(MAX_PATCHES)) or int(d or 0) > MAX_PATCHES for d in digits):
+        raise UserError(
+            f"'{subject[:120]}': claims patch {match['n'][:12]}/{match['m'][:12]}; "
+            f"a series has at most {MAX_PATCHES} patches"
+        )
     version = VERSION.search(match.group("tags"))
-    return Numbering(int(version.group(1)) if version else 1, int(match["n"]), int(match["m"]))
+    revision = version.group(1) if version and len(version.group(1)) <= 6 else "1"
+    return Numbering(int(revision), int(match["n"]), int(match["m"]))
 
 
 def subject_of(raw: bytes) -> str:
@@ -106,7 +118,8 @@ def check_numbering(subjects: list[str], where: Path) -> None:
     seen = sorted(n.number for n in numbers)
     missing = sorted(set(range(1, total + 1)) - set(seen))
     if missing:
-        listed = ", ".join(f"{m}/{total}" for m in missing)
+        listed = ", ".join(f"{m}/{total}" for m in missing[:10])
+        listed += f" and {len(missing) - 10} more" if len(missing) > 10 else ""
         raise UserError(f"{where}: incomplete series: missing {listed}")
     if len(seen) != len(set(seen)):
         raise UserError(f"{where}: patch numbers repeat ({seen}); one revision at a time")
