@@ -16,6 +16,7 @@
 #include <linux/ioctl.h>
 
 #define GMEM_TEST_DEV		"/dev/gmem_test"
+#define GMEM_TEST_DEV1		"/dev/gmem_test1"	/* a second, independent peer device */
 #define GMEM_TEST_IOC_MAGIC	'G'
 
 /* values of gmem_test_attach.mode (enum gm_mmu_mode) */

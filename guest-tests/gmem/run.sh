@@ -32,14 +32,15 @@ else
 	why=$(cat "$OUT/module-not-built" 2>/dev/null)
 	GMEM_MODULE_ERR="gmem_test.ko not built${why:+: $why}"
 fi
-if [ -z "$GMEM_MODULE_ERR" ] && [ ! -e /dev/gmem_test ]; then
+for node in gmem_test gmem_test1; do
+	[ -z "$GMEM_MODULE_ERR" ] && [ ! -e /dev/$node ] || continue
 	# no devtmpfs: create the node by hand
-	dev=$(cat /sys/class/misc/gmem_test/dev 2>/dev/null)
+	dev=$(cat /sys/class/misc/$node/dev 2>/dev/null)
 	if [ -n "$dev" ]; then
-		mknod /dev/gmem_test c "${dev%%:*}" "${dev##*:}" 2>/dev/null
+		mknod /dev/$node c "${dev%%:*}" "${dev##*:}" 2>/dev/null
 	fi
-	[ -e /dev/gmem_test ] || GMEM_MODULE_ERR="/dev/gmem_test missing after insmod"
-fi
+	[ -e /dev/$node ] || GMEM_MODULE_ERR="/dev/$node missing after insmod"
+done
 export GMEM_MODULE_ERR
 
 n=0

@@ -10,6 +10,10 @@
  * Every gm_mmu callback checks its arguments and counts what it finds odd
  * (see struct gmem_test_stats); the tests read the counters.
  *
+ * Two devices (GMT_NDEV): /dev/gmem_test and /dev/gmem_test1, each its own
+ * gm_dev, gm_mmu, platform device and hNUMA node, so one mm can attach two
+ * peers to its gm_as.  Every callback finds its pmap by (mm, device).
+ *
  * ioctl ABI: ../gmem_test_uapi.h
  */
 #define pr_fmt(fmt) "gmem_test: " fmt
@@ -34,6 +38,7 @@
 /* fake device physical memory registered with gm_dev_register_physmem() */
 #define GMT_PHYS_BASE	(1UL << 40)
 #define GMT_PHYS_SIZE	(16UL << 20)
+#define GMT_NDEV	2
 
 /* exported by mm/gmem.c but not declared in gmem.h by the RFC */
 void gm_dev_unregister_physmem(struct gm_dev *dev, unsigned int nid);
@@ -41,6 +46,7 @@ void gm_dev_unregister_physmem(struct gm_dev *dev, unsigned int nid);
 struct gmt_pmap {
 	struct list_head link;		/* gmt_pmaps */
 	struct mm_struct *mm;		/* not referenced; only a key */
+	int dev;			/* index into gmt_gdevs: the other half of the key */
 	spinlock_t lock;		/* protects pages, counters below */
 	struct xarray pages;		/* VA >> PAGE_SHIFT -> struct page * */
 	unsigned long deny_start, deny_end;
@@ -50,6 +56,7 @@ struct gmt_pmap {
 
 struct gmt_file {
 	struct mutex lock;
+	int dev;			/* which device this fd opened */
 	struct mm_struct *mm;		/* mmgrab()ed while attached */
 	struct gm_as *as;		/* the gm_as we attached to */
 	bool own_as;
@@ -58,9 +65,9 @@ struct gmt_file {
 	struct gmt_pmap *pmap;
 };
 
-static struct gm_dev *gmt_gdev;
-static struct platform_device *gmt_pdev;
-static int gmt_hnid = -1;
+static struct gm_dev *gmt_gdevs[GMT_NDEV];
+static struct platform_device *gmt_pdevs[GMT_NDEV];
+static int gmt_hnids[GMT_NDEV] = { -1, -1 };
 static DEFINE_SPINLOCK(gmt_lock);	/* gmt_pmaps, global counters */
 static LIST_HEAD(gmt_pmaps);
 static atomic64_t gmt_dev_pages_total;
@@ -85,13 +92,23 @@ static bool gmt_in_atomic(void)
 #endif
 }
 
-static struct gmt_pmap *gmt_pmap_find(struct mm_struct *mm)
+static int gmt_dev_index(struct gm_dev *dev)
+{
+	int i;
+
+	for (i = 0; i < GMT_NDEV; i++)
+		if (gmt_gdevs[i] == dev)
+			return i;
+	return -1;
+}
+
+static struct gmt_pmap *gmt_pmap_find(struct mm_struct *mm, int dev)
 {
 	struct gmt_pmap *p, *found = NULL;
 
 	spin_lock(&gmt_lock);
 	list_for_each_entry(p, &gmt_pmaps, link) {
-		if (p->mm == mm && !p->orphan) {
+		if (p->mm == mm && p->dev == dev && !p->orphan) {
 			found = p;
 			break;
 		}
@@ -125,7 +142,7 @@ static struct page *gmt_dma_page(struct gmt_pmap *p, dma_addr_t dma,
 		p->st.bad_dma++;
 		return NULL;
 	}
-	phys = dma_to_phys(&gmt_pdev->dev, dma);
+	phys = dma_to_phys(&gmt_pdevs[p->dev]->dev, dma);
 	if (!pfn_valid(PHYS_PFN(phys))) {
 		p->st.bad_dma++;
 		return NULL;
@@ -146,10 +163,10 @@ static struct page *gmt_dma_page(struct gmt_pmap *p, dma_addr_t dma,
 
 /* --- gm_mmu callbacks --------------------------------------------------- */
 
-static int gmt_peer_va_alloc_fixed(struct mm_struct *mm, unsigned long va,
+static int gmt_peer_va_alloc_fixed(int dev, struct mm_struct *mm, unsigned long va,
 				   unsigned long size, unsigned long prot)
 {
-	struct gmt_pmap *p = gmt_pmap_find(mm);
+	struct gmt_pmap *p = gmt_pmap_find(mm, dev);
 	int ret = GM_RET_SUCCESS;
 
 	if (!p)
@@ -166,10 +183,10 @@ static int gmt_peer_va_alloc_fixed(struct mm_struct *mm, unsigned long va,
 	return ret;
 }
 
-static int gmt_peer_va_free(struct mm_struct *mm, unsigned long va,
+static int gmt_peer_va_free(int dev, struct mm_struct *mm, unsigned long va,
 			    unsigned long size)
 {
-	struct gmt_pmap *p = gmt_pmap_find(mm);
+	struct gmt_pmap *p = gmt_pmap_find(mm, dev);
 
 	if (p) {
 		spin_lock(&p->lock);
@@ -186,7 +203,7 @@ static int gmt_peer_va_free(struct mm_struct *mm, unsigned long va,
  */
 static int gmt_peer_map(struct gm_fault_t *gmf)
 {
-	struct gmt_pmap *p = gmt_pmap_find(gmf->mm);
+	struct gmt_pmap *p = gmt_pmap_find(gmf->mm, gmt_dev_index(gmf->dev));
 	unsigned long va = gmf->va & PAGE_MASK;
 	bool atomic = gmt_in_atomic();
 	struct page *dpage, *old, *src = NULL;
@@ -240,7 +257,7 @@ static int gmt_peer_map(struct gm_fault_t *gmf)
  */
 static int gmt_peer_unmap(struct gm_fault_t *gmf)
 {
-	struct gmt_pmap *p = gmt_pmap_find(gmf->mm);
+	struct gmt_pmap *p = gmt_pmap_find(gmf->mm, gmt_dev_index(gmf->dev));
 	unsigned long start = gmf->va & PAGE_MASK;
 	unsigned long end = gmf->va + gmf->size;
 	unsigned long va, found = 0;
@@ -290,6 +307,7 @@ static int gmt_pmap_create(struct gm_dev *dev, void **pmap)
 	spin_lock_init(&p->lock);
 	xa_init(&p->pages);
 	p->mm = current->mm;
+	p->dev = gmt_dev_index(dev);
 	*pmap = p;
 	return GM_RET_SUCCESS;
 }
@@ -328,21 +346,49 @@ static int gmt_tlb_invl_coalesced(void *pmap, struct list_head *mappings)
 	return GM_RET_SUCCESS;
 }
 
-static struct gm_mmu gmt_mmu = {
-	.peer_va_alloc_fixed	= gmt_peer_va_alloc_fixed,
-	.peer_va_free		= gmt_peer_va_free,
-	.peer_map		= gmt_peer_map,
-	.peer_unmap		= gmt_peer_unmap,
-	.pmap_create		= gmt_pmap_create,
-	.pmap_destroy		= gmt_pmap_destroy,
-	.pmap_enter		= gmt_pmap_enter,
-	.pmap_release		= gmt_pmap_release,
-	.pmap_protect		= gmt_pmap_protect,
-	.tlb_invl		= gmt_tlb_invl,
-	.tlb_invl_coalesced	= gmt_tlb_invl_coalesced,
+/* peer_va_alloc_fixed/peer_va_free get no gm_dev: one wrapper per device */
+static int gmt_va_alloc0(struct mm_struct *mm, unsigned long va, unsigned long size,
+			 unsigned long prot)
+{
+	return gmt_peer_va_alloc_fixed(0, mm, va, size, prot);
+}
+
+static int gmt_va_alloc1(struct mm_struct *mm, unsigned long va, unsigned long size,
+			 unsigned long prot)
+{
+	return gmt_peer_va_alloc_fixed(1, mm, va, size, prot);
+}
+
+static int gmt_va_free0(struct mm_struct *mm, unsigned long va, unsigned long size)
+{
+	return gmt_peer_va_free(0, mm, va, size);
+}
+
+static int gmt_va_free1(struct mm_struct *mm, unsigned long va, unsigned long size)
+{
+	return gmt_peer_va_free(1, mm, va, size);
+}
+
+#define GMT_MMU_COMMON						\
+	.peer_map		= gmt_peer_map,			\
+	.peer_unmap		= gmt_peer_unmap,		\
+	.pmap_create		= gmt_pmap_create,		\
+	.pmap_destroy		= gmt_pmap_destroy,		\
+	.pmap_enter		= gmt_pmap_enter,		\
+	.pmap_release		= gmt_pmap_release,		\
+	.pmap_protect		= gmt_pmap_protect,		\
+	.tlb_invl		= gmt_tlb_invl,			\
+	.tlb_invl_coalesced	= gmt_tlb_invl_coalesced
+
+static struct gm_mmu gmt_mmus[GMT_NDEV] = {
+	{ .peer_va_alloc_fixed = gmt_va_alloc0, .peer_va_free = gmt_va_free0, GMT_MMU_COMMON },
+	{ .peer_va_alloc_fixed = gmt_va_alloc1, .peer_va_free = gmt_va_free1, GMT_MMU_COMMON },
 };
 
+
 /* --- file operations ---------------------------------------------------- */
+
+static struct miscdevice gmt_miscs[GMT_NDEV];
 
 static int gmt_open(struct inode *inode, struct file *filp)
 {
@@ -351,6 +397,8 @@ static int gmt_open(struct inode *inode, struct file *filp)
 	if (!f)
 		return -ENOMEM;
 	mutex_init(&f->lock);
+	/* misc_open() left our miscdevice in private_data */
+	f->dev = filp->private_data == &gmt_miscs[1] ? 1 : 0;
 	filp->private_data = f;
 	return 0;
 }
@@ -481,7 +529,7 @@ static long gmt_attach(struct gmt_file *f, struct gmem_test_attach __user *uarg)
 		list_add(&rec->link, &gmt_as_recs);
 		mm->gm_as = as;
 	}
-	ret = gm_as_attach(as, gmt_gdev, a.mode, !!a.activate, &gctx);
+	ret = gm_as_attach(as, gmt_gdevs[f->dev], a.mode, !!a.activate, &gctx);
 	a.gm_ret = ret;
 	if (ret != GM_RET_SUCCESS || !gctx || !gctx->pmap) {
 		if (rec->users == 0) {
@@ -511,7 +559,7 @@ static long gmt_attach(struct gmt_file *f, struct gmem_test_attach __user *uarg)
 out_unlock:
 	mutex_unlock(&gmt_as_mutex);
 	mmap_write_unlock(mm);
-	a.hnid = gmt_hnid;
+	a.hnid = gmt_hnids[f->dev];
 	if (copy_to_user(uarg, &a, sizeof(a)))
 		return -EFAULT;
 	return ret;
@@ -519,7 +567,7 @@ out_unlock:
 
 static int gmt_fault_one(struct gmt_file *f, unsigned long addr)
 {
-	return gm_dev_fault(f->mm, addr, gmt_gdev, GM_FAULT_HINT_MARK_HOT);
+	return gm_dev_fault(f->mm, addr, gmt_gdevs[f->dev], GM_FAULT_HINT_MARK_HOT);
 }
 
 static long gmt_fault(struct gmt_file *f, struct gmem_test_fault __user *uarg)
@@ -692,7 +740,7 @@ static long gmt_stats(struct gmt_file *f, struct gmem_test_stats __user *uarg)
 #endif
 	s.dev_pages_total = atomic64_read(&gmt_dev_pages_total);
 	s.contexts = atomic64_read(&gmt_contexts);
-	s.hnid = gmt_hnid;
+	s.hnid = gmt_hnids[f->dev];
 	s.pmap_create = atomic64_read(&gmt_cnt_pmap_create);
 	s.pmap_destroy = atomic64_read(&gmt_cnt_pmap_destroy);
 	s.unknown_mm = atomic64_read(&gmt_unknown_mm);
@@ -768,70 +816,90 @@ static const struct file_operations gmt_fops = {
 	.llseek		= noop_llseek,
 };
 
-static struct miscdevice gmt_misc = {
-	.minor	= MISC_DYNAMIC_MINOR,
-	.name	= "gmem_test",
-	.fops	= &gmt_fops,
-	.mode	= 0666,
+static struct miscdevice gmt_miscs[GMT_NDEV] = {
+	{ .minor = MISC_DYNAMIC_MINOR, .name = "gmem_test", .fops = &gmt_fops, .mode = 0666 },
+	{ .minor = MISC_DYNAMIC_MINOR, .name = "gmem_test1", .fops = &gmt_fops, .mode = 0666 },
 };
+
+static void gmt_dev_teardown(int i)
+{
+	if (gmt_hnids[i] >= 0)
+		gm_dev_unregister_physmem(gmt_gdevs[i], gmt_hnids[i]);
+	if (gmt_gdevs[i])
+		gm_dev_destroy(gmt_gdevs[i]);	/* RFC: only releases the id */
+	if (!IS_ERR_OR_NULL(gmt_pdevs[i]))
+		platform_device_unregister(gmt_pdevs[i]);
+	gmt_gdevs[i] = NULL;
+	gmt_pdevs[i] = NULL;
+	gmt_hnids[i] = -1;
+}
+
+/* device i: its platform device (dma_dev), gm_dev and fake physical memory */
+static int gmt_dev_setup(int i)
+{
+	unsigned long base = GMT_PHYS_BASE + i * GMT_PHYS_SIZE;
+	int ret;
+
+	gmt_pdevs[i] = platform_device_register_simple("gmem_test", i, NULL, 0);
+	if (IS_ERR(gmt_pdevs[i]))
+		return PTR_ERR(gmt_pdevs[i]);
+	ret = dma_coerce_mask_and_coherent(&gmt_pdevs[i]->dev, DMA_BIT_MASK(64));
+	if (ret)
+		return ret;
+	ret = gm_dev_create(&gmt_mmus[i], NULL, GM_DEV_CAP_REPLAYABLE | GM_DEV_CAP_PEER,
+			    &gmt_gdevs[i]);
+	if (ret != GM_RET_SUCCESS || !gmt_gdevs[i]) {
+		pr_err("gm_dev_create failed: %d\n", ret);
+		gmt_gdevs[i] = NULL;
+		return -ENODEV;
+	}
+	/* gm_dev_create() leaves dma_dev uninitialised; gm_dev_fault() uses it */
+	gmt_gdevs[i]->dma_dev = &gmt_pdevs[i]->dev;
+
+	ret = gm_dev_register_physmem(gmt_gdevs[i], base, base + GMT_PHYS_SIZE);
+	if (ret == GM_RET_SUCCESS && !nodes_empty(gmt_gdevs[i]->registered_hnodes)) {
+		gmt_hnids[i] = first_node(gmt_gdevs[i]->registered_hnodes);
+	} else {
+		pr_warn("gm_dev_register_physmem failed (%d): no hNUMA node (MAX_NUMNODES=%d)\n",
+			ret, MAX_NUMNODES);
+		gmt_hnids[i] = -1;
+	}
+	return 0;
+}
 
 static int __init gmt_init(void)
 {
-	int ret;
+	int i, ret = 0, registered = 0;
 
 	if (!gmem_is_enabled()) {
 		pr_err("GMEM is not enabled (boot with gmem=on)\n");
 		return -ENODEV;
 	}
-	gmt_pdev = platform_device_register_simple("gmem_test", -1, NULL, 0);
-	if (IS_ERR(gmt_pdev))
-		return PTR_ERR(gmt_pdev);
-	ret = dma_coerce_mask_and_coherent(&gmt_pdev->dev, DMA_BIT_MASK(64));
-	if (ret)
-		goto err_pdev;
-
-	ret = gm_dev_create(&gmt_mmu, NULL, GM_DEV_CAP_REPLAYABLE | GM_DEV_CAP_PEER,
-			    &gmt_gdev);
-	if (ret != GM_RET_SUCCESS || !gmt_gdev) {
-		pr_err("gm_dev_create failed: %d\n", ret);
-		ret = -ENODEV;
-		goto err_pdev;
+	for (i = 0; i < GMT_NDEV && !ret; i++)
+		ret = gmt_dev_setup(i);
+	for (i = 0; i < GMT_NDEV && !ret; i++, registered++)
+		ret = misc_register(&gmt_miscs[i]);
+	if (ret) {
+		while (registered--)
+			misc_deregister(&gmt_miscs[registered]);
+		for (i = GMT_NDEV - 1; i >= 0; i--)
+			gmt_dev_teardown(i);
+		return ret;
 	}
-	/* gm_dev_create() leaves dma_dev uninitialised; gm_dev_fault() uses it */
-	gmt_gdev->dma_dev = &gmt_pdev->dev;
-
-	ret = gm_dev_register_physmem(gmt_gdev, GMT_PHYS_BASE,
-				      GMT_PHYS_BASE + GMT_PHYS_SIZE);
-	if (ret == GM_RET_SUCCESS && !nodes_empty(gmt_gdev->registered_hnodes)) {
-		gmt_hnid = first_node(gmt_gdev->registered_hnodes);
-	} else {
-		pr_warn("gm_dev_register_physmem failed (%d): no hNUMA node (MAX_NUMNODES=%d)\n",
-			ret, MAX_NUMNODES);
-		gmt_hnid = -1;
-	}
-
-	ret = misc_register(&gmt_misc);
-	if (ret)
-		goto err_dev;
-	pr_info("fake peer device id %d, hnid %d\n", gmt_gdev->id, gmt_hnid);
+	for (i = 0; i < GMT_NDEV; i++)
+		pr_info("fake peer device %s: id %d, hnid %d\n", gmt_miscs[i].name,
+			gmt_gdevs[i]->id, gmt_hnids[i]);
 	return 0;
-
-err_dev:
-	if (gmt_hnid >= 0)
-		gm_dev_unregister_physmem(gmt_gdev, gmt_hnid);
-	gm_dev_destroy(gmt_gdev);
-err_pdev:
-	platform_device_unregister(gmt_pdev);
-	return ret;
 }
 
 static void __exit gmt_exit(void)
 {
-	misc_deregister(&gmt_misc);
-	if (gmt_hnid >= 0)
-		gm_dev_unregister_physmem(gmt_gdev, gmt_hnid);
-	gm_dev_destroy(gmt_gdev);	/* RFC: only releases the id */
-	platform_device_unregister(gmt_pdev);
+	int i;
+
+	for (i = GMT_NDEV - 1; i >= 0; i--) {
+		misc_deregister(&gmt_miscs[i]);
+		gmt_dev_teardown(i);
+	}
 }
 
 module_init(gmt_init);

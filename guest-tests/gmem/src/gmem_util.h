@@ -107,14 +107,15 @@ static int dev_open(void)
 	return open(GMEM_TEST_DEV, O_RDWR | O_CLOEXEC);
 }
 
-/* open + ATTACH the current mm; on failure fail the subtest and exit it */
-static int dev_attach(struct kt *t)
+/* open `path` (one of the fake peer devices) + ATTACH the current mm;
+ * on failure fail the subtest and exit it */
+static int dev_attach_path(struct kt *t, const char *path)
 {
 	struct gmem_test_attach a = { .mode = GMEM_TEST_MODE_COHERENT_EXCL, .activate = 1 };
-	int fd = dev_open();
+	int fd = open(path, O_RDWR | O_CLOEXEC);
 
 	if (fd < 0) {
-		kt_fail(t, "open %s: %s", GMEM_TEST_DEV, strerror(errno));
+		kt_fail(t, "open %s: %s", path, strerror(errno));
 		kt_done(t);
 	}
 	if (ioctl(fd, GMEM_TEST_IOC_ATTACH, &a)) {
@@ -123,6 +124,11 @@ static int dev_attach(struct kt *t)
 	}
 	g_hnid = a.hnid;
 	return fd;
+}
+
+static int dev_attach(struct kt *t)
+{
+	return dev_attach_path(t, GMEM_TEST_DEV);
 }
 
 static int dev_fault(int fd, void *addr, unsigned long npages, int *gm_ret)
