@@ -19,6 +19,17 @@ kmsg() { echo "$*" > /dev/kmsg 2>/dev/null; }
 # the workloads log per-subtest progress to /dev/kmsg: do not ratelimit it
 echo on > /proc/sys/kernel/printk_devkmsg 2>/dev/null
 
+# kmemleak (debug.config, no automatic scan): forget what boot left, then scan after
+# each workload, between its markers, so a leak report is that workload's incident.
+KMEMLEAK=/sys/kernel/debug/kmemleak
+[ -e "$KMEMLEAK" ] || mount -t debugfs none /sys/kernel/debug 2>/dev/null
+if [ -w "$KMEMLEAK" ]; then
+	echo 1 > /sys/module/kmemleak/parameters/verbose 2>/dev/null
+	echo clear > "$KMEMLEAK"
+else
+	KMEMLEAK=""
+fi
+
 # --- load the fake peer device -------------------------------------------
 GMEM_MODULE_ERR=""
 if [ -e /dev/gmem_test ] || grep -q '^gmem_test ' /proc/modules 2>/dev/null; then
@@ -33,7 +44,7 @@ else
 	GMEM_MODULE_ERR="gmem_test.ko not built${why:+: $why}"
 fi
 for node in gmem_test gmem_test1; do
-	[ -z "$GMEM_MODULE_ERR" ] && [ ! -e /dev/$node ] || continue
+	if [ -n "$GMEM_MODULE_ERR" ] || [ -e /dev/$node ]; then continue; fi
 	# no devtmpfs: create the node by hand
 	dev=$(cat /sys/class/misc/$node/dev 2>/dev/null)
 	if [ -n "$dev" ]; then
@@ -81,6 +92,8 @@ for w in $WL; do
 			rc=124
 		fi
 	fi
+	# objects younger than 5 s are never reported: give the last ones time
+	[ -n "$KMEMLEAK" ] && sleep 5 && echo scan > "$KMEMLEAK"
 	kmsg "# harness: end $w"
 	# nested subtest output (already KTAP), indented
 	grep -v '^# skip-reason:' "$out" | sed 's/^/    /'
