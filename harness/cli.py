@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from harness import pipeline
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+QUIET_HELP = "no progress lines: only the summary, the results and errors"
+SUPPRESS = argparse.SUPPRESS  # a subcommand's -q must not reset the top-level one
 
 
 DESCRIPTION = """\
@@ -105,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("-q", "--quiet", action="store_true", help=QUIET_HELP)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     test = sub.add_parser("test", help="apply, build, boot, run guest tests")
     _add_series_arguments(test, builds=True)
@@ -158,6 +161,10 @@ def build_parser() -> argparse.ArgumentParser:
     parse.add_argument("log", type=Path, help="a saved console.log or KTAP output")
     parse.add_argument("--junit", type=Path, help="also write the results as JUnit XML here")
     parse.add_argument("--json", type=Path, help="also write the results as JSON here")
+    for command in sub.choices.values():  # `harness test -q` as well as `harness -q test`
+        command.add_argument(
+            "-q", "--quiet", action="store_true", default=SUPPRESS, help=QUIET_HELP
+        )
     return parser
 
 
@@ -223,6 +230,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with _signals_interrupt():
             args = build_parser().parse_args(argv)
+            if args.quiet:
+                from harness import progress
+
+                progress.quiet()
             return _dispatch(args, argv)
     except HarnessError as err:
         print(f"harness: {err}", file=sys.stderr)

@@ -15,6 +15,7 @@ from pathlib import Path
 from harness import proc
 from harness.boot import kvm, vm
 from harness.boot.console_cases import incident_cases
+from harness.boot.phases import Phases
 from harness.build import kconfig, kconfig_deps, make
 from harness.build.kconfig import ConfigCase
 from harness.cases import Case, Status
@@ -26,7 +27,7 @@ from harness.proc import note
 from harness.results import base_comparison
 from harness.results.rundir import RunDir
 from harness.suites import guest, series_tests
-from harness.tree import mtimes, slots, worktree
+from harness.tree import mtimes, reuse, slots, worktree
 from harness.tree.worktree import DEFAULT_BASE, PatchCase, Worktree
 
 DEFAULT_SUITES = ("smoke",)
@@ -88,12 +89,29 @@ def apply_stage(series: Series, opts: TestOptions) -> Prepared:
     slot = slots.take(
         opts.cache, worktree.slot_name(spec), kconfig.config_key(fragments_for(series, opts))
     )
-    wt = worktree.prepare_worktree(spec, slot.worktree, run.file("apply.log"))
+    with run.clock.stage("apply"):
+        wt, applied = _apply(spec, slot.worktree, series, run)
     run.meta["base_commit"] = wt.base_rev
-    note(f"applying {len(series.patches)} patch(es) on {spec.label}")
-    applied = run.add(worktree.apply_series(wt, series, run.file("apply.log")))
     (run.file("apply-report.txt")).write_text(apply_report(applied))
     return Prepared(run, slot, wt, applied.worst() is Status.PASS)
+
+
+def _apply(
+    spec: worktree.TreeSpec, where: Path, series: Series, run: RunDir
+) -> tuple[Worktree, Case]:
+    """The series on the base in the slot's worktree: taken as it is when it already holds
+    exactly that (tree/reuse.py), else reset to the base and applied patch by patch."""
+    log = run.file("apply.log")
+    rev = worktree.git(spec.repo, "rev-parse", f"{spec.rev}^{{commit}}")
+    reused = reuse.reuse(where, rev.output.strip(), series, log) if rev.ok else None
+    if reused is not None:
+        note(f"the worktree already holds these {len(series.patches)} patch(es) on {spec.label}")
+        return Worktree(where, rev.output.strip()), run.add(reused)
+    wt = worktree.prepare_worktree(spec, where, log)
+    note(f"applying {len(series.patches)} patch(es) on {spec.label}")
+    applied = run.add(worktree.apply_series(wt, series, log))
+    reuse.remember(wt.path, wt.base_rev, series, applied)
+    return wt, applied
 
 
 def apply_report(suite: Case) -> str:
@@ -125,6 +143,8 @@ def test_series(series: Series, opts: TestOptions) -> RunDir:
         raise
     finally:
         prepared.slot.release()
+        prepared.run.meta["stage_seconds"] = prepared.run.clock.with_remainder()
+        prepared.run.flush()
     return prepared.run
 
 
@@ -142,7 +162,8 @@ def _after_apply(
     fragments = fragments_for(series, opts, plan.fragment)
     bdir = prepared.slot.build_dir(kconfig.config_key(fragments) + prepared.build_suffix)
     note(f"configuring in {bdir}")
-    config_case = kconfig.configure(src, bdir, fragments, run.file("build.log"))
+    with run.clock.stage("kconfig"):
+        config_case = kconfig.configure(src, bdir, fragments, run.file("build.log"))
     if prepared.build_suffix:  # the base tree of --compare-base
         allow_options_the_series_adds(config_case, src)
     run.add(config_case)
@@ -158,7 +179,8 @@ def _after_apply(
         f"log: {run.file('build.log')})"
     )
     build = make.BuildSpec(src, bdir, opts.jobs)
-    built = make.build(build, run.file("build.log"))
+    with run.clock.stage("build"):
+        built = make.build(build, run.file("build.log"))
     mtimes.save(src, bdir)
     run.add(built.case)
     run.write_reproducer(
@@ -184,9 +206,10 @@ def _guest_stage(
     """Build the guest suites against `build`'s tree and build dir, then boot `kernel`."""
     src, bdir = build.src, build.build
     log = run.file("guest-build.log")
-    builds = [guest.build_suite(n, run.file(f"guest/{n}"), bdir, src, log) for n in plan.guest]
-    if plan.kselftests:
-        builds.append(series_tests.build_kselftests(plan, src, bdir, run.file("guest"), log))
+    with run.clock.stage("guest-tests build"):
+        builds = [guest.build_suite(n, run.file(f"guest/{n}"), bdir, src, log) for n in plan.guest]
+        if plan.kselftests:
+            builds.append(series_tests.build_kselftests(plan, src, bdir, run.file("guest"), log))
     built_suites = list(plan.prebuilt)
     for case, suite in builds:
         if case.status.is_bad:
@@ -269,7 +292,11 @@ def _boot_and_collect(
     script.write_text((guest.guest_command(batch) or "true") + "\n")
     spec = vm_spec(boots, console_log, f"sh {shlex.quote(str(script))}")
     note(f"booting {label} ({'KVM' if use_kvm else 'TCG'}, timeout {spec.timeout:.0f}s)")
-    result = vm.boot(spec)
+    phases = Phases(label, suites=len(batch))
+    result = vm.boot(spec, phases)
+    booting = phases.boot_seconds(result.seconds)
+    run.clock.add("boot", booting)
+    run.clock.add("tests", result.seconds - booting)
     run.add(
         Case(
             f"boot {label}",
@@ -371,6 +398,8 @@ def _compare_base(
     patched_kselftests = patched.file("guest") / series_tests.KSELFTEST_PREFIX
     base_plan = series_tests.for_base(plan, wt.path, base_run.path, patched_kselftests)
     _after_apply(series, opts, base, base_plan)
+    for stage, seconds in base_run.clock.seconds.items():  # the patched run's total has them
+        patched.clock.add(f"base {stage}", seconds)
     tests = {*plan.guest, series_tests.KUNIT_PREFIX, series_tests.KSELFTEST_PREFIX}
     base_tests = [s for s in base_run.suites if s.name in tests]
     patched_tests = [s for s in patched.suites if s.name in tests]

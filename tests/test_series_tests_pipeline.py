@@ -11,6 +11,7 @@ from conftest import FIXTURES
 
 from harness import pipeline
 from harness.boot import kvm, vm
+from harness.boot.phases import Phases
 from harness.build import make
 from harness.cases import Case, Status
 from harness.intake.series import Series, SeriesConfig
@@ -27,7 +28,7 @@ def test_kunit_only_run_boots_once_and_reads_the_console(
 ) -> None:
     specs: list[vm.VmSpec] = []
 
-    def fake_boot(spec: vm.VmSpec) -> vm.BootResult:
+    def fake_boot(spec: vm.VmSpec, phases: Phases | None = None) -> vm.BootResult:
         specs.append(spec)
         console = CONSOLE.read_text()
         return vm.BootResult(Status.PASS, "guest command exited 0", 0, 1.0, "", console, False)

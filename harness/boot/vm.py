@@ -23,12 +23,14 @@ from harness import proc
 from harness.boot.defaults import DEFAULT_CPUS as DEFAULT_CPUS  # re-exported: the guest's
 from harness.boot.defaults import DEFAULT_MEMORY as DEFAULT_MEMORY  # defaults when neither
 from harness.boot.defaults import DEFAULT_TIMEOUT as DEFAULT_TIMEOUT  # CLI nor yaml says
+from harness.boot.phases import SUITE_BEGIN, Phases
 from harness.cases import Status
 
 GUEST_DIED = 255
 PANIC = re.compile(rb"Kernel panic - not syncing[^\n]*")
 QEMU_ERROR = re.compile(r"^qemu-system-\S+: .*$", re.M)
 BOOTED = re.compile(r"(Run /init as init process|Run \S+ as init process|virtme-ng-init)")
+KERNEL_UP = re.compile(rb"Run \S+ as init process")
 # Without ACPI (our minimal config) poweroff halts instead: the command has finished,
 # but QEMU would sit there until the timeout, so a halt ends the boot.
 HALTED = re.compile(rb"reboot: (?:Power off not available: )?System halted")
@@ -91,12 +93,13 @@ def vng_argv(spec: VmSpec) -> list[str]:
     return [*argv, "--exec", spec.command]
 
 
-def boot(spec: VmSpec) -> BootResult:
+def boot(spec: VmSpec, phases: Phases | None = None) -> BootResult:
+    """`phases` follows the boot as it goes (kernel up, suite k/n) for progress and stage times."""
     started = time.monotonic()
     spec.console_log.parent.mkdir(parents=True, exist_ok=True)
     with open(spec.guest_log, "wb") as guest_out, open(spec.console_log, "wb") as console:
         with proc.watched(vng_argv(spec), stdout=guest_out) as popen:
-            watch = _watch_console(popen, console, started + spec.timeout)
+            watch = _watch_console(popen, console, started + spec.timeout, phases)
     returncode = None if watch.timed_out or watch.halted else popen.returncode
     console_text = spec.console_log.read_text(errors="replace")
     guest_text = spec.guest_log.read_text(errors="replace")
@@ -123,7 +126,9 @@ class Watch:
     wedged: bool = False
 
 
-def _watch_console(popen: proc.Child, console: IO[bytes], deadline: float) -> Watch:
+def _watch_console(
+    popen: proc.Child, console: IO[bytes], deadline: float, phases: Phases | None
+) -> Watch:
     """Tee the console until vng exits; stop a little after a panic or a halt."""
     assert popen.stderr is not None
     watcher = pexpect.fdpexpect.fdspawn(popen.stderr.fileno(), logfile=console)
@@ -133,14 +138,20 @@ def _watch_console(popen: proc.Child, console: IO[bytes], deadline: float) -> Wa
         try:
             if remaining <= 0:
                 raise pexpect.TIMEOUT("deadline")
-            index = watcher.expect([PANIC, HALTED, WEDGED, pexpect.EOF], timeout=remaining)
+            index = watcher.expect(
+                [PANIC, HALTED, WEDGED, pexpect.EOF, KERNEL_UP, SUITE_BEGIN], timeout=remaining
+            )
         except pexpect.TIMEOUT:
             # After a halt or panic the deadline is only the grace period: not a hang.
             return Watch(not (halted or panicked or wedged), panicked, halted, wedged)
         if index == 3:
             popen.wait()
             return Watch(panicked=panicked, halted=halted, wedged=wedged)
-        if index == 0 and not panicked:
+        if index == 4 and phases:
+            phases.kernel_running()
+        elif index == 5 and phases:
+            phases.suite_began(watcher.match.group(1))
+        elif index == 0 and not panicked:
             panicked = True
             deadline = min(deadline, time.monotonic() + PANIC_GRACE_SECONDS)
         elif index == 1 and not halted:

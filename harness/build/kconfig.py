@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness import proc
+from harness.build import config_cache
 from harness.cases import Case, Status
 from harness.errors import UserError
 
@@ -86,6 +87,10 @@ def dropped_options(wanted: dict[str, str], final: dict[str, str]) -> list[str]:
 
 def configure(src: Path, build: Path, fragments: list[Path], log: Path) -> ConfigCase:
     build.mkdir(parents=True, exist_ok=True)
+    made = config_cache.key(src, fragments)
+    if config_cache.fresh(build, made):  # same fragments, Kconfig files and toolchain
+        return verify(build, fragments, cached=True)
+    config_cache.forget(build)
     # -n: allnoconfig with the fragments forced, so options a fragment makes visible
     # (INET once NET=y, ...) stay off instead of taking their defaults.
     steps = [
@@ -107,10 +112,17 @@ def configure(src: Path, build: Path, fragments: list[Path], log: Path) -> Confi
                 f"{Path(argv[0]).name} failed",
                 details=result.output[-4000:],
             )
+    config_cache.remember(build, made)
+    return verify(build, fragments)
+
+
+def verify(build: Path, fragments: list[Path], cached: bool = False) -> ConfigCase:
+    """The requested options against the final .config: each one dropped fails the case."""
     final = parse_options((build / ".config").read_text())
     wanted = requested_options(fragments)
     dropped = dropped_options(wanted, final)
     names = ", ".join(f.name for f in fragments)
+    props = {"fragments": names, "merged": "cached: nothing it reads changed" if cached else "now"}
     if dropped:
         dropped_names = tuple(n for n, v in wanted.items() if final.get(n, "n") != v)
         return ConfigCase(
@@ -119,7 +131,7 @@ def configure(src: Path, build: Path, fragments: list[Path], log: Path) -> Confi
             f"{len(dropped)} requested option(s) dropped by olddefconfig: "
             + ", ".join(dropped_names),
             details="\n".join(dropped),
-            properties={"fragments": names},
+            properties=props,
             dropped=dropped_names,
         )
     enabled = sum(1 for v in final.values() if v in ("y", "m"))
@@ -127,5 +139,5 @@ def configure(src: Path, build: Path, fragments: list[Path], log: Path) -> Confi
         "kconfig",
         Status.PASS,
         f"{enabled} options enabled; all requested kept",
-        properties={"fragments": names, "enabled": str(enabled)},
+        properties={**props, "enabled": str(enabled)},
     )

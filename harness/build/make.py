@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness import proc
 from harness.cases import Case, Status
+from harness.progress import Ticker
 
 DIAGNOSTIC = re.compile(
     r"^(?P<file>[^\s:][^:]*):(?P<line>\d+):(?:(?P<col>\d+):)? "
@@ -131,16 +131,15 @@ def tree_relative(output: str, spec: BuildSpec) -> str:
 
 
 def build(spec: BuildSpec, log: Path, name: str = "build") -> BuildResult:
-    progress = _Progress() if sys.stderr.isatty() else None
+    watcher = _Progress()
     result = proc.run(
         make_argv(spec),
         log=log,
         timeout=spec.timeout,
         env=make_env(spec),
-        on_line=progress.update if progress else None,
+        on_line=watcher.update,
     )
-    if progress:
-        progress.done()
+    watcher.done()
     output = tree_relative(result.output, spec)
     warnings = diagnostics(output, "warning")
     props = {"seconds": f"{result.seconds:.1f}", "warnings": str(len(warnings))}
@@ -179,18 +178,17 @@ def build(spec: BuildSpec, log: Path, name: str = "build") -> BuildResult:
 
 
 class _Progress:
-    """One rewritten status line on a terminal: the object being built."""
+    """The object being built: one rewritten line on a terminal, a line every 30 s in a CI log."""
 
     def __init__(self) -> None:
         self.count = 0
+        self.ticker = Ticker("build")
 
     def update(self, line: str) -> None:
         self.count += 1
         parts = line.split()
         if len(parts) >= 2 and parts[0] in ("CC", "LD", "AR", "AS", "CC [M]", "LD [M]"):
-            sys.stderr.write(f"\r\033[K  build: {self.count:6d} lines  {parts[-1][:60]}")
-            sys.stderr.flush()
+            self.ticker.update(f"{self.count} lines of make output, now {parts[-1][:60]}")
 
     def done(self) -> None:
-        sys.stderr.write("\r\033[K")
-        sys.stderr.flush()
+        self.ticker.done()

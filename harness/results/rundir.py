@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.cases import Case, Status
+from harness.progress import StageClock
 from harness.results import junit
 
 SYMBOL = {
@@ -33,6 +34,9 @@ class RunDir:
     name: str
     meta: dict[str, Any] = field(default_factory=dict)
     suites: list[Case] = field(default_factory=list)
+    # Each stage's wall time (apply, kconfig, build, boot, tests); the pipeline puts them
+    # in meta["stage_seconds"] with the harness's own remainder when the run ends.
+    clock: StageClock = field(default_factory=lambda: StageClock(say=False))
 
     @classmethod
     def create(cls, out: Path, name: str, argv: list[str]) -> RunDir:
@@ -122,4 +126,13 @@ def terminal_summary(run: RunDir, stream: Any = sys.stdout) -> None:
                 )
     tally = counts(run.suites)
     print("  " + ", ".join(f"{n} {s.value}" for s, n in tally.items() if n), file=stream)
+    if run.meta.get("stage_seconds"):
+        print(f"  time: {stage_line(run.meta['stage_seconds'])}", file=stream)
     print(f"  results: {run.path}", file=stream)
+
+
+def stage_line(seconds: dict[str, float]) -> str:
+    """'apply 0.6s, kconfig 0.1s, build 10.2s, boot 6.9s, tests 7.4s, harness 1.2s (total 26.4s)'"""
+    parts = [f"{name} {s:.1f}s" for name, s in seconds.items() if name != "total"]
+    total = f" (total {seconds['total']:.1f}s)" if "total" in seconds else ""
+    return ", ".join(parts) + total

@@ -19,6 +19,7 @@ from harness import proc
 from harness.cases import Case, Status
 from harness.errors import EnvError, UserError
 from harness.intake.series import Patch, Series
+from harness.progress import Ticker
 
 DEBIAN_TARBALL = "/usr/src/linux-source-{version}.tar.xz"
 GIT_IDENTITY = ["-c", "user.name=harness", "-c", "user.email=harness@localhost"]
@@ -108,8 +109,7 @@ def _unpack_as_git(tarball: Path, repo: Path, tag: str) -> None:
     staging = repo.with_name(repo.name + ".partial")
     proc.run(["rm", "-rf", str(staging)])
     staging.mkdir(parents=True)
-    with tarfile.open(tarball) as tar:
-        tar.extractall(staging, filter="data")
+    _extract(tarball, staging)
     (top,) = list(staging.iterdir())
     # Debian's tarball has a packaging .gitignore with `/*`: add everything by force.
     steps = [
@@ -119,11 +119,27 @@ def _unpack_as_git(tarball: Path, repo: Path, tag: str) -> None:
         ["tag", tag],
     ]
     for step in steps:
+        proc.note(f"unpacking {tarball.name}: git {step[0]} (the first run only)")
         result = git(top, *step)
         if not result.ok:
             raise EnvError(f"git {step[0]} in {top} failed: {result.output.strip()[:200]}")
     top.rename(repo)
     staging.rmdir()
+
+
+def _extract(tarball: Path, into: Path) -> None:
+    """Unpack with a progress line (files and MB so far): the first run waits minutes here."""
+    proc.note(f"unpacking {tarball} into {into} (the first run only)")
+    ticker = Ticker(f"unpacking {tarball.name}")
+    files = size = 0
+    with tarfile.open(tarball) as tar:
+        for member in tar:
+            tar.extract(member, into, filter="data")
+            files += 1
+            size += member.size
+            ticker.update(f"{files} files, {size / 1e6:.0f} MB")
+    ticker.done()
+    proc.note(f"unpacked {files} files, {size / 1e6:.0f} MB")
 
 
 def prepare_worktree(spec: TreeSpec, where: Path, log: Path) -> Worktree:

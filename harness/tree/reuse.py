@@ -1,0 +1,101 @@
+"""Reuse a worktree that already holds this series on this base: no reset, no re-apply.
+
+A warm rerun with nothing changed used to reset 86k files and re-apply every patch only
+to arrive where it started. After a series applied cleanly, `remember` writes
+<gitdir>/harness-applied.json: the base commit, a digest of the patch mails, the HEAD
+that resulted and each patch's outcome. `reuse` accepts the worktree only when
+- the record names this base and this digest, and HEAD is the recorded commit (git am
+  with fixed committer dates makes that commit a function of base and mails);
+- no git operation is half done or holds a lock (rebase-apply/, index.lock): those go
+  the reset path, whose stale-lock checks stay the only way past them;
+- `git status --porcelain --ignored` is empty: nothing edited, nothing left over (Debian's
+  packaging .gitignore ignores everything, so ignored files are the untracked ones).
+Input: a TreeSpec's commit, the worktree path, the Series. Output: the apply suite rebuilt
+from the record, or None. Writes only the record. Raises nothing (a bad record is no reuse).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from harness import proc
+from harness.cases import Case, Status
+from harness.intake.series import Series
+from harness.tree.worktree import PatchCase
+
+RECORD = "harness-applied.json"
+
+
+def series_digest(series: Series) -> str:
+    digest = hashlib.sha256()
+    for patch in series.patches:
+        digest.update(f"{patch.number}\0".encode() + patch.mail + b"\0")
+    return digest.hexdigest()
+
+
+def gitdir(worktree: Path) -> Path | None:
+    """A linked worktree's .git is a file naming its git dir; read, not asked of git."""
+    try:
+        text = (worktree / ".git").read_text()
+    except OSError:
+        return None
+    return Path(text.removeprefix("gitdir:").strip()) if text.startswith("gitdir:") else None
+
+
+def _head(git_dir: Path) -> str:
+    try:
+        return (git_dir / "HEAD").read_text().strip()
+    except OSError:
+        return ""
+
+
+def remember(worktree: Path, base: str, series: Series, applied: Case) -> None:
+    """Record a clean apply (every patch PASS); anything else leaves no record."""
+    git_dir = gitdir(worktree)
+    if git_dir is None or applied.worst() is not Status.PASS:
+        return
+    outcomes = [[c.name, c.message, c.properties.get("apply", "")] for c in applied.children]
+    record = {
+        "base": base,
+        "series": series_digest(series),
+        "head": _head(git_dir),
+        "patches": outcomes,
+    }
+    tmp = git_dir / f".{RECORD}.tmp"
+    tmp.write_text(json.dumps(record))
+    tmp.replace(git_dir / RECORD)
+
+
+def reuse(worktree: Path, base: str, series: Series, log: Path) -> Case | None:
+    """The apply suite as the record has it when the worktree is exactly that state, else None."""
+    git_dir = gitdir(worktree)
+    if git_dir is None:
+        return None
+    try:
+        record = json.loads((git_dir / RECORD).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.get("base") != base:
+        return None
+    if record.get("series") != series_digest(series) or record.get("head") != _head(git_dir):
+        return None
+    if (git_dir / "index.lock").exists() or (git_dir / "rebase-apply").exists():
+        return None
+    status = proc.run(
+        ["git", "-C", str(worktree), "status", "--porcelain", "--ignored"], log=log, timeout=300
+    )
+    if not status.ok or status.output.strip():
+        return None
+    return _apply_suite(record["patches"], record["head"])
+
+
+def _apply_suite(patches: list[list[str]], head: str) -> Case:
+    children: list[Case] = [
+        PatchCase(name, Status.PASS, message, properties={"apply": how} if how else {})
+        for name, message, how in patches
+    ]
+    suite = Case("apply", Status.PASS, children=children)
+    suite.properties["reused"] = f"worktree already at {head[:12]}: not reset, not re-applied"
+    return suite
