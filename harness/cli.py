@@ -46,6 +46,9 @@ examples:
   harness report results/gmem-rfc-v1-6.12-<time> --email the review mail of a check run
   harness compare patches/fixtures/planted-slow          what the series costs: base vs patched
   harness parse console.log --junit out.xml              results from a saved console log
+  harness watch ci/watch.yaml --once                     check/test each new series on a list
+  harness publish results/<run> --patchwork URL --kcidb kcidb.json  results -> patchwork, KCIDB
+  harness merge results/<shard1> results/<shard2>        a sharded CI run's results as one
 """
 
 
