@@ -140,6 +140,10 @@ def test_same_on_a_build_break_needs_no_boot() -> None:
     same = parse_predicate("")
     assert same.judge(observe([_build_case()])).kind is Kind.BAD
     assert same.build_only
+    # a candidate that builds is good whatever its boot did
+    panicked = observe([Case("build"), _boot(Status.FAIL, "Kernel panic - not syncing: x")])
+    assert same.judge(panicked).kind is Kind.GOOD
+    assert parse_predicate("build").judge(panicked).kind is Kind.GOOD
 
 
 def test_explicit_predicates() -> None:
@@ -158,7 +162,7 @@ def test_explicit_predicates() -> None:
     }
     B, G, S = Kind.BAD, Kind.GOOD, Kind.SKIP
     assert judged == {
-        "build": [S, S, B, S, G],
+        "build": [G, G, B, G, G],  # built: good, whatever the boot did,
         "boot": [S, B, S, S, G],  # a WARNING alone does not stop the boot
         "crash": [B, B, S, S, G],
         "test:smoke/*": [S, S, S, B, G],

@@ -163,6 +163,11 @@ class Predicate:
         )
 
     def judge(self, seen: Observation) -> Outcome:
+        if self.build_only:  # what the boot did says nothing about a build failure
+            early = (Stage.APPLY, Stage.CONFIG, Stage.BUILD)
+            seen = Observation(
+                tuple(f for f in seen.failures if f.stage in early), "", seen.seconds
+            )
         if seen.infra and not seen.failures:
             return Outcome(Kind.INFRA, seen.infra, seen.seconds)
         matching = [f for f in seen.failures if self._matches(f)]

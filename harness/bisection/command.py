@@ -1,0 +1,283 @@
+"""`harness bisect`: the first bad patch of a series (or commit of a range), with a stated
+confidence.
+
+Input: a BisectRequest. Output: RUN/ with bisect.json (every run, resumable), junit.xml
+(one testcase per step, plus the verdict), summary.md (the culprit, the step table, its
+failure's excerpt), reproduce.sh (one `harness test` line that shows the failure),
+culprit/ (the series up to the culprit, for that line), bisect.log in range mode,
+steps/ (each candidate's `harness test` run dir). Exit: 0 found and confirmed, 1
+unreliable or inconclusive; UserError (2) for bad input or nothing to bisect, EnvError
+(3) for a missing tool or a machine that keeps failing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import shlex
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness import proc
+from harness.bisection import state as saved
+from harness.bisection import summary
+from harness.bisection.candidates import Candidates, SeriesOracle, series_candidates
+from harness.bisection.request import BisectRequest
+from harness.bisection.search import (
+    InfraAborted,
+    Kind,
+    NothingToBisect,
+    Oracle,
+    Outcome,
+    SearchResult,
+    Step,
+    Verdict,
+    flag_unreliable,
+    runs_for_good,
+    search,
+)
+from harness.bisection.signature import Predicate, parse_predicate
+from harness.errors import EnvError, UserError
+from harness.intake import series as intake
+from harness.pipeline import TestOptions
+from harness.results.rundir import RunDir
+
+EXIT_CONFIRMED, EXIT_DOUBTFUL = 0, 1
+
+
+def note(message: str) -> None:
+    print(f"harness: {message}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class Bisection:
+    """One bisection's moving parts: its run dir, state, candidates and oracle."""
+
+    request: BisectRequest
+    run: RunDir
+    state: dict[str, Any]
+    candidates: Candidates
+    predicate: Predicate
+    oracle: SeriesOracle
+    culprit_of: Callable[[int, str], summary.Culprit]
+
+
+def test_options(request: BisectRequest, run: RunDir, tree: Path | None) -> TestOptions:
+    return TestOptions(
+        argv=list(request.argv),
+        out=run.path,
+        cache=request.cache,
+        base=request.base,
+        tree=tree,
+        kconfig=request.kconfig,
+        suites=request.suites,
+        jobs=request.jobs,
+        timeout=request.timeout,
+    )
+
+
+def open_run(request: BisectRequest, name: str) -> tuple[RunDir, dict[str, Any]]:
+    if request.resume is not None:
+        state = saved.load(request.resume)
+        run = RunDir(request.resume, request.resume.name, {"run": request.resume.name})
+        note(f"resuming {run.path}: {len(state['runs'])} recorded run(s) are replayed")
+        return run, state
+    run = RunDir.create(request.out, f"bisect-{name}", list(request.argv))
+    state = saved.new_state(list(request.argv), request.mode, request.bad_when)
+    saved.save(run.path, state)
+    return run, state
+
+
+def series_bisection(request: BisectRequest) -> Bisection:
+    assert request.series is not None
+    found = intake.load(request.series)
+    if len(found) != 1:
+        raise UserError(f"{request.series}: bisect takes one series, found {len(found)}")
+    series = found[0]
+    predicate = parse_predicate(request.bad_when)
+    run, state = open_run(request, series.name)
+    predicate.target = state["target"]
+    candidates = series_candidates(series)
+    oracle = SeriesOracle(candidates, test_options(request, run, request.tree), predicate, note)
+    run.meta.update(series=series.name, subject=series.subject, message_id=series.message_id)
+
+    def culprit_of(k: int, excerpt: str) -> summary.Culprit:
+        patch = series.patches[k - 1]
+        label = candidates.label(k)
+        return summary.Culprit(
+            label, patch.subject, patch.author, patch.message_id, patch.files, excerpt
+        )
+
+    return Bisection(request, run, state, candidates, predicate, oracle, culprit_of)
+
+
+def print_plan(b: Bisection) -> None:
+    n, spec = b.candidates.count, b.request.search
+    steps = math.ceil(math.log2(n + 1))
+    boots = (
+        "no boots (a build failure)"
+        if b.predicate.build_only
+        else (
+            f"boots: {spec.end_runs} of the bad end (to estimate p), then up to "
+            f"{runs_for_good(1 / spec.end_runs, spec.alpha)} per good candidate if p is low"
+        )
+    )
+    note(
+        f"bisect plan: {n + 1} candidates ({b.candidates.label(0)} .. "
+        f"{b.candidates.label(n)}); both ends, then about {steps} builds "
+        f"({2 + steps} in all); {boots}; bad when: {b.predicate.describe()}"
+    )
+
+
+class Timed:
+    """Wall time per run, the oracle's own (build and boot included)."""
+
+    def __init__(self, oracle: Oracle) -> None:
+        self.oracle = oracle
+
+    def __call__(self, candidate: int) -> Outcome:
+        started = time.monotonic()
+        outcome = self.oracle(candidate)
+        return dataclasses.replace(outcome, seconds=time.monotonic() - started)
+
+
+def run_search(b: Bisection) -> SearchResult:
+    recorder = saved.Recorder(Timed(b.oracle), b.run.path, b.state)
+
+    def on_step(step: Step) -> None:
+        if step.role == "bad end" and not b.state["target"]:
+            b.state["target"] = b.predicate.target
+        b.state["steps"].append(dataclasses.asdict(step) | {"kind": step.kind.value})
+        saved.save(b.run.path, b.state)
+        note(
+            "step: "
+            + summary.step_line(step, f"{step.role or 'step'} {b.candidates.label(step.candidate)}")
+        )
+
+    b.state["steps"] = []
+    try:
+        return search(recorder, b.candidates.count, b.request.search, on_step)
+    except NothingToBisect as err:
+        b.state["result"] = {"verdict": "nothing to bisect", "message": str(err)}
+        saved.save(b.run.path, b.state)
+        raise UserError(f"{err} (results: {b.run.path})") from None
+    except InfraAborted as err:
+        b.state["result"] = {"verdict": "aborted", "message": str(err)}
+        saved.save(b.run.path, b.state)
+        raise EnvError(f"{err} (results: {b.run.path})") from None
+    finally:
+        b.oracle.close()
+
+
+def check_culprit(b: Bisection, result: SearchResult) -> None:
+    """A culprit whose vmlinux is its parent's changed nothing the kernel runs."""
+    k = result.culprit
+    if k is None or k == 0:
+        return
+    mine, parent = b.oracle.built.get(k), b.oracle.built.get(k - 1)
+    if mine and parent and mine.vmlinux_sha and mine.vmlinux_sha == parent.vmlinux_sha:
+        flag_unreliable(result, f"{b.candidates.label(k)}: vmlinux is identical to its parent's")
+
+
+def findings(b: Bisection, result: SearchResult) -> list[str]:
+    """A patch that does not build is a finding of its own, whatever is bisected."""
+    seen = []
+    for step in result.steps:
+        if step.kind is not Kind.GOOD and step.signature.startswith("build"):
+            seen.append(f"{b.candidates.label(step.candidate)} does not build: {step.signature}")
+    return list(dict.fromkeys(seen))
+
+
+def write_outputs(b: Bisection, result: SearchResult) -> summary.Culprit | None:
+    k = result.culprit
+    culprit = b.culprit_of(k, b.oracle.excerpts.get(k, "")) if k else None
+    mode = b.request.mode
+    b.run.meta["bisect"] = summary.sentence(result, culprit, mode)
+    b.run.meta["verdict"] = result.verdict.value
+    for case in summary.step_cases(result, b.candidates.label):
+        b.run.add(case)
+    b.run.add(summary.verdict_case(result, culprit, mode))
+    text = summary.summary_markdown(result, culprit, b.candidates.label, mode)
+    extra = findings(b, result)
+    if extra:
+        text += "\n## Findings\n\n" + "\n".join(f"- {f}" for f in extra) + "\n"
+    (b.run.path / "summary.md").write_text(text)
+    if k is not None:
+        write_reproducer(b, k)
+    b.state["result"] = {
+        "verdict": result.verdict.value,
+        "culprit": k,
+        "remaining": result.remaining,
+        "confidence": result.confidence,
+        "p": result.p,
+        "builds": result.builds,
+        "runs": result.total_runs,
+        "flags": result.flags,
+        "findings": extra,
+        "sentence": b.run.meta["bisect"],
+    }
+    saved.save(b.run.path, b.state)
+    return culprit
+
+
+def write_reproducer(b: Bisection, k: int) -> None:
+    """RUN/culprit/: the series up to the culprit; reproduce.sh tests it with the same
+    options (a flaky failure shows in a share p of the runs)."""
+    series = b.candidates.series_of(k)
+    where = b.run.path / "culprit"
+    where.mkdir(exist_ok=True)
+    if b.request.mode == "range":  # the culprit as a patch on its parent (base-commit:)
+        from harness.bisection import git_range
+
+        assert series.base_commit and b.request.tree is not None
+        mail = git_range.commit_mail(b.request.tree, series.base_commit)
+        (where / "0001.patch").write_bytes(mail)
+    for patch in series.patches:
+        (where / f"{patch.number:04d}.patch").write_bytes(patch.mail)
+    yaml = series.path / "series.yaml" if series.path.is_dir() else None
+    if yaml is not None and yaml.exists():
+        (where / "series.yaml").write_bytes(yaml.read_bytes())
+    argv = ["harness", "test", str(where)]
+    r = b.request
+    argv += ["--tree", str(r.tree)] if r.tree else (["--base", r.base] if r.base else [])
+    for fragment in r.kconfig:
+        argv += ["--kconfig", fragment]
+    for suite in r.suites:
+        argv += ["--suite", suite]
+    lines = [
+        "#!/bin/sh",
+        f"# Shows the failure of {b.candidates.label(k)}; the bisection itself was:",
+        f"# {shlex.join(['harness', *r.argv])}",
+        f"cd {shlex.quote(str(Path.cwd()))}",
+        shlex.join(argv),
+    ]
+    target = b.run.path / "reproduce.sh"
+    target.write_text("\n".join(lines) + "\n")
+    target.chmod(0o755)
+
+
+def bisect(request: BisectRequest) -> int:
+    proc.require(proc.BOOT_TOOLS)
+    if request.mode == "range":
+        from harness.bisection import git_range
+
+        b = git_range.range_bisection(request, open_run, note)
+    else:
+        b = series_bisection(request)
+    print_plan(b)
+    result = run_search(b)
+    check_culprit(b, result)
+    if request.mode == "range":
+        from harness.bisection import git_range
+
+        git_range.after_search(b, result, note)
+    culprit = write_outputs(b, result)
+    print(summary.sentence(result, culprit, request.mode))
+    for line in summary.step_table(result, b.candidates.label)[2:]:
+        print("  " + line)
+    print(f"  results: {b.run.path}")
+    return EXIT_CONFIRMED if result.verdict is Verdict.CONFIRMED else EXIT_DOUBTFUL

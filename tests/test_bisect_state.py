@@ -1,0 +1,190 @@
+"""bisect.json and --resume, the step table and verdict, the git range and its log."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from harness.bisection import git_range, request, state, summary
+from harness.bisection.search import Kind, Outcome, SearchResult, SearchSpec, Verdict, search
+from harness.cases import Status
+from harness.errors import UserError
+
+SIG = "warning: WARNING: CPU: N PID: N at fs/proc/harness_bisect.c:18 harness_bisect_init"
+
+
+class Counting:
+    """Candidates >= culprit fail; raises KeyboardInterrupt at run number `stop_at`."""
+
+    def __init__(self, culprit: int, stop_at: int = 0) -> None:
+        self.culprit, self.stop_at, self.calls = culprit, stop_at, 0
+
+    def __call__(self, k: int) -> Outcome:
+        self.calls += 1
+        if self.calls == self.stop_at:
+            raise KeyboardInterrupt
+        return Outcome(Kind.BAD, SIG, 2.0) if k >= self.culprit else Outcome(Kind.GOOD, "", 1.0)
+
+
+def test_resume_replays_the_recorded_runs_and_goes_on_live(tmp_path: Path) -> None:
+    spec = SearchSpec(end_runs=3)
+    first = state.new_state(["bisect", "s"], "series", "")
+    state.save(tmp_path, first)
+    with pytest.raises(KeyboardInterrupt):
+        search(state.Recorder(Counting(5, stop_at=6), tmp_path, first), 8, spec)
+    kept = state.load(tmp_path)
+    assert len(kept["runs"]) == 5  # 3 of the bad end, the good end, one step
+    live = Counting(5)
+    recorder = state.Recorder(live, tmp_path, kept)
+    resumed = search(recorder, 8, spec)
+    assert recorder.replayed == 5
+    assert resumed.culprit == 5 and resumed.verdict is Verdict.CONFIRMED
+    uninterrupted = search(Counting(5), 8, spec)
+    assert live.calls == uninterrupted.total_runs - 5
+    assert [s.candidate for s in resumed.steps] == [s.candidate for s in uninterrupted.steps]
+    assert len(state.load(tmp_path)["runs"]) == uninterrupted.total_runs
+
+
+def test_a_missing_state_file_is_bad_input(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="cannot read bisect.json"):
+        state.load(tmp_path)
+
+
+def _result() -> tuple[summary.Culprit, SearchResult]:
+    result = search(Counting(3), 5, SearchSpec(end_runs=1))
+    culprit = summary.Culprit(
+        "3/5 proc: check", "[PATCH 3/5] proc: check", "A <a@b>", "<id@x>", ("fs/proc/x.c",), "WARN"
+    )
+    return culprit, result
+
+
+def test_the_summary_names_the_culprit_and_tables_every_step() -> None:
+    culprit, result = _result()
+    label = {0: "0: the base", 1: "1/5 a", 2: "2/5 b", 3: "3/5 c", 4: "4/5 d", 5: "5/5 e"}.get
+    text = summary.summary_markdown(result, culprit, lambda k: label(k) or "", "series")
+    assert "first bad patch: 3/5 proc: check (confirmed, confidence 1.000, 4 builds)" in text
+    assert "- Message-ID: <id@x>" in text and "- files: fs/proc/x.c" in text
+    assert sum(1 for line in text.splitlines() if line.startswith("| ")) == 1 + len(result.steps)
+    assert "| 3/5 c | step | bad | 1/1 | 1.000 |" in text
+    assert "```\nWARN\n```" in text
+
+
+def test_junit_has_a_testcase_per_step_and_the_verdict() -> None:
+    culprit, result = _result()
+    [steps] = summary.step_cases(result, str)
+    assert len(steps.children) == len(result.steps)
+    assert [c.status for c in steps.children][:2] == [Status.FAIL, Status.PASS]
+    verdict = summary.verdict_case(result, culprit, "series")
+    assert verdict.status is Status.PASS and verdict.properties["verdict"] == "confirmed"
+
+
+def _git(repo: Path, *args: str) -> str:
+    env = {
+        "GIT_AUTHOR_NAME": "T",
+        "GIT_AUTHOR_EMAIL": "t@x",
+        "GIT_COMMITTER_NAME": "T",
+        "GIT_COMMITTER_EMAIL": "t@x",
+        "GIT_AUTHOR_DATE": "2024-01-01T00:00:00Z",
+        "GIT_COMMITTER_DATE": "2024-01-01T00:00:00Z",
+        "PATH": "/usr/bin:/bin",
+    }
+    out = subprocess.run(
+        ["git", "-C", str(repo), *args], env=env, check=True, capture_output=True, text=True
+    )
+    return out.stdout.strip()
+
+
+def _commit(repo: Path, name: str) -> str:
+    (repo / name).write_text(name + "\n")
+    _git(repo, "add", name)
+    _git(repo, "commit", "-q", "-m", f"add {name}")
+    return _git(repo, "rev-parse", "HEAD")
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """good - a - b - merge(side) - c ; side branches off good."""
+    _git(tmp_path, "init", "-q", "-b", "main")
+    _commit(tmp_path, "good")
+    _git(tmp_path, "tag", "good")
+    _git(tmp_path, "checkout", "-q", "-b", "side")
+    _commit(tmp_path, "side")
+    _git(tmp_path, "checkout", "-q", "main")
+    _commit(tmp_path, "a")
+    _commit(tmp_path, "b")
+    _git(tmp_path, "merge", "-q", "--no-ff", "-m", "merge side", "side")
+    _commit(tmp_path, "c")
+    return tmp_path
+
+
+def test_the_range_is_oldest_first_and_first_parent_skips_the_side_branch(repo: Path) -> None:
+    found = git_range.resolve_range(repo, "good", "main", first_parent=False)
+    subjects = [c.subject for c in found.commits]
+    assert subjects[0] == "add good" and subjects[-2:] == ["merge side", "add c"]
+    assert sorted(subjects[1:4]) == ["add a", "add b", "add side"]
+    assert len(found.commits) == 6
+    first = git_range.resolve_range(repo, "good", "main", first_parent=True)
+    assert [c.subject for c in first.commits] == [
+        "add good",
+        "add a",
+        "add b",
+        "merge side",
+        "add c",
+    ]
+
+
+def test_a_good_end_that_is_not_an_ancestor_starts_from_the_merge_base(repo: Path) -> None:
+    found = git_range.resolve_range(repo, "side", "main~2", first_parent=True)
+    assert "merge base" in found.note
+    assert found.commits[0].subject == "add good"
+
+
+def test_a_bad_revision_is_bad_input(repo: Path) -> None:
+    with pytest.raises(UserError, match="--bad nope: not a commit"):
+        git_range.resolve_range(repo, "good", "nope", first_parent=False)
+
+
+def test_the_log_is_in_git_bisect_log_form(repo: Path) -> None:
+    found = git_range.resolve_range(repo, "good", "main", first_parent=True)
+    result = search(Counting(2), len(found.commits) - 1, SearchSpec(end_runs=1))
+    log = summary.bisect_log(
+        result, [c.sha for c in found.commits], [c.subject for c in found.commits]
+    )
+    lines = log.splitlines()
+    assert lines[0] == f"git bisect start '{found.commits[-1].sha}' '{found.commits[0].sha}'"
+    assert f"git bisect bad {found.commits[-1].sha}" in lines
+    assert lines[-1] == f"# first bad commit: [{found.commits[2].sha}] add b"
+
+
+def _args(**given: object) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    request.add_arguments(parser)
+    args = parser.parse_args([])
+    for key, value in given.items():
+        setattr(args, key, value)
+    return args
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ({}, "a series, or a range"),
+        ({"series": Path("s"), "good": "x"}, "not both"),
+        ({"tree": Path("t"), "good": "x"}, "a series, or a range"),
+        ({"series": Path("s"), "repeats": 0}, "--repeats"),
+        ({"series": Path("s"), "first_parent": True}, "--first-parent is for a range"),
+    ],
+)
+def test_bad_requests_are_refused_before_anything_runs(
+    given: dict[str, object], message: str
+) -> None:
+    with pytest.raises(UserError, match=message):
+        request.from_args(_args(**given), [], Path("/c"))
+
+
+def test_a_range_request() -> None:
+    wanted = request.from_args(_args(tree=Path("t"), good="v1", bad="v2"), ["bisect"], Path("/c"))
+    assert wanted.mode == "range" and wanted.search.end_runs == 5
