@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import signal
 import sys
@@ -160,6 +161,13 @@ def build_parser() -> argparse.ArgumentParser:
     from harness.compare import request as compare_request
 
     compare_request.add_arguments(compare)
+    bisect = sub.add_parser(
+        "bisect",
+        help="the first bad patch of a series or commit of a range, with a stated confidence",
+    )
+    from harness.bisection import request as bisect_request
+
+    bisect_request.add_arguments(bisect)
     parse = sub.add_parser("parse", help="console/KTAP log -> results, offline")
     parse.add_argument("log", type=Path, help="a saved console.log or KTAP output")
     parse.add_argument("--junit", type=Path, help="also write the results as JUnit XML here")
@@ -251,6 +259,8 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
         return _review(args, argv)
     if args.command == "compare":
         return _compare(args, argv)
+    if args.command == "bisect":
+        return _bisect(args, argv)
     if args.command == "parse":
         from harness.results import parse_log
 
@@ -295,6 +305,18 @@ def _compare(args: argparse.Namespace, argv: list[str]) -> int:
     run = command.compare(request.from_args(args, argv, args.cache or default_cache()))
     print(f"  results: {run.path}")
     return command.exit_status(run)
+
+
+def _bisect(args: argparse.Namespace, argv: list[str]) -> int:
+    """`harness bisect` (harness/bisection/); --resume RUN re-reads the command line RUN keeps."""
+    from harness.bisection import command, request, state
+
+    resume = args.resume
+    if resume is not None:
+        argv = state.load(resume)["argv"]
+        args = build_parser().parse_args(argv)
+    wanted = request.from_args(args, argv, args.cache or default_cache())
+    return command.bisect(dataclasses.replace(wanted, resume=resume))
 
 
 def _review(args: argparse.Namespace, argv: list[str]) -> int:
