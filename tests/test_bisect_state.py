@@ -188,3 +188,13 @@ def test_bad_requests_are_refused_before_anything_runs(
 def test_a_range_request() -> None:
     wanted = request.from_args(_args(tree=Path("t"), good="v1", bad="v2"), ["bisect"], Path("/c"))
     assert wanted.mode == "range" and wanted.search.end_runs == 5
+
+
+def test_the_review_mail_carries_the_first_bad_patch_sentence() -> None:
+    from harness.review import report
+
+    culprit, result = _result()
+    meta = {"bisect": summary.sentence(result, culprit, "series"), "subject": "[PATCH 0/5] x"}
+    mail = report.email_text(meta, [])
+    assert "first bad patch: 3/5 proc: check (confirmed, confidence 1.000, 4 builds)" in mail
+    assert "first bad" not in report.email_text({"subject": "[PATCH 0/5] x"}, [])

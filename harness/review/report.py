@@ -160,6 +160,8 @@ def email_text(meta: dict[str, Any], suites: list[Case]) -> str:
     total = int(meta.get("patches") or len(patches))
     lines = [*headers(meta), "", f"Hi {_first_name(str(meta.get('author', '')))},", ""]
     lines += [*setting(meta), "", verdict(suites, total), ""]
+    if meta.get("bisect"):  # harness bisect's results: "first bad patch: 4/6 ..."
+        lines += [str(meta["bisect"]), ""]
     lines += base_lines(suites)
     for suite in patches:
         lines += patch_section(suite, total)
