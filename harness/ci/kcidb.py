@@ -68,6 +68,12 @@ def _tests(suites: list[Case], build_id: str, origin: str) -> list[dict[str, Any
     return tests
 
 
+def _base_build(base: Case | None) -> Case | None:
+    """A check run builds the base first ("base" suite): the build the patches go on."""
+    found = [c for c in (base.children if base else []) if c.name == "build"]
+    return found[0] if found else None
+
+
 def report(meta: dict[str, Any], suites: list[Case], origin: str) -> dict[str, Any]:
     if not ORIGIN.match(origin):
         raise UserError(f"KCIDB origin {origin!r}: lower-case letters, digits and _ only")
@@ -88,7 +94,7 @@ def report(meta: dict[str, Any], suites: list[Case], origin: str) -> dict[str, A
         "version": {"major": SCHEMA.major, "minor": SCHEMA.minor},
         "checkouts": [checkout],
     }
-    built = named.get("build")
+    built = named.get("build") or _base_build(named.get("base"))
     if built is not None:
         build_id = f"{checkout_id}:build"
         build: dict[str, Any] = {"id": build_id, "checkout_id": checkout_id, "origin": origin}
