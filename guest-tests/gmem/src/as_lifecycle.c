@@ -254,12 +254,12 @@ static void t_exit_attached_to_two(struct kt *t)
 }
 
 static const struct kt_case cases[] = {
-	KT_CASE_T(t_attach_detach_loop, 60),
-	KT_CASE_T(t_two_devices_every_order, 60),
-	KT_CASE(t_two_devices_share_page),
-	KT_CASE(t_fork_then_parent_destroys),
-	KT_CASE_T(t_children_attach_while_parent_attached, 60),
-	KT_CASE_T(t_exit_attached_to_two, 60),
+	KT_CASE_B(t_attach_detach_loop, 60, "gm_as_destroy"),
+	KT_CASE_B(t_two_devices_every_order, 60, "gm_as_attach"),
+	KT_CASE_B(t_two_devices_share_page, 0, "gm_dev_fault"),
+	KT_CASE_B(t_fork_then_parent_destroys, 0, "dup_mm"),
+	KT_CASE_B(t_children_attach_while_parent_attached, 60, "gm_as_attach"),
+	KT_CASE_B(t_exit_attached_to_two, 60, "gm_as_destroy"),
 	{}
 };
 

@@ -180,12 +180,12 @@ static void t_both_devices_asked_again(struct kt *t)
 }
 
 static const struct kt_case cases[] = {
-	KT_CASE(t_first_candidate_refused),
-	KT_CASE(t_window_of_five_refused),
-	KT_CASE(t_window_full_enomem),
-	KT_CASE(t_noreplace_refused),
-	KT_CASE(t_second_device_refuses),
-	KT_CASE(t_both_devices_asked_again),
+	KT_CASE_B(t_first_candidate_refused, 0, "mmap_region"),
+	KT_CASE_B(t_window_of_five_refused, 0, "mmap_region"),
+	KT_CASE_B(t_window_full_enomem, 0, "mmap_region"),
+	KT_CASE_B(t_noreplace_refused, 0, "mmap_region"),
+	KT_CASE_B(t_second_device_refuses, 0, "gm_alloc_va_in_peer_devices"),
+	KT_CASE_B(t_both_devices_asked_again, 0, "gm_alloc_va_in_peer_devices"),
 	{}
 };
 

@@ -189,9 +189,9 @@ static void t_thp_fault_over_inner_device_page(struct kt *t)
 }
 
 static const struct kt_case cases[] = {
-	KT_CASE_T(t_two_threads_same_extents, 90),
-	KT_CASE_T(t_cpu_and_device_same_extents, 90),
-	KT_CASE(t_thp_fault_over_inner_device_page),
+	KT_CASE_B(t_two_threads_same_extents, 90, "do_huge_pmd_anonymous_page"),
+	KT_CASE_B(t_cpu_and_device_same_extents, 90, "do_huge_pmd_anonymous_page"),
+	KT_CASE_B(t_thp_fault_over_inner_device_page, 0, "do_huge_pmd_anonymous_page"),
 	{}
 };
 
