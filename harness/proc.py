@@ -9,11 +9,13 @@ does not exist.
 
 from __future__ import annotations
 
+import functools
 import os
 import shlex
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -21,8 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from harness import progress
+from harness import progress, sandbox
 from harness.errors import EnvError
+from harness.sandbox import Sandbox
 
 INSTALL_HINTS = {
     "git": "apt-get install git",
@@ -38,6 +41,8 @@ INSTALL_HINTS = {
     "rsync": "apt-get install rsync",  # make headers_install (kselftest builds)
     "bison": "apt-get install flex bison",
     "bc": "apt-get install bc",
+    "bwrap": sandbox.INSTALL_HINT,
+    "prlimit": "apt-get install util-linux",
 }
 
 # What each command runs on the host, checked by require() before any work starts.
@@ -55,6 +60,7 @@ class Completed:
     returncode: int | None  # None: killed on timeout
     output: str
     seconds: float
+    denied: tuple[str, ...] = ()  # output lines showing the sandbox stopped something
 
     @property
     def ok(self) -> bool:
@@ -78,10 +84,25 @@ def missing_tool(name: str) -> EnvError:
 GROUP_GONE_WAIT = 5.0  # seconds for SIGKILLed grandchildren (QEMU under vng) to go
 
 
+def program(name: str) -> str:
+    """A bare program name, or the same program installed next to the running Python: vng
+    and b4 are pip dependencies, found in the harness's venv without activating it."""
+    beside = Path(sys.executable).parent / name
+    if "/" not in name and os.access(beside, os.X_OK):
+        return str(beside)
+    return name
+
+
+def python_dirs() -> tuple[Path, ...]:
+    """The running Python and its venv: what a sandboxed vng needs bound back."""
+    dirs = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parent}
+    return tuple(sorted(dirs))
+
+
 def require(tools: Sequence[str]) -> None:
     """EnvError (exit 3) naming every missing tool and its package: a missing tool is
     never a test result (a kselftest build without rsync is not a failing kselftest)."""
-    missing = [tool for tool in tools if shutil.which(tool) is None]
+    missing = [tool for tool in tools if shutil.which(program(tool)) is None]
     if missing:
         hints = "; ".join(
             f"{tool}: {INSTALL_HINTS.get(tool, 'install ' + tool)}" for tool in missing
@@ -108,16 +129,21 @@ def kill_group(popen: subprocess.Popen[bytes] | subprocess.Popen[str]) -> None:
 
 
 @contextmanager
-def watched(argv: Sequence[str], stdout: IO[bytes] | None = None) -> Iterator[Child]:
+def watched(
+    argv: Sequence[str], stdout: IO[bytes] | None = None, box: Sandbox | None = None
+) -> Iterator[Child]:
     """Start a long-running child whose stderr the caller watches (with pexpect or polling).
 
     stdin is /dev/null, stdout goes to `stdout` (default: discarded). The child leads its
     own process group, and the whole group is killed when the block ends, whatever
     happened in it: QEMU is always reaped. The caller owns the deadline.
+    With `box`, in that sandbox (the guest sees what QEMU sees) unless it is turned off.
     """
+    jail = _jail(argv, None, box, {})
     try:
         popen = subprocess.Popen(
-            list(argv),
+            jail.argv if jail else [program(argv[0]), *argv[1:]],
+            env=jail.env if jail else None,
             stdin=subprocess.DEVNULL,
             stdout=stdout if stdout is not None else subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -138,19 +164,23 @@ def run(
     timeout: float | None = None,
     env: Mapping[str, str] | None = None,
     on_line: Callable[[str], None] | None = None,
+    box: Sandbox | None = None,
 ) -> Completed:
-    """Run argv to completion; stdout+stderr are returned and appended to `log`."""
+    """Run argv to completion; stdout+stderr are returned and appended to `log`.
+    With `box` (code from the tree under test), in that sandbox unless it is turned off."""
     started = time.monotonic()
-    full_env = {**os.environ, **(env or {})}
+    jail = _jail(argv, cwd, box, env or {})
     logf = open(log, "a", encoding="utf-8", errors="replace") if log else None
     if logf:
+        if jail:
+            logf.write(f"# in the sandbox: {shlex.join(jail.argv)}\n")
         logf.write(f"$ {shlex.join(argv)}\n")
         logf.flush()
     try:
         popen = subprocess.Popen(
-            list(argv),
+            jail.argv if jail else [program(argv[0]), *argv[1:]],
             cwd=cwd,
-            env=full_env,
+            env=jail.env if jail else {**os.environ, **(env or {})},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -173,7 +203,45 @@ def run(
         if logf:
             logf.close()
     returncode = None if timed_out else popen.returncode
-    return Completed(tuple(argv), returncode, "".join(chunks), time.monotonic() - started)
+    output = "".join(chunks)
+    denied = sandbox.denials(output, jail.mounts) if jail else ()
+    if denied and log:
+        with open(log, "a", encoding="utf-8") as logf:
+            logf.writelines(f"harness: the sandbox stopped: {line}\n" for line in denied)
+    return Completed(tuple(argv), returncode, output, time.monotonic() - started, denied)
+
+
+@dataclass(frozen=True)
+class _Jail:
+    argv: list[str]
+    env: dict[str, str]
+    mounts: sandbox.Mounts
+
+
+def _jail(
+    argv: Sequence[str], cwd: Path | None, box: Sandbox | None, env: Mapping[str, str]
+) -> _Jail | None:
+    """argv wrapped in its sandbox, or None when there is none or it is turned off."""
+    if box is None or not sandbox.enabled(os.environ):
+        return None
+    require(("bwrap", "prlimit") if box.memory else ("bwrap",))
+    found = shutil.which(program(argv[0]))
+    if found is None:  # inside, bwrap's own error would hide the cause
+        raise missing_tool(argv[0])
+    for path in box.writable:  # bound only if it exists: else writes land in a tmpfs, lost
+        path.mkdir(parents=True, exist_ok=True)
+    mounts = sandbox.resolve(box, os.environ, _ccache_dir() if box.ccache else None)
+    wrapped = sandbox.bwrap_argv(mounts, [found, *argv[1:]], str(cwd or "/"), box.memory)
+    return _Jail(wrapped, sandbox.child_env(os.environ, env), mounts)
+
+
+@functools.cache
+def _ccache_dir() -> Path | None:
+    """Where ccache keeps its objects (its config may move it): bound back into the sandbox."""
+    if shutil.which("ccache") is None:
+        return None
+    done = subprocess.run(["ccache", "-k", "cache_dir"], capture_output=True, text=True)
+    return Path(done.stdout.strip()) if done.returncode == 0 and done.stdout.strip() else None
 
 
 def _pump(popen, chunks, logf, on_line, started, timeout) -> bool:  # type: ignore[no-untyped-def]

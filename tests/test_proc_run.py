@@ -4,6 +4,9 @@ how the pipe is read, which a fake runner would not exercise."""
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+
+import pytest
 
 from harness import proc
 
@@ -24,3 +27,19 @@ def test_lines_reach_on_line_whole_and_the_tail_without_newline_is_kept() -> Non
     assert result.ok
     assert seen == ["one\n", "two\n", "three\n"]
     assert result.output == "one\ntwo\nthree\n"
+
+
+def test_a_tool_installed_next_to_the_running_python_is_found_without_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    venv_bin = tmp_path / "venv" / "bin"
+    venv_bin.mkdir(parents=True)
+    tool = venv_bin / "vng"
+    tool.write_text("#!/bin/sh\necho venv-vng\n")
+    tool.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(venv_bin / "python3"))
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    assert proc.program("vng") == str(tool)
+    assert proc.program("make") == "make"
+    proc.require(["vng"])
+    assert proc.run(["vng"], timeout=30).output == "venv-vng\n"

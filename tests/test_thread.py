@@ -102,5 +102,7 @@ def test_missing_b4_is_an_environment_error(
     mails = _mails()
     box = _mbox(tmp_path / "thread.mbox", [mails[2], mails[1]])
     monkeypatch.setenv("PATH", str(tmp_path))  # no b4 on it
+    # nor next to the running Python, where proc.program finds a venv's b4
+    monkeypatch.setattr("sys.executable", str(tmp_path / "python3"))
     with pytest.raises(EnvError, match="b4 not found"):
         series.load(box)

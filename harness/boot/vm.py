@@ -23,6 +23,7 @@ from harness import proc
 from harness.boot.defaults import DEFAULT_CPUS as DEFAULT_CPUS  # re-exported: the guest's
 from harness.boot.defaults import DEFAULT_MEMORY as DEFAULT_MEMORY  # defaults when neither
 from harness.boot.defaults import DEFAULT_TIMEOUT as DEFAULT_TIMEOUT  # CLI nor yaml says
+from harness.boot.guest_box import guest_box
 from harness.boot.phases import SUITE_BEGIN, Phases
 from harness.cases import Status
 
@@ -98,7 +99,8 @@ def boot(spec: VmSpec, phases: Phases | None = None) -> BootResult:
     started = time.monotonic()
     spec.console_log.parent.mkdir(parents=True, exist_ok=True)
     with open(spec.guest_log, "wb") as guest_out, open(spec.console_log, "wb") as console:
-        with proc.watched(vng_argv(spec), stdout=guest_out) as popen:
+        box = guest_box(spec.kernel, spec.console_log.parent, spec.kvm)
+        with proc.watched(vng_argv(spec), stdout=guest_out, box=box) as popen:
             watch = _watch_console(popen, console, started + spec.timeout, phases)
     returncode = None if watch.timed_out or watch.halted else popen.returncode
     console_text = spec.console_log.read_text(errors="replace")

@@ -125,7 +125,9 @@ def build_objects(spec: make.BuildSpec, objects: Sequence[str], log: Path) -> Ob
         (spec.build / obj).unlink(missing_ok=True)
     w1 = make.BuildSpec(spec.src, spec.build, spec.jobs, tuple(wanted), spec.timeout, W1_ARGS)
     env = {**make.make_env(w1), "LC_ALL": "C"}
-    result = proc.run(make.make_argv(w1), log=log, timeout=w1.timeout, env=env)
+    result = proc.run(
+        make.make_argv(w1), log=log, timeout=w1.timeout, env=env, box=make.sandbox_for(w1)
+    )
     relative = os.path.relpath(spec.src, spec.build)
     text = strip_prefixes(result.output, [f"{spec.src}/", f"{relative}/"])
     built = tuple(o for o in wanted if (spec.build / o).is_file())

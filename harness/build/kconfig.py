@@ -13,10 +13,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import proc
+from harness import proc, sandbox
 from harness.build import config_cache
 from harness.cases import Case, Status
 from harness.errors import UserError
+from harness.sandbox import Sandbox
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]  # harness/build/kconfig.py -> the checkout
 KCONFIG_DIR = PROJECT_ROOT / "kconfigs"
@@ -103,13 +104,16 @@ def configure(src: Path, build: Path, fragments: list[Path], log: Path) -> Confi
         ],
         ["make", "-s", "-C", str(src), f"O={build}", "olddefconfig"],
     ]
+    # merge_config.sh keeps its temporary files in the tree (./.tmp.config.*).
+    box = Sandbox(writable=(src, build), readable=tuple(fragments))
     for argv in steps:
-        result = proc.run(argv, cwd=src, log=log, timeout=300)
-        if not result.ok:
+        result = proc.run(argv, cwd=src, log=log, timeout=300, box=box)
+        if result.denied or not result.ok:
+            failed = f"{Path(argv[0]).name} failed"
             return ConfigCase(
                 "kconfig",
-                Status.ERROR,
-                f"{Path(argv[0]).name} failed",
+                Status.FAIL if result.denied else Status.ERROR,
+                f"{failed}: {sandbox.stopped(result.denied)}" if result.denied else failed,
                 details=result.output[-4000:],
             )
     config_cache.remember(build, made)

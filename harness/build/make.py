@@ -12,9 +12,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import proc
+from harness import proc, sandbox
 from harness.cases import Case, Status
 from harness.progress import Ticker
+from harness.sandbox import Sandbox
 
 DIAGNOSTIC = re.compile(
     r"^(?P<file>[^\s:][^:]*):(?P<line>\d+):(?:(?P<col>\d+):)? "
@@ -60,6 +61,11 @@ def make_argv(spec: BuildSpec) -> list[str]:
         *spec.extra_make_args,
         *spec.targets,
     ]
+
+
+def sandbox_for(spec: BuildSpec) -> Sandbox:
+    """A kernel build writes only its build dir (and ccache's); the tree is read-only."""
+    return Sandbox(writable=(spec.build,), readable=(spec.src,), ccache=True)
 
 
 def make_env(spec: BuildSpec) -> dict[str, str]:
@@ -138,6 +144,7 @@ def build(spec: BuildSpec, log: Path, name: str = "build") -> BuildResult:
         timeout=spec.timeout,
         env=make_env(spec),
         on_line=watcher.update,
+        box=sandbox_for(spec),
     )
     watcher.done()
     output = tree_relative(result.output, spec)
@@ -153,8 +160,8 @@ def build(spec: BuildSpec, log: Path, name: str = "build") -> BuildResult:
             properties=props,
         )
         return BuildResult(case, None, warnings, result.seconds)
-    if not result.ok:
-        headline = error_headline(output)
+    if result.denied or not result.ok:
+        headline = sandbox.stopped(result.denied) if result.denied else error_headline(output)
         case = Case(
             name,
             Status.FAIL,

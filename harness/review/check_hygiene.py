@@ -13,11 +13,12 @@ import shlex
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from harness import proc
+from harness import proc, sandbox
 from harness.errors import HarnessError
 from harness.intake import mail
 from harness.intake.diffparse import FileDiff, parse_diff
 from harness.review.findings import Finding, Severity
+from harness.sandbox import Sandbox
 
 CHECK = "hygiene"
 MAX_SUMMARY = 75
@@ -32,9 +33,15 @@ SCRIPT_SUFFIXES = (".sh", ".py", ".pl", ".awk", ".bash")
 Runner = Callable[[Sequence[str], Path], str]
 
 
+class SandboxStopped(OSError):
+    """The tree's script tried to write, read or connect outside its sandbox."""
+
+
 def run_command(argv: Sequence[str], cwd: Path) -> str:
     """The default Runner: proc.run, with a non-zero exit turned into OSError."""
-    done = proc.run(argv, cwd=cwd, timeout=120)
+    done = proc.run(argv, cwd=cwd, timeout=120, box=Sandbox(readable=(cwd,)))
+    if done.denied:
+        raise SandboxStopped(sandbox.stopped(done.denied))
     if not done.ok:
         raise OSError(f"{shlex.join(argv)} exited with {done.returncode}")
     return done.output
@@ -214,6 +221,8 @@ def maintainer_findings(files: list[FileDiff], tree: Path, runner: Runner) -> li
         argv = ["perl", "scripts/get_maintainer.pl", *MAINTAINER_ARGS, "-f", target]
         try:
             lists = parse_maintainers(runner(argv, tree))
+        except SandboxStopped as err:  # the patch's script is hostile: the check fails
+            return [Finding(CHECK, Severity.ERROR, f"get_maintainer.pl: {err}")]
         except (OSError, HarnessError) as err:
             return [Finding(CHECK, Severity.INFO, f"get_maintainer.pl failed: {err}")]
         if not lists:

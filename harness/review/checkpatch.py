@@ -14,8 +14,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import proc
+from harness import proc, sandbox
 from harness.cases import Case, Status
+from harness.sandbox import Sandbox
 
 SCRIPT = "scripts/checkpatch.pl"
 OPTIONS = ("--strict", "--show-types", "--color=never")
@@ -91,7 +92,10 @@ def check(tree: Path, mail: bytes, log: Path | None = None) -> Case:
     with tempfile.NamedTemporaryFile(suffix=".mail", dir="/tmp") as tmp:
         tmp.write(mail)
         tmp.flush()
-        result = proc.run(argv(Path(tmp.name)), cwd=tree, log=log, timeout=300)
+        box = Sandbox(readable=(tree, Path(tmp.name)))
+        result = proc.run(argv(Path(tmp.name)), cwd=tree, log=log, timeout=300, box=box)
+    if result.denied:  # the tree's checkpatch.pl tried to write, read or connect out
+        return Case("checkpatch", Status.FAIL, sandbox.stopped(result.denied), result.output)
     case = report_case(parse(result.output), result.output)
     case.seconds = result.seconds
     return case

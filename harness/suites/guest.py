@@ -15,10 +15,11 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import proc
+from harness import proc, sandbox
 from harness.build.kconfig import PROJECT_ROOT
 from harness.cases import Case, Status
 from harness.errors import UserError
+from harness.sandbox import Sandbox
 from harness.suites import ktap
 
 GUEST_TESTS = PROJECT_ROOT / "guest-tests"
@@ -47,12 +48,14 @@ def build_suite(
 ) -> tuple[Case, BuiltSuite | None]:
     source = suite_dir(name)
     argv = ["make", "-C", str(source), f"OUT={out}", f"KDIR={kbuild}", f"KSRC={ksrc}"]
-    result = proc.run(argv, log=log, timeout=900)
-    if not result.ok:
+    # Its modules build through the tree's Kbuild: that code is the series'.
+    box = Sandbox(writable=(out,), readable=(source, kbuild, ksrc))
+    result = proc.run(argv, log=log, timeout=900, box=box)
+    if result.denied or not result.ok:
         return Case(
             f"build {name}",
             Status.FAIL,
-            "guest suite failed to build",
+            sandbox.stopped(result.denied) if result.denied else "guest suite failed to build",
             details=result.output[-4000:],
             seconds=result.seconds,
         ), None

@@ -15,10 +15,11 @@ import shlex
 import shutil
 from pathlib import Path
 
-from harness import proc
+from harness import proc, sandbox
 from harness.build.make import error_headline
 from harness.cases import Case, Status
 from harness.readfiles import read_or_empty
+from harness.sandbox import Sandbox
 from harness.suites.guest import BuiltSuite
 
 SUITE_NAME = "kselftest"
@@ -85,12 +86,16 @@ def build(
 ) -> tuple[Case, BuiltSuite | None]:
     out.mkdir(parents=True, exist_ok=True)
     headers_step, selftests_step = make_steps(src, bdir, out, list(targets))
-    headers = proc.run(headers_step, log=log, timeout=BUILD_TIMEOUT)
-    if not headers.ok:
+    # Selftest Makefiles may write next to their sources: the tree is writable here.
+    box = Sandbox(writable=(src, bdir, out))
+    headers = proc.run(headers_step, log=log, timeout=BUILD_TIMEOUT, box=box)
+    if headers.denied or not headers.ok:
         return _failed("headers_install failed", headers, headers.seconds), None
-    whole = proc.run(selftests_step, log=log, timeout=BUILD_TIMEOUT)
+    whole = proc.run(selftests_step, log=log, timeout=BUILD_TIMEOUT, box=box)
     seconds = headers.seconds + whole.seconds
     listed = ", ".join(f"{t}:{'/'.join(p) or '*'}" for t, p in targets.items())
+    if whole.denied:
+        return _failed("selftests build failed", whole, seconds), None
     if not whole.ok:
         # A target's other programs may need libraries this host lacks (memfd's fuse_mnt
         # needs fuse.h): the programs the series touches often build on their own.
@@ -111,10 +116,14 @@ def _failed(message: str, result: proc.Completed, seconds: float) -> Case:
     return Case(
         f"build {SUITE_NAME}",
         Status.FAIL,
-        f"{message}{timed_out}: {error_headline(result.output)}",
+        f"{message}{timed_out}: {_why(result)}",
         details=result.output[-4000:],
         seconds=seconds,
     )
+
+
+def _why(result: proc.Completed) -> str:
+    return sandbox.stopped(result.denied) if result.denied else error_headline(result.output)
 
 
 def _build_programs(
@@ -141,9 +150,10 @@ def _build_programs(
             (out / "build" / target).mkdir(parents=True, exist_ok=True)  # as selftests/Makefile
             output = f"OUTPUT={out / 'build' / target}"
             argv = ["make", "-C", str(selftests / target), output, includes, *mine]
-            result = proc.run(argv, log=log, timeout=BUILD_TIMEOUT)
+            box = Sandbox(writable=(src, out))
+            result = proc.run(argv, log=log, timeout=BUILD_TIMEOUT, box=box)
             seconds += result.seconds
-            if not result.ok:
+            if result.denied or not result.ok:
                 return result
     listing = []
     for target, programs in targets.items():
