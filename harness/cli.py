@@ -152,6 +152,16 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("run_dir", type=Path, help="the run directory of a `harness check`")
     report.add_argument("--email", action="store_true", help="write RUN_DIR/review.eml")
     report.add_argument("--markdown", action="store_true", help="write RUN_DIR/review.md")
+    report.add_argument(
+        "--tests",
+        type=Path,
+        help="a `harness test` run: its defects join the mail's findings table",
+    )
+    report.add_argument(
+        "--findings-md",
+        type=Path,
+        help="also write that table as Markdown (between a README's markers)",
+    )
     compare = sub.add_parser(
         "compare",
         help="what a series costs: base vs patched benchmarks, boots interleaved, statistics",
@@ -324,7 +334,9 @@ def _review(args: argparse.Namespace, argv: list[str]) -> int:
     from harness.review import check, report
 
     if args.command == "report":
-        return report.report_command(args.run_dir, args.email, args.markdown)
+        return report.report_command(
+            args.run_dir, args.email, args.markdown, args.tests, args.findings_md
+        )
     opts = check.CheckOptions(**_series_options(args, argv), **_build_options(args))
     return check.check_command(args.series, opts)
 
