@@ -170,7 +170,7 @@ def test_explicit_predicates() -> None:
     }
 
 
-@pytest.mark.parametrize("text", ["oops", "test", "metric:", "build:x", "test:"])
+@pytest.mark.parametrize("text", ["oops", "test", "metric:", "build:x", "test:", "metric:pf1"])
 def test_a_malformed_bad_when_is_bad_input(text: str) -> None:
     with pytest.raises(UserError, match="--bad-when"):
         parse_predicate(text)

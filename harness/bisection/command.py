@@ -184,10 +184,11 @@ def check_culprit(b: Bisection, result: SearchResult) -> None:
 
 
 def findings(b: Bisection, result: SearchResult) -> list[str]:
-    """A patch that does not build is a finding of its own, whatever is bisected."""
+    """A patch that does not build, while another failure is bisected, is a finding of
+    its own (skipped in the search)."""
     seen = []
     for step in result.steps:
-        if step.kind is not Kind.GOOD and step.signature.startswith("build"):
+        if step.kind is Kind.SKIP and step.signature.startswith("build"):
             seen.append(f"{b.candidates.label(step.candidate)} does not build: {step.signature}")
     return list(dict.fromkeys(seen))
 

@@ -1,0 +1,144 @@
+"""harness bisect for real, on the bisect-* fixtures (virtme-min, the warm build dir):
+each names its culprit in at most both ends + ceil(log2(n+1)) builds.
+
+Selected with `-m real`. Warm, under the load of a shared 2-core machine, the build-break
+bisection took 4.4 min, the WARN one and the flaky one a few minutes each (see the
+README's "harness bisect" section); fewer repeats of the bad end keep them short.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import PROJECT
+
+pytestmark = pytest.mark.real
+
+
+def bisect(series: str, out: Path, *extra: str) -> tuple[int, Path, dict[str, Any]]:
+    argv = [sys.executable, "-m", "harness.cli", "bisect", str(PROJECT / series), "--out", str(out)]
+    result = subprocess.run([*argv, *extra], cwd=PROJECT, timeout=3600)
+    (run_dir,) = out.glob("bisect-*")
+    ET.parse(run_dir / "junit.xml")
+    return result.returncode, run_dir, json.loads((run_dir / "bisect.json").read_text())
+
+
+def builds_allowed(patches: int) -> int:
+    return 2 + math.ceil(math.log2(patches + 1))
+
+
+def test_a_later_patch_that_breaks_the_build(tmp_path: Path) -> None:
+    rc, run_dir, state = bisect("patches/fixtures/bisect-build-break", tmp_path, "--repeats", "1")
+    result = state["result"]
+    assert rc == 0, result
+    assert result["culprit"] == 3 and result["verdict"] == "confirmed"
+    assert result["builds"] <= builds_allowed(4)
+    assert state["target"].startswith("build: fs/proc/harness_bisect.c:11: error:")
+    summary = (run_dir / "summary.md").read_text()
+    assert "first bad patch: 3/4 proc: harness_bisect: count reads" in summary
+    assert "harness_bisect_reads" in summary  # the compiler's excerpt
+    assert "harness test" in (run_dir / "reproduce.sh").read_text()
+
+
+def test_a_middle_patch_that_makes_the_boot_warn(tmp_path: Path) -> None:
+    rc, run_dir, state = bisect("patches/fixtures/bisect-boot-warn", tmp_path, "--repeats", "2")
+    result = state["result"]
+    assert rc == 0, result
+    assert result["culprit"] == 3 and result["builds"] <= builds_allowed(5)
+    assert state["target"].startswith("warning: WARNING: CPU: N PID: N at fs/proc/harness_bisect.c")
+    assert "harness_bisect_init" in state["target"]
+
+
+def test_a_patch_that_makes_a_guest_test_fail_half_of_the_time(tmp_path: Path) -> None:
+    rc, run_dir, state = bisect(
+        "patches/fixtures/bisect-flaky", tmp_path, "--repeats", "4", "--alpha", "0.1"
+    )
+    result = state["result"]
+    assert result["culprit"] == 2, result
+    assert result["builds"] <= builds_allowed(3)
+    assert 0 < result["p"] <= 1 and 0 < result["confidence"] <= 1
+    assert "coin.sh" in state["target"]
+    assert rc == (0 if result["verdict"] == "confirmed" else 1)
+    assert f"confidence {result['confidence']:.3f}" in (run_dir / "summary.md").read_text()
+
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Harness-Fixture",
+    "GIT_AUTHOR_EMAIL": "fixture@harness.invalid",
+    "GIT_COMMITTER_NAME": "Harness-Fixture",
+    "GIT_COMMITTER_EMAIL": "fixture@harness.invalid",
+    "GIT_AUTHOR_DATE": "2026-12-02T01:00:00Z",
+    "GIT_COMMITTER_DATE": "2026-12-02T01:00:00Z",
+}
+
+
+def range_repo(cache: Path) -> tuple[Path, str, str]:
+    """The bisect-range series as commits on the cached Debian 6.12 base, in a clone that
+    shares its objects and has no checkout. Fixed identity and dates give the same commit
+    ids every time, and the clone stays at one path: its worktree and build dir stay warm
+    from one run to the next. Returns the repo, the good end and the bad end."""
+    import os
+
+    base = cache / "trees" / "debian-6.12"
+    repo = cache / "fixtures" / "bisect-range-6.12"
+    env = {**os.environ, **GIT_ENV}
+
+    def git(*args: str, **extra: str) -> str:
+        done = subprocess.run(
+            ["git", "-C", str(repo), *args],
+            env={**env, **extra},
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        return done.stdout.strip()
+
+    if not (repo / ".git").exists():
+        repo.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            ["git", "clone", "-q", "--shared", "--no-checkout", str(base), str(repo)], check=True
+        )
+    good = git("rev-parse", "HEAD")
+    index = str(repo / ".git" / "bisect-range.index")
+    git("read-tree", good, GIT_INDEX_FILE=index)
+    commit = good
+    for patch in sorted((PROJECT / "patches/fixtures/bisect-range").glob("*.patch")):
+        git("apply", "--cached", str(patch), GIT_INDEX_FILE=index)
+        tree = git("write-tree", GIT_INDEX_FILE=index)
+        subject = (
+            patch.read_text().split("Subject: [PATCH ", 1)[1].split("] ", 1)[1].splitlines()[0]
+        )
+        commit = git("commit-tree", tree, "-p", commit, "-m", subject)
+    git("update-ref", "refs/heads/range", commit)
+    return repo, good, commit
+
+
+def test_a_range_with_an_unrelated_build_break_that_is_skipped(tmp_path: Path) -> None:
+    from harness.cli import default_cache
+
+    repo, good, bad = range_repo(default_cache())
+    argv = [sys.executable, "-m", "harness.cli", "bisect", "--tree", str(repo)]
+    argv += ["--good", good, "--bad", bad, "--out", str(tmp_path), "--repeats", "1"]
+    rc = subprocess.run(argv, cwd=PROJECT, timeout=3600).returncode
+    (run_dir,) = tmp_path.glob("bisect-*")
+    state = json.loads((run_dir / "bisect.json").read_text())
+    result = state["result"]
+    assert rc == 0, result
+    commits = [c["sha"] for c in state["range"]]
+    assert result["culprit"] == 5 and commits[5] == state["range"][5]["sha"]
+    assert state["range"][5]["subject"] == "proc: harness_bisect: check the boot state at init"
+    skipped = [s for s in state["steps"] if s["kind"] == "skip"]
+    assert [s["candidate"] for s in skipped] == [3]
+    assert skipped[0]["signature"].startswith("build: fs/proc/harness_other.c")
+    assert result["builds"] <= builds_allowed(6) + len(skipped)
+    log = (run_dir / "bisect.log").read_text()
+    assert f"git bisect skip {commits[3]}" in log
+    assert f"# first bad commit: [{commits[5]}]" in log
+    assert state["revert"].startswith(("passes", "skipped"))
