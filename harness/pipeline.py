@@ -128,10 +128,17 @@ def wanted_suites(series: Series, opts: TestOptions) -> tuple[str, ...]:
     return opts.suites or series.config.suites or DEFAULT_SUITES
 
 
-def test_series(series: Series, opts: TestOptions) -> RunDir:
+def check_request(series: Series, opts: TestOptions) -> None:
+    """Every bad-input and missing-tool check of a run, before any side effect: a --suite
+    typo or a --kconfig that names no fragment leaves no worktree, build or run dir."""
     proc.require(proc.APPLY_TOOLS if opts.apply_only else proc.BOOT_TOOLS)
     if not opts.apply_only:
-        series_tests.select(wanted_suites(series, opts))  # bad --suite: refused before any tree
+        series_tests.select(wanted_suites(series, opts))
+        fragments_for(series, opts)  # UserError for a fragment that is not there
+
+
+def test_series(series: Series, opts: TestOptions) -> RunDir:
+    check_request(series, opts)
     prepared = apply_stage(series, opts)
     try:
         if not opts.apply_only:

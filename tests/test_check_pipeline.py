@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import git, make_series
 
-from harness.build import compiler_warnings, make
+from harness.build import compiler_warnings, kconfig, make
 from harness.cases import Case, Status
 from harness.intake import series
 from harness.results.rundir import RunDir
@@ -203,8 +203,11 @@ def test_options_the_series_adds_do_not_stop_the_base_build(
         added = (src / "mm/Kconfig").exists()
         calls.append(added)
         if added:
-            return Case("kconfig", Status.PASS, "all requested kept")
-        return Case("kconfig", Status.FAIL, "1 requested option(s) dropped: CONFIG_FROB")
+            return kconfig.ConfigCase("kconfig", Status.PASS, "all requested kept")
+        return kconfig.ConfigCase(
+            "kconfig", Status.FAIL, "1 requested option(s) dropped: CONFIG_FROB",
+            dropped=("CONFIG_FROB",),
+        )  # fmt: skip
 
     monkeypatch.setattr(check.kconfig, "configure", fake_configure)
     out = make_series(tiny_repo, tmp_path / "s", [("mm/Kconfig", "", "config FROB\n")])
@@ -220,3 +223,4 @@ def test_options_the_series_adds_do_not_stop_the_base_build(
     assert base.worst() is Status.PASS and "the series may add them" in base.children[0].message
     assert calls == [False, True]  # merged again after the patch that adds the Kconfig entry
     assert suite.children[1].properties["config"] == "all requested kept"
+    assert loop.dropped == ()  # the patch that adds FROB brought it back: nothing to fail

@@ -3,7 +3,8 @@
 Input: an mbox file, or one mail's bytes or text. Output: the mbox's messages as bytes;
 the mail's email Message (compat32: headers exactly as sent), a header unfolded to one
 line, and the text of its body (transfer encoding and charset undone; the text parts of
-a multipart mail). Writes nothing; raises nothing.
+a multipart mail), and the whole mail as 8bit text (decoded_text). Writes nothing;
+raises nothing.
 """
 
 from __future__ import annotations
@@ -49,3 +50,20 @@ def body_text(msg: Message) -> str:
         if isinstance(payload, bytes):
             texts.append(payload.decode(part.get_content_charset() or "utf-8", errors="replace"))
     return "\n".join(texts)
+
+
+# Headers that describe the encoding of the body as sent; the decoded text has neither.
+ENCODING_HEADERS = ("content-transfer-encoding", "content-type", "mime-version")
+
+
+def decoded_text(raw: bytes) -> str:
+    """The mail as an 8bit text/plain mail: its headers as sent, less those describing the
+    body's encoding, then the decoded body. What the static checks read: a base64 or
+    quoted-printable patch must give the same findings as the same patch sent as 8bit."""
+    msg = read(raw)
+    head = [
+        f"{name}: {' '.join(str(value).split())}"
+        for name, value in msg.items()
+        if name.lower() not in ENCODING_HEADERS
+    ]
+    return "\n".join(head) + "\n\n" + body_text(msg)

@@ -12,6 +12,8 @@ Raises UserError/EnvError only for bad input or a missing tool.
 
 from __future__ import annotations
 
+import traceback
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from harness import proc
 from harness.build import compiler_warnings, kconfig, make
 from harness.cases import Case, Status
 from harness.errors import interrupt_message
+from harness.intake import mail
 from harness.intake.series import Patch, Series, load
 from harness.proc import note
 from harness.results.rundir import RunDir, terminal_summary
@@ -31,7 +34,7 @@ from harness.review import (
     checkpatch,
     report,
 )
-from harness.review.findings import findings_case
+from harness.review.findings import Finding, findings_case
 from harness.tree import slots, worktree
 from harness.tree.worktree import DEFAULT_BASE
 
@@ -67,6 +70,7 @@ class PatchLoop:
     base: BasePlan | None = None  # the base build still to do
     fragments: tuple[Path, ...] = ()  # re-merged after a patch that touches Kconfig
     series_text: tuple[str, ...] = ()  # every patch: a declaration may come in another one
+    dropped: tuple[str, ...] = ()  # requested options the latest configure dropped
 
 
 def check_series(series: Series, opts: CheckOptions) -> RunDir:
@@ -89,6 +93,8 @@ def check_series(series: Series, opts: CheckOptions) -> RunDir:
         for patch in series.patches:
             note(f"checking {worktree.patch_case_name(patch)}")
             run.add(patch_suite(patch, loop))
+        if loop.dropped:
+            run.add(dropped_case(loop.dropped))
         if loop.base is not None:
             run.suites.insert(0, Case("base", Status.SKIP, "not built: no patch applied"))
             run.flush()
@@ -110,6 +116,7 @@ def series_meta(series: Series) -> dict[str, object]:
         "message_id": series.message_id,
         "author": first.author,
         "patches": len(series.patches),
+        "patch_message_ids": [p.message_id for p in series.patches],  # harness publish
     }
 
 
@@ -118,12 +125,25 @@ def compiler_version() -> str:
     return result.output.splitlines()[0].strip() if result.ok and result.output else "gcc"
 
 
+def fragments_of(series: Series, opts: CheckOptions) -> tuple[Path, ...]:
+    """The base fragment, series.yaml's, then --kconfig's; UserError for a missing one."""
+    names = [kconfig.BASE_FRAGMENT, *series.config.kconfig, *opts.kconfig]
+    series_dir = series.path if series.path.is_dir() else None
+    return tuple(kconfig.find_fragment(n, series_dir) for n in names)
+
+
+def dropped_case(dropped: tuple[str, ...]) -> Case:
+    """Requested options still dropped once the whole series is in: `harness test` fails
+    on them, so `harness check` does too (a KASAN build that is not one checks nothing)."""
+    names = ", ".join(dropped)
+    message = f"{len(dropped)} requested option(s) dropped by olddefconfig with the series: {names}"
+    return Case("kconfig", Status.FAIL, message)
+
+
 def plan_base(
     series: Series, opts: CheckOptions, run: RunDir, wt: worktree.Worktree, slot: slots.Slot
 ) -> BasePlan:
-    names = [kconfig.BASE_FRAGMENT, *series.config.kconfig, *opts.kconfig]
-    series_dir = series.path if series.path.is_dir() else None
-    fragments = tuple(kconfig.find_fragment(n, series_dir) for n in names)
+    fragments = fragments_of(series, opts)
     run.meta["config"] = [f.name for f in fragments]
     bdir = slot.build_dir(kconfig.config_key(list(fragments)))
     return BasePlan(fragments, make.BuildSpec(wt.path, bdir, opts.jobs))
@@ -140,7 +160,9 @@ def build_base(plan: BasePlan, loop: PatchLoop) -> None:
         run.file("config").write_bytes((bdir / ".config").read_bytes())
     if config_case.status is Status.FAIL:
         # Options the series itself adds (CONFIG_GMEM) cannot exist on the base yet;
-        # they are merged again after each patch that touches a Kconfig file.
+        # they are merged again after each patch that touches a Kconfig file, and any
+        # still dropped after the last patch fail the run (dropped_case).
+        loop.dropped = config_case.dropped
         config_case.status = Status.PASS
         config_case.message = f"base: {config_case.message} (the series may add them)"
     base = Case("base", children=[config_case])
@@ -204,6 +226,7 @@ def _build(patch: Patch, loop: PatchLoop) -> Case:
         if merged.status is Status.ERROR:
             return Case("build", Status.ERROR, merged.message, merged.details)
         config = merged.message
+        loop.dropped = merged.dropped
     note(f"building after patch {patch.number} (make -j{loop.spec.jobs})")
     result = make.build(loop.spec, log, "build")
     if config:
@@ -219,7 +242,9 @@ def _objects(patch: Patch, loop: PatchLoop) -> compiler_warnings.ObjectBuild:
 
 
 def mail_text(patch: Patch) -> str:
-    return patch.mail.decode("utf-8", errors="replace")
+    """What the static checks read: the mail decoded (base64, quoted-printable, charset),
+    so an encoded patch gets the findings its 8bit twin gets, not none."""
+    return mail.decoded_text(patch.mail)
 
 
 def static_cases(
@@ -228,15 +253,28 @@ def static_cases(
     """checkpatch and the harness's own checkers; none needs the patch applied.
     `series_text` (every patch's mail) lets a check see what another patch declares."""
     text = mail_text(patch)
-    kconfig_findings = check_kconfig.check_patch(text, src)
-    kconfig_findings += check_kconfig_features.check_patch(text, src, series_text)
+
+    def kconfig_findings() -> list[Finding]:
+        found = check_kconfig.check_patch(text, src)
+        return found + check_kconfig_features.check_patch(text, src, series_text)
+
     return [
-        checkpatch.check(src, patch.mail, log),
-        findings_case(check_uapi.CHECK, check_uapi.check_patch(text, src)),
-        findings_case(check_api.CHECK, check_api.check_patch(text, src, series_text)),
-        findings_case(check_kconfig.CHECK, kconfig_findings),
-        findings_case(check_hygiene.CHECK, check_hygiene.check_patch(text, src)),
+        checkpatch.check(src, text.encode(), log),
+        guarded(check_uapi.CHECK, lambda: check_uapi.check_patch(text, src)),
+        guarded(check_api.CHECK, lambda: check_api.check_patch(text, src, series_text)),
+        guarded(check_kconfig.CHECK, kconfig_findings),
+        guarded(check_hygiene.CHECK, lambda: check_hygiene.check_patch(text, src)),
     ]
+
+
+def guarded(check: str, findings: Callable[[], Sequence[Finding]]) -> Case:
+    """One checker's Case. A checker that raises is an ERROR naming the exception: a bug
+    in a checker must never read as a patch that passed it."""
+    try:
+        return findings_case(check, findings())
+    except Exception as err:  # any checker bug, whatever its type, ends as a result
+        message = f"{check} check crashed: {type(err).__name__}: {err}"
+        return Case(check, Status.ERROR, message[:300], details=traceback.format_exc()[-4000:])
 
 
 def _suite(patch: Patch, children: list[Case]) -> Case:
@@ -254,6 +292,8 @@ def check_command(path: Path, opts: CheckOptions) -> int:
     failed = False
     all_series = load(path)  # every series is validated before any tree is touched
     proc.require(proc.BUILD_TOOLS)
+    for one in all_series:  # a --kconfig that names no fragment: before any run dir
+        fragments_of(one, opts)
     for one in all_series:
         run = check_series(one, opts)
         print(f"\n{one.name}: {one.subject}")

@@ -169,4 +169,4 @@ def check_patch(patch_text: str, tree: Path | None, series: Sequence[str] = ()) 
         files = parse_diff(patch_text)
         return flag_findings(files) + syscall_findings(files, tree, [patch_text, *series])
     except (OSError, ValueError, RecursionError) as err:
-        return [Finding(CHECK, Severity.INFO, f"api check could not finish: {err}")]
+        return [Finding(CHECK, Severity.CRASH, f"api check could not finish: {err}")]

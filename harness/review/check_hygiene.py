@@ -224,7 +224,7 @@ def maintainer_findings(files: list[FileDiff], tree: Path, runner: Runner) -> li
         except SandboxStopped as err:  # the patch's script is hostile: the check fails
             return [Finding(CHECK, Severity.ERROR, f"get_maintainer.pl: {err}")]
         except (OSError, HarnessError) as err:
-            return [Finding(CHECK, Severity.INFO, f"get_maintainer.pl failed: {err}")]
+            return [Finding(CHECK, Severity.CRASH, f"get_maintainer.pl failed: {err}")]
         if not lists:
             out.append(
                 Finding(
@@ -261,4 +261,4 @@ def check_patch(patch_text: str, tree: Path | None, runner: Runner = run_command
             out += maintainer_findings(files, tree, runner)
         return out
     except (ValueError, TypeError, LookupError) as err:
-        return [Finding(CHECK, Severity.INFO, f"hygiene check could not finish: {err}")]
+        return [Finding(CHECK, Severity.CRASH, f"hygiene check could not finish: {err}")]

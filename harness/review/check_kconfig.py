@@ -349,4 +349,4 @@ def check_patch(patch_text: str, tree: Path | None) -> list[Finding]:
             out += x86_findings(sym, index)
         return out
     except (OSError, ValueError, RecursionError) as err:
-        return [Finding(CHECK, Severity.INFO, f"kconfig check could not finish: {err}")]
+        return [Finding(CHECK, Severity.CRASH, f"kconfig check could not finish: {err}")]

@@ -177,4 +177,4 @@ def check_patch(patch_text: str, tree: Path | None, series: Sequence[str] = ()) 
             out += feature_findings(sym, uses(diffs, sym.name), implied(sym, index, added))
         return out
     except (OSError, ValueError, RecursionError) as err:
-        return [Finding(CHECK, Severity.INFO, f"kconfig feature check could not finish: {err}")]
+        return [Finding(CHECK, Severity.CRASH, f"kconfig feature check could not finish: {err}")]

@@ -294,4 +294,4 @@ def check_patch(patch_text: str, tree: Path | None) -> list[Finding]:
         files = parse_diff(patch_text)
         return check_syscalls(files, tree) + check_flags(files, tree)
     except (ValueError, RecursionError, OSError) as err:  # harness bug guard: report, don't crash
-        return [Finding(CHECK, Severity.INFO, f"uapi check could not finish: {err}")]
+        return [Finding(CHECK, Severity.CRASH, f"uapi check could not finish: {err}")]

@@ -1,6 +1,7 @@
 """Findings of the static review checkers, and how they become a Case.
 
 Input: what a checker found. Output: Finding values and, per check, one Case.
+A checker that could not finish says so with a CRASH finding: its Case is an ERROR.
 Errors raised: none.
 """
 
@@ -17,6 +18,7 @@ class Severity(enum.Enum):
     ERROR = "error"  # the patch is wrong as posted: the check fails
     WARNING = "warning"  # a reviewer should look: the check still passes
     INFO = "info"  # context for the reviewer
+    CRASH = "crash"  # the checker itself failed: the check is an ERROR, never a pass
 
 
 @dataclass(frozen=True)
@@ -46,9 +48,12 @@ def render(findings: Sequence[Finding]) -> str:
 def findings_case(check: str, findings: Sequence[Finding]) -> Case:
     """One Case for one check: any ERROR fails it; warnings and infos go into details."""
     mine = list(findings)
+    crashes = [f for f in mine if f.severity is Severity.CRASH]
     errors = [f for f in mine if f.severity is Severity.ERROR]
     warnings = [f for f in mine if f.severity is Severity.WARNING]
-    if errors:
+    if crashes:
+        status, message = Status.ERROR, crashes[0].message
+    elif errors:
         status, first = Status.FAIL, errors[0]
         more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
         message = f"{first.file}: {first.message}{more}" if first.file else first.message + more
@@ -56,6 +61,7 @@ def findings_case(check: str, findings: Sequence[Finding]) -> Case:
         status, message = Status.PASS, f"{len(warnings)} warning(s)"
     else:
         status, message = Status.PASS, f"{len(mine)} note(s)" if mine else ""
-    worst = "error" if errors else "warning" if warnings else "info" if mine else ""
+    worst = "crash" if crashes else "error" if errors else "warning" if warnings else ""
+    worst = worst or ("info" if mine else "")
     properties = {"worst": worst} if worst else {}
     return Case(check, status, message, details=render(mine), properties=properties)

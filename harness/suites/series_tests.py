@@ -22,7 +22,7 @@ from harness.intake.series import Series
 from harness.readfiles import read_or_empty
 from harness.suites import kselftest, kunit
 from harness.suites.discover import SELFTESTS, Discovery, discover, listed_programs
-from harness.suites.guest import BuiltSuite
+from harness.suites.guest import BuiltSuite, suite_dir
 
 FRAGMENT_NAME = "discovered.config"
 KUNIT_PREFIX, KSELFTEST_PREFIX = kunit.SUITE_NAME, kselftest.SUITE_NAME
@@ -53,6 +53,7 @@ def select(names: tuple[str, ...]) -> Selection:
             if program:
                 programs.append(program)
         else:
+            suite_dir(name)  # a typo is refused here, not after a kernel build
             guest.append(name)
     # The kernel's kunit.filter_glob takes one glob: a second one is refused, not dropped.
     real = list(dict.fromkeys(g for g in globs if g != "*"))
