@@ -2,11 +2,14 @@
 # The test suite: lint, types, unit tests on recorded fixtures (seconds), then the
 # real end-to-end tests (apply -> build -> boot -> guest tests), which are cached
 # (ccache + kept build dirs) so a warm run takes minutes.
+# The venv ci/install.sh made ($HARNESS_VENV, default .venv), else python3 on PATH.
 set -eu
 cd "$(dirname "$0")/.."
-ruff check harness tests
-ruff format --check harness
-mypy harness
+py=${HARNESS_VENV:-.venv}/bin/python
+[ -x "$py" ] || py=python3
+"$py" -m ruff check harness tests
+"$py" -m ruff format --check harness
+"$py" -m mypy harness
 shellcheck -s sh ci/*.sh guest-tests/*/run.sh .ci/run
-python3 -m pytest -q -m "not real" tests
-python3 -m pytest -q -m real tests
+"$py" -m pytest -q -m "not real" tests
+"$py" -m pytest -q -m real tests
