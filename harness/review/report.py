@@ -155,7 +155,8 @@ def base_lines(suites: list[Case]) -> list[str]:
     return ["base", *(case_line(c) for c in base.children or [base]), ""]
 
 
-def email_text(meta: dict[str, Any], suites: list[Case]) -> str:
+def email_text(meta: dict[str, Any], suites: list[Case], findings: tuple[str, ...] = ()) -> str:
+    """`findings`: the findings table's lines (findings_table), after the per-patch checks."""
     patches = patch_suites(suites)
     total = int(meta.get("patches") or len(patches))
     lines = [*headers(meta), "", f"Hi {_first_name(str(meta.get('author', '')))},", ""]
@@ -165,6 +166,7 @@ def email_text(meta: dict[str, Any], suites: list[Case]) -> str:
     lines += base_lines(suites)
     for suite in patches:
         lines += patch_section(suite, total)
+    lines += findings
     lines += reproduce(meta, suites)
     lines += ["", "-- ", "harness: apply, build, check and boot kernel patch series"]
     return "\n".join(lines) + "\n"
@@ -205,11 +207,13 @@ def _cell(case: Case) -> str:
     return text
 
 
-def write(run_dir: Path, email: bool = True, markdown: bool = True) -> list[Path]:
+def write(
+    run_dir: Path, email: bool = True, markdown: bool = True, findings: tuple[str, ...] = ()
+) -> list[Path]:
     meta, suites = load(run_dir)
     written = []
     if email:
-        write_atomic(run_dir / "review.eml", email_text(meta, suites))
+        write_atomic(run_dir / "review.eml", email_text(meta, suites, findings))
         written.append(run_dir / "review.eml")
     if markdown:
         write_atomic(run_dir / "review.md", markdown_text(meta, suites))
@@ -217,9 +221,24 @@ def write(run_dir: Path, email: bool = True, markdown: bool = True) -> list[Path
     return written
 
 
-def report_command(run_dir: Path, email: bool, markdown: bool) -> int:
+def report_command(
+    run_dir: Path, email: bool, markdown: bool, tests: Path | None = None, table: Path | None = None
+) -> int:
+    """`tests`: a test run whose defects join the mail's findings table; `table`: write
+    that table as Markdown there too (between the findings markers of a README)."""
     if not run_dir.is_dir():
         raise UserError(f"{run_dir}: not a run directory")
-    for path in write(run_dir, email or not markdown, markdown):
+    findings: tuple[str, ...] = ()
+    if tests is not None:
+        from harness.review import defects, findings_table
+
+        rows = findings_table.rows(run_dir, tests)
+        findings = tuple(defects.text(rows))
+        if table is not None:
+            findings_table.write_markdown(table, defects.markdown(rows))
+            print(table)
+    elif table is not None:
+        raise UserError("--findings-md needs --tests TEST_RUN (the defects come from both runs)")
+    for path in write(run_dir, email or not markdown, markdown, findings):
         print(path)
     return 0

@@ -1,0 +1,74 @@
+"""`harness report CHECK_RUN --tests TEST_RUN`: the findings table of two runs.
+
+Input: the run directory of a `harness check` and of a `harness test` (their results.json;
+each run's series is found from the argv it recorded, relative to the working directory).
+Output: defects.Defect rows; the mail section (report.email_text) and a Markdown table
+(--findings-md FILE, e.g. the table in guest-tests/gmem/README.md between its markers).
+Raises UserError for a missing run or series.
+"""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Any
+
+from harness.errors import UserError
+from harness.intake.series import load as load_series
+from harness.results.junit import write_atomic
+from harness.review import defects
+
+BEGIN, END = "<!-- findings:begin -->", "<!-- findings:end -->"
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # a run's argv is relative to the checkout
+LOCAL_OPTIONS = ("--out", "--cache")  # where that run wrote: not part of a reproducer
+
+
+def series_text(meta: dict[str, Any], run_dir: Path) -> defects.SeriesText:
+    argv = [str(a) for a in meta.get("argv", [])]
+    paths = [a for a in argv[1:] if not a.startswith("-")]
+    if not paths:
+        raise UserError(f"{run_dir}: results.json names no series (argv {argv})")
+    path = Path(paths[0]) if Path(paths[0]).exists() else PROJECT_ROOT / paths[0]
+    (series, *_) = load_series(path)
+    patches = tuple((p.number, p.mail.decode("utf-8", errors="replace")) for p in series.patches)
+    return defects.SeriesText(patches, len(patches), "harness " + shlex.join(reproducer(argv)))
+
+
+def reproducer(argv: list[str]) -> list[str]:
+    out: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in LOCAL_OPTIONS:
+            skip = True
+        elif not arg.startswith(tuple(f"{o}=" for o in LOCAL_OPTIONS)):
+            out.append(arg)
+    return out
+
+
+def rows(check_dir: Path, test_dir: Path) -> list[defects.Defect]:
+    from harness.review import report  # report imports this module for the mail
+
+    check_meta, check_cases = report.load(check_dir)
+    test_meta, test_cases = report.load(test_dir)
+    return defects.defects(
+        check_cases,
+        series_text(check_meta, check_dir),
+        test_cases,
+        series_text(test_meta, test_dir),
+    )
+
+
+def with_table(readme: str, table: str) -> str:
+    """`readme` with the text between the findings markers replaced by `table`."""
+    if BEGIN not in readme or END not in readme:
+        raise UserError(f"no {BEGIN} ... {END} markers to put the findings table between")
+    head, rest = readme.split(BEGIN, 1)
+    return f"{head}{BEGIN}\n{table}{END}{rest.split(END, 1)[1]}"
+
+
+def write_markdown(target: Path, table: str) -> None:
+    """A file with the markers gets the table between them; any other path, the table."""
+    text = target.read_text() if target.exists() else ""
+    write_atomic(target, with_table(text, table) if BEGIN in text else table)

@@ -1,0 +1,101 @@
+"""The findings table (review/defects.py, findings_table.py) on synthetic Cases and on the
+recorded GMEM runs of tests/fixtures/findings/ (see the README there)."""
+
+from pathlib import Path
+
+from harness.cases import Case, Status
+from harness.review import defects, findings_table
+
+FIX = Path(__file__).parent / "fixtures"
+GMEM = sorted((FIX / "check" / "gmem").glob("000*.patch"))
+SERIES = defects.SeriesText(
+    tuple((n, p.read_text()) for n, p in enumerate(GMEM, 1)), len(GMEM), "harness test x"
+)
+KASAN = """BUG: KASAN: slab-use-after-free in gm_alloc_va_in_peer_devices+0x5c/0x1a0
+Read of size 8 at addr ffff888004a1b2c0 by task as_lifecycle/93
+Call Trace:
+ <TASK>
+ dump_stack_lvl+0x5d/0x80
+ gm_alloc_va_in_peer_devices+0x5c/0x1a0
+ mmap_region+0x1f3/0x2a0
+"""
+
+
+def incident() -> Case:
+    props = {"kind": "KASAN", "workload": "gmem/as_lifecycle", "line": "10"}
+    title = "BUG: KASAN: slab-use-after-free in gm_alloc_va_in_peer_devices+0x5c/0x1a0"
+    return Case("KASAN during gmem/as_lifecycle", Status.FAIL, title, KASAN, properties=props)
+
+
+def subtest(name: str, blame: str = "") -> Case:
+    diag = [f"# {name}: /x/as_lifecycle.c:60: expected a == b", f"# {name}: the device forgot"]
+    diag += [f"# {name}: blame: {blame}"] if blame else []
+    return Case(name, Status.FAIL, f"{name}: expected", "\n".join(diag))
+
+
+def check_suite() -> Case:
+    api = Case(
+        "api",
+        Status.FAIL,
+        "x",
+        "error: mm/gmem.c:121: __WQ_LEGACY is internal to the workqueue code\n"
+        "    __WQ_LEGACY | WQ_UNBOUND | WQ_HIGHPRI |",
+    )
+    hygiene = Case("hygiene", Status.PASS, "", "warning: mm/gmem.c: SPDX line")
+    return Case("0003 mm/gmem: add GMEM", children=[api, hygiene])
+
+
+def test_rows_are_placed_and_ordered_by_severity() -> None:
+    gm = Case("gmem", children=[Case("as_lifecycle", children=[subtest("loop", "gm_as_destroy")])])
+    tests = [gm, Case("console gmem:as_lifecycle", children=[incident()])]
+    rows = defects.defects([check_suite()], SERIES, tests, SERIES)
+    assert [(r.severity, r.patch, r.where) for r in rows] == [
+        ("memory safety", "5/6", "mm/gmem.c gm_alloc_va_in_peer_devices()"),
+        ("broken promise", "3/6", "mm/gmem.c gm_as_destroy()"),
+        ("error", "3/6", "mm/gmem.c:121 gmem_init()"),
+    ]  # the hygiene warning is style, not a defect
+    assert rows[0].found_by == "kasan report (as_lifecycle)"
+    assert rows[1].what == "the device forgot"
+    assert rows[1].reproducer == "harness test x  # guest: GMEM_ONLY=loop sh run.sh as_lifecycle"
+
+
+def test_the_same_defect_found_twice_is_one_row_naming_both() -> None:
+    twice = [Case("c1", children=[incident()]), Case("c2", children=[incident()])]
+    (row,) = defects.defects([], SERIES, twice, SERIES)
+    assert row.found_by == "kasan report (as_lifecycle)"
+    other = incident()
+    other.properties["workload"] = "gmem/fork"
+    rows = defects.defects([], SERIES, [Case("c", children=[incident(), other])], SERIES)
+    assert [r.found_by for r in rows] == ["kasan report (as_lifecycle); kasan report (fork)"]
+
+
+def test_a_subtest_without_blame_has_no_place_and_passes_are_no_rows() -> None:
+    ok = Case("fine", Status.PASS)
+    gm = Case("gmem", children=[Case("mmap_retry", children=[subtest("first"), ok])])
+    (row,) = defects.defects([], SERIES, [gm], SERIES)
+    assert (row.patch, row.where, row.found_by) == ("", "-", "workload mmap_retry/first")
+
+
+def test_a_syscall_definition_is_named_after_its_sys_function() -> None:
+    assert defects.defined_name("SYSCALL_DEFINE4(hmadvise, int, hnid, unsigned long, start,") == (
+        "sys_hmadvise"
+    )
+    assert defects.defined_name("static int gm_as_destroy(struct gm_as *as)") == "gm_as_destroy"
+    assert defects.defined_name("if (x) {") == ""
+    assert defects.defined_name("int gm_as_destroy(struct gm_as *as);") == ""
+    assert defects.locate("sys_hmadvise", SERIES) == ("4/6", "mm/gmem.c")
+
+
+def test_markdown_escapes_pipes_and_the_readme_markers_take_the_table() -> None:
+    row = defects.Defect(0, "crash", "1/6", "a|b", "x", "y", "z")
+    table = defects.markdown([row])
+    assert "`a\\|b`" in table
+    readme = f"head\n{findings_table.BEGIN}\nold\n{findings_table.END}\ntail\n"
+    assert findings_table.with_table(readme, table) == (
+        f"head\n{findings_table.BEGIN}\n{table}{findings_table.END}\ntail\n"
+    )
+
+
+def test_reproducers_leave_out_where_the_run_wrote() -> None:
+    argv = ["check", "patches/gmem-rfc-v1", "--out", "/tmp/x", "--cache=/c", "--base", "d"]
+    assert findings_table.reproducer(argv) == ["check", "patches/gmem-rfc-v1", "--base", "d"]
