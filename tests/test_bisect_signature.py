@@ -174,3 +174,15 @@ def test_explicit_predicates() -> None:
 def test_a_malformed_bad_when_is_bad_input(text: str) -> None:
     with pytest.raises(UserError, match="--bad-when"):
         parse_predicate(text)
+
+
+def test_the_slot_a_kernel_was_built_in_is_not_part_of_its_signature() -> None:
+    def warned_in(slot: str) -> str:
+        title = f"WARNING: CPU: 0 PID: 1 at ../../worktrees/{slot}/fs/proc/x.c:18 f+0x1/0x2"
+        incident = Case("WARNING during boot", Status.FAIL, title, properties={"kind": "WARNING"})
+        seen = observe([_boot(), Case("console smoke", Status.FAIL, children=[incident])])
+        assert seen.first is not None
+        return seen.first.signature
+
+    assert warned_in("debian-6.12-1") == warned_in("debian-6.12-0")
+    assert warned_in("debian-6.12-1") == "warning: WARNING: CPU: N PID: N at fs/proc/x.c:18 f"

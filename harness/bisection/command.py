@@ -173,10 +173,17 @@ def run_search(b: Bisection) -> SearchResult:
         b.oracle.close()
 
 
+NOT_KERNEL = ("tools/", "Documentation/")  # a change here leaves vmlinux as it was
+
+
 def check_culprit(b: Bisection, result: SearchResult) -> None:
-    """A culprit whose vmlinux is its parent's changed nothing the kernel runs."""
+    """A culprit whose vmlinux is its parent's changed nothing the kernel runs, unless
+    all it touches is a test or a document (a series' own kselftest)."""
     k = result.culprit
     if k is None or k == 0:
+        return
+    files = b.culprit_of(k, "").files
+    if files and all(f.startswith(NOT_KERNEL) for f in files):
         return
     mine, parent = b.oracle.built.get(k), b.oracle.built.get(k - 1)
     if mine and parent and mine.vmlinux_sha and mine.vmlinux_sha == parent.vmlinux_sha:

@@ -31,6 +31,9 @@ from harness.errors import UserError
 # the machine's fault, not the kernel's.
 INFRA_REASONS = re.compile(r"^(QEMU/vng failed before the kernel ran|vng exited )")
 LINE_NUMBER = re.compile(r"(\.[chS]|\.rs):\d+(?::\d+)?")
+# A kernel built with O= prints its sources relative to the build dir
+# (../../worktrees/debian-6.12-1/fs/proc/x.c): the slot must not make another failure.
+WORKTREE_PREFIX = re.compile(r"(?:\S*/)?worktrees/[^/\s]+/")
 
 
 class Stage(enum.Enum):
@@ -124,7 +127,7 @@ def build_signature(headline: str) -> str:
 
 def _incident_failure(case: Case) -> Failure:
     kind = IncidentKind[case.properties.get("kind", "BUG")]
-    title = Incident(kind, case.message, "", 0).signature
+    title = WORKTREE_PREFIX.sub("", Incident(kind, case.message, "", 0).signature)
     return Failure(Stage.CRASH, f"{kind.value}: {title}", case.details)
 
 
