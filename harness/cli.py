@@ -133,6 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     test.add_argument("--no-kvm", action="store_true", help="boot with TCG even where KVM works")
     test.add_argument(
+        "--shard", default="1/1", help="K/N: boot only this CI runner's slice (harness merge joins)"
+    )
+    test.add_argument(
         "--memory",
         default="",
         help=f"guest memory, e.g. 2G (default: series.yaml's, else {defaults.DEFAULT_MEMORY})",
@@ -178,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     from harness.bisection import request as bisect_request
 
     bisect_request.add_arguments(bisect)
+    _add_ci_commands(sub)
     parse = sub.add_parser("parse", help="console/KTAP log -> results, offline")
     parse.add_argument("log", type=Path, help="a saved console.log or KTAP output")
     parse.add_argument("--junit", type=Path, help="also write the results as JUnit XML here")
@@ -187,6 +191,23 @@ def build_parser() -> argparse.ArgumentParser:
             "-q", "--quiet", action="store_true", default=SUPPRESS, help=QUIET_HELP
         )
     return parser
+
+
+def _add_ci_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """harness as a CI bot (harness/ci/): watch, publish, merge."""
+    watch = sub.add_parser("watch", help="follow public-inbox archives; check/test each new series")
+    watch.add_argument("config", type=Path, help="the watch YAML (lists, base, suites, kconfigs)")
+    watch.add_argument("--once", action="store_true", help="one pass, then exit (cron, CI)")
+    watch.add_argument("--interval", type=int, default=300, help="seconds between passes")
+    watch.add_argument("--cache", type=Path, default=None, help="as for harness test")
+    publish = sub.add_parser("publish", help="a run's results -> patchwork, KCIDB, review mail")
+    publish.add_argument("run_dir", type=Path, help="the run directory of a check or test")
+    from harness.ci import publish_args
+
+    publish_args.add_arguments(publish)
+    merge = sub.add_parser("merge", help="the shards' run directories -> one run")
+    merge.add_argument("run_dirs", type=Path, nargs="+", help="run directories of the shards")
+    merge.add_argument("--out", type=Path, default=Path("results"), help="where it goes")
 
 
 class _SeriesOptions(TypedDict):
@@ -269,6 +290,8 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
         return _review(args, argv)
     if args.command == "compare":
         return _compare(args, argv)
+    if args.command in ("watch", "publish", "merge"):
+        return _ci(args, argv)
     if args.command == "bisect":
         return _bisect(args, argv)
     if args.command == "parse":
@@ -293,6 +316,7 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
 def _test_options(args: argparse.Namespace, argv: list[str]) -> pipeline.TestOptions:
     """`harness apply` has no build options: it keeps TestOptions' defaults for them."""
     from harness import pipeline
+    from harness.ci.shard import parse as parse_shard
 
     if args.command == "apply":
         return pipeline.TestOptions(**_series_options(args, argv), apply_only=True)
@@ -305,7 +329,25 @@ def _test_options(args: argparse.Namespace, argv: list[str]) -> pipeline.TestOpt
         memory=args.memory,
         cpus=args.cpus,
         compare_base=args.compare_base,
+        shard=parse_shard(args.shard),
     )
+
+
+def _ci(args: argparse.Namespace, argv: list[str]) -> int:
+    """`harness watch`, `harness publish` and `harness merge` (harness/ci/)."""
+    if args.command == "merge":
+        from harness.ci import merge
+
+        return merge.merge_command(args.run_dirs, args.out, argv)
+    if args.command == "publish":
+        from harness.ci import publish
+
+        return publish.publish_command(args.run_dir, publish.targets_from_args(args))
+    from harness.ci import config, watch
+
+    watched = config.load(args.config)  # a bad config: exit 2 before any inbox is read
+    cache = args.cache or watched.cache or default_cache()
+    return watch.watch_command(watched, cache, args.once, args.interval)
 
 
 def _compare(args: argparse.Namespace, argv: list[str]) -> int:

@@ -178,7 +178,11 @@ def test_watch_runs_a_complete_series_once(tmp_path: Path) -> None:
         ("test", "[PATCH 0/3] the cover"),
     ]
     run = outcome.runs[0]
-    assert run.meta["patch_message_ids"] == [f"<p{n}@example.org>" for n in (1, 2, 3)]
+    assert run.meta["list"] == "mm" and run.meta["watch_key"] == "<c0@example.org>#v1"
+    mbox = Path(run.meta["argv"][1])
+    assert (
+        mbox.parent == tmp_path / "results" / "mbox" and b"[PATCH 3/3] three" in mbox.read_bytes()
+    )
     assert one_pass(cfg, runner, now=2000.0) == [] and len(runner.calls) == 2
 
 

@@ -126,14 +126,10 @@ def _run_all(watch: Pass, lst: ListConfig, cand: assemble.Candidate) -> Outcome:
         argv = run_argv(kind, mbox, lst, watch)
         note(f"{lst.name}: {cand.subject}: harness {' '.join(argv)}")
         run = watch.runner(kind, one, lst, argv)
-        run.meta.update(list=lst.name, watch_key=cand.key, patch_message_ids=patch_ids(one))
+        run.meta.update(list=lst.name, watch_key=cand.key)
         run.flush()
         runs.append(run)
     return Outcome(cand.key, "done", tuple(runs))
-
-
-def patch_ids(one: intake.Series) -> list[str]:
-    return [p.message_id for p in one.patches]
 
 
 def run_argv(kind: str, mbox: Path, lst: ListConfig, watch: Pass) -> list[str]:
