@@ -99,3 +99,11 @@ def test_markdown_escapes_pipes_and_the_readme_markers_take_the_table() -> None:
 def test_reproducers_leave_out_where_the_run_wrote() -> None:
     argv = ["check", "patches/gmem-rfc-v1", "--out", "/tmp/x", "--cache=/c", "--base", "d"]
     assert findings_table.reproducer(argv) == ["check", "patches/gmem-rfc-v1", "--base", "d"]
+
+
+def test_the_gmem_readme_table_is_the_one_the_recorded_runs_generate() -> None:
+    runs = FIX / "findings"
+    tests = sorted(p for p in runs.glob("test-*") if p.is_dir())
+    table = defects.markdown(findings_table.rows(runs / "check-gmem-rfc-v1", tests))
+    readme = (Path(__file__).parents[1] / "guest-tests" / "gmem" / "README.md").read_text()
+    assert findings_table.with_table(readme, table) == readme, "regenerate: see the README"

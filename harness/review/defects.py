@@ -208,10 +208,15 @@ def static_defects(cases: Sequence[Case], series: SeriesText, command: str) -> l
 
 
 def defects(
-    check: Sequence[Case], check_series: SeriesText, tests: Sequence[Case], test_series: SeriesText
+    check: Sequence[Case],
+    check_series: SeriesText,
+    tests: Sequence[Case],
+    test_series: SeriesText,
+    more: Sequence[Defect] = (),
 ) -> list[Defect]:
-    """Every row, the same defect once (first finder kept, the others named), worst first."""
-    rows = incident_defects(tests, test_series) + subtest_defects(tests, test_series)
+    """Every row (and `more`, rows of other runs), the same defect once (first finder kept,
+    the others named), worst first."""
+    rows = [*more, *incident_defects(tests, test_series), *subtest_defects(tests, test_series)]
     rows += static_defects(check, check_series, check_series.test_command)
     merged: dict[tuple[str, str, str], Defect] = {}
     for row in sorted(rows, key=lambda d: d.rank):

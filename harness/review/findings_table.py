@@ -47,17 +47,17 @@ def reproducer(argv: list[str]) -> list[str]:
     return out
 
 
-def rows(check_dir: Path, test_dir: Path) -> list[defects.Defect]:
+def rows(check_dir: Path, test_dirs: list[Path]) -> list[defects.Defect]:
+    """The defects of one check run and any number of test runs (a normal and a debug run)."""
     from harness.review import report  # report imports this module for the mail
 
     check_meta, check_cases = report.load(check_dir)
-    test_meta, test_cases = report.load(test_dir)
-    return defects.defects(
-        check_cases,
-        series_text(check_meta, check_dir),
-        test_cases,
-        series_text(test_meta, test_dir),
-    )
+    check_series = series_text(check_meta, check_dir)
+    found: list[defects.Defect] = []
+    for test_dir in test_dirs:
+        test_meta, test_cases = report.load(test_dir)
+        found += defects.defects([], check_series, test_cases, series_text(test_meta, test_dir))
+    return defects.defects(check_cases, check_series, [], check_series, found)
 
 
 def with_table(readme: str, table: str) -> str:

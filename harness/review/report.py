@@ -222,17 +222,21 @@ def write(
 
 
 def report_command(
-    run_dir: Path, email: bool, markdown: bool, tests: Path | None = None, table: Path | None = None
+    run_dir: Path,
+    email: bool,
+    markdown: bool,
+    tests: Path | list[Path] | None = None,
+    table: Path | None = None,
 ) -> int:
     """`tests`: a test run whose defects join the mail's findings table; `table`: write
     that table as Markdown there too (between the findings markers of a README)."""
     if not run_dir.is_dir():
         raise UserError(f"{run_dir}: not a run directory")
     findings: tuple[str, ...] = ()
-    if tests is not None:
+    if tests:
         from harness.review import defects, findings_table
 
-        rows = findings_table.rows(run_dir, tests)
+        rows = findings_table.rows(run_dir, tests if isinstance(tests, list) else [tests])
         findings = tuple(defects.text(rows))
         if table is not None:
             findings_table.write_markdown(table, defects.markdown(rows))
