@@ -83,6 +83,7 @@ def apply_stage(series: Series, opts: TestOptions) -> Prepared:
     run.meta.update(
         series=series.name, subject=series.subject, message_id=series.message_id, base=spec.label
     )
+    run.meta["patch_message_ids"] = [p.message_id for p in series.patches]  # harness publish
     if spec.note:
         note(spec.note)
         run.meta["base_note"] = spec.note
