@@ -30,6 +30,7 @@ def test_vng_argv_spells_every_option() -> None:
         "--run",
         "/k/bzImage",
         "--verbose",
+        "--force-9p",
         "--cpus",
         "2",
         "--memory",
