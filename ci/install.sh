@@ -14,11 +14,16 @@ apt-get update -q
 # GNU patch for the hunk-by-hunk apply report, shellcheck for the lint step, rsync
 # (make headers_install, which the kselftest build runs), chromium (the compare
 # report's headless-browser test), bubblewrap and util-linux's prlimit (the sandbox the
-# tree's code runs in), python3-venv.
+# tree's code runs in), python3-venv; public-inbox (the inbox harness watch follows) and
+# redis-server (ccache's shared remote) for the CI-bot tests.
 apt-get install -y -q --no-install-recommends \
 	build-essential bc bison flex libelf-dev libssl-dev dwarves cpio kmod ccache \
 	qemu-system-x86 busybox-static udev git patch perl python3 python3-pip xz-utils \
-	linux-source-6.12 shellcheck rsync chromium bubblewrap util-linux python3-venv >/dev/null
+	linux-source-6.12 shellcheck rsync chromium bubblewrap util-linux python3-venv \
+	public-inbox redis-server >/dev/null
+# gitlab-ci-local runs ci/gitlab-ci.yml locally (4.65+ needs Node 22's Set.union).
+command -v npm >/dev/null || apt-get install -y -q --no-install-recommends nodejs npm >/dev/null
+npm install -g -s gitlab-ci-local@4.64.1 >/dev/null
 ccache -M 20G >/dev/null
 fi
 python3 -m venv "$venv"
