@@ -1,12 +1,18 @@
 #!/usr/bin/env python3
-"""Benchmark: harness's minimal kernel vs virtme-ng's default kernel, one run.
+"""Benchmark: every warm-loop figure of harness against its anchor, in one run.
 
 Prints, on this machine and the Debian 6.12 tree:
   1. cold build time (ccache off) of harness's config vs vng's default (what `vng --kconfig`
-     runs: virtme-configkernel --defconfig);
-  2. warm rebuild after touching one mm file (harness config);
-  3. boot-to-first-test time (vng start -> first guest output line), both kernels.
-Usage: python3 bench/bench.py [--skip-vng-build] [--boots N]
+     runs: virtme-configkernel --defconfig)                       [--cold]
+  2. warm rebuild after touching one mm file (harness config)    [--cold]
+  3. boot-to-first-test time (vng start -> first guest output line), harness's kernel
+     booted as harness boots it vs vng's default kernel booted the way vng does;
+  4. warm overhead: `harness test` on the demo fixture with nothing changed, the share of
+     its wall time spent outside the kernel build, guest-tests build, boot and tests
+     (results.json stage_seconds), n runs after one warm-up;
+  5. `harness --help` and `harness parse` wall times (median of n);
+  6. isolated boots serial vs side by side, when asked (--isolated SERIES).
+Usage: python3 bench/bench.py [--cold] [--skip-vng-build] [--boots N] [--runs N]
 """
 
 from __future__ import annotations
@@ -18,16 +24,26 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
-from harness import build, kconfig, kvm, tree  # noqa: E402
+from harness.boot import kvm  # noqa: E402
+from harness.build import kconfig, make  # noqa: E402
 from harness.proc import kill_group  # noqa: E402
+from harness.tree import worktree  # noqa: E402
 
 CACHE = Path(os.environ.get("HARNESS_CACHE", Path.home() / ".cache/harness"))
 WORK = CACHE / "bench"
+HARNESS = [sys.executable, "-m", "harness.cli"]
+DEMO = ROOT / "patches/fixtures/demo"
+CONSOLE = ROOT / "tests/fixtures/console/warning_oops_panic.log"
+# What harness's own boots add to vng's defaults (boot/vm.py vng_argv).
+HARNESS_VNG_FLAGS = ["--force-9p"]
 
 
 def timed(argv: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> float:
@@ -35,12 +51,16 @@ def timed(argv: list[str], cwd: Path | None = None, env: dict[str, str] | None =
     subprocess.run(
         argv,
         cwd=cwd,
-        env={**os.environ, **(env or {})},
-        check=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+        check=False,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     return time.monotonic() - started
+
+
+def median_of(samples: list[float]) -> str:
+    return f"median {statistics.median(samples):.2f} s of {[round(s, 2) for s in samples]}"
 
 
 def cold_build(src: Path, out: Path, configure: list[list[str]]) -> tuple[float, int]:
@@ -53,13 +73,40 @@ def cold_build(src: Path, out: Path, configure: list[list[str]]) -> tuple[float,
     )
     # The harness's own make line, with ccache told to stand aside: a cold build, and
     # the same command line the warm rebuild uses (else Kbuild would rebuild it all).
-    spec = build.BuildSpec(src, out, os.cpu_count() or 1, targets=("bzImage",))
-    seconds = timed(build.make_argv(spec), env={**build.make_env(spec), "CCACHE_DISABLE": "1"})
+    spec = make.BuildSpec(src, out, os.cpu_count() or 1, targets=("bzImage",))
+    seconds = timed(make.make_argv(spec), env={**make.make_env(spec), "CCACHE_DISABLE": "1"})
     return seconds, enabled
 
 
-def first_output_seconds(kernel: Path, use_kvm: bool) -> float:
-    argv = ["vng", "--run", str(kernel), "--memory", "1G", "--exec", "echo first-test"]
+def cold_builds(src: Path, ours: Path, vng_out: Path, args: argparse.Namespace) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    base_fragment = kconfig.find_fragment(kconfig.BASE_FRAGMENT, None)
+    merge = [
+        str(src / "scripts/kconfig/merge_config.sh"),
+        "-n",
+        "-O",
+        str(ours),
+        str(base_fragment),
+    ]
+    t, n = cold_build(src, ours, [merge, ["make", f"O={ours}", "olddefconfig"]])
+    results.update(harness_cold_build_s=round(t, 1), harness_options=n)
+    print(f"cold build, harness minimal config: {t:7.1f} s  ({n} options y/m)", flush=True)
+    if not args.skip_vng_build:
+        configure = [["virtme-configkernel", "--defconfig", f"O={vng_out}"]]
+        t2, n2 = cold_build(src, vng_out, configure)
+        results.update(vng_cold_build_s=round(t2, 1), vng_options=n2, cold_ratio=round(t / t2, 3))
+        print(f"cold build, vng --kconfig default:  {t2:7.1f} s  ({n2} options y/m)")
+        print(f"  ratio harness/vng: {t / t2:.2f} (target <= 0.35)", flush=True)
+    (src / "mm/mmap.c").touch()
+    spec = make.BuildSpec(src, ours, os.cpu_count() or 1, targets=("bzImage",))
+    t3 = timed(make.make_argv(spec), env=make.make_env(spec))
+    results["warm_rebuild_touch_mm_mmap_s"] = round(t3, 1)
+    print(f"warm rebuild after touching mm/mmap.c: {t3:.1f} s", flush=True)
+    return results
+
+
+def first_output_seconds(kernel: Path, use_kvm: bool, flags: list[str]) -> float:
+    argv = ["vng", "--run", str(kernel), "--memory", "1G", *flags, "--exec", "echo first-test"]
     if not use_kvm:
         argv.insert(1, "--disable-kvm")
     started = time.monotonic()
@@ -77,60 +124,110 @@ def first_output_seconds(kernel: Path, use_kvm: bool) -> float:
         kill_group(proc)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--skip-vng-build", action="store_true")
-    parser.add_argument("--boots", type=int, default=3)
-    parser.add_argument("--boots-only", action="store_true", help="reuse the built kernels")
-    args = parser.parse_args()
-    src = tree.debian_repo("debian:6.12", CACHE)
-    ours = WORK / "harness-min"
-    base_fragment = kconfig.find_fragment(kconfig.BASE_FRAGMENT, None)
-    merge = [
-        str(src / "scripts/kconfig/merge_config.sh"),
-        "-n",
-        "-O",
-        str(ours),
-        str(base_fragment),
-    ]
-    results: dict[str, float | int | str] = {}
-    vng_out = WORK / "vng-default"
-    if not args.boots_only:
-        t, n = cold_build(src, ours, [merge, ["make", f"O={ours}", "olddefconfig"]])
-        results.update(harness_cold_build_s=round(t, 1), harness_options=n)
-        print(f"cold build, harness minimal config: {t:7.1f} s  ({n} options y/m)", flush=True)
-        if not args.skip_vng_build:
-            t2, n2 = cold_build(
-                src, vng_out, [["virtme-configkernel", "--defconfig", f"O={vng_out}"]]
-            )
-            results.update(
-                vng_cold_build_s=round(t2, 1), vng_options=n2, cold_ratio=round(t / t2, 3)
-            )
-            print(f"cold build, vng --kconfig default:  {t2:7.1f} s  ({n2} options y/m)")
-            print(f"  ratio harness/vng: {t / t2:.2f} (target <= 0.35)", flush=True)
-        (src / "mm/mmap.c").touch()
-        spec = build.BuildSpec(src, ours, os.cpu_count() or 1, targets=("bzImage",))
-        t3 = timed(build.make_argv(spec), env=build.make_env(spec))
-        results["warm_rebuild_touch_mm_mmap_s"] = round(t3, 1)
-        print(f"warm rebuild after touching mm/mmap.c: {t3:.1f} s", flush=True)
+def harness_kernel(ours: Path) -> Path | None:
+    """The bench's own build, else any warm build dir of harness's base config."""
+    if (ours / "arch/x86/boot/bzImage").exists():
+        return ours / "arch/x86/boot/bzImage"
+    key = kconfig.config_key([kconfig.find_fragment(kconfig.BASE_FRAGMENT, None)])
+    warm = sorted((CACHE / "builds").glob(f"*-{key}/arch/x86/boot/bzImage"))
+    return warm[0] if warm else None
+
+
+def boots(ours: Path, vng_out: Path, n: int) -> dict[str, Any]:
     use_kvm = kvm.verdict(CACHE).usable
-    results["accel"] = "kvm" if use_kvm else "tcg"
-    kernels = {"harness": ours / "arch/x86/boot/bzImage"}
-    if (vng_out / "arch/x86/boot/bzImage").exists():
-        kernels["vng"] = vng_out / "arch/x86/boot/bzImage"
-    for label, kernel in kernels.items():
-        samples = [first_output_seconds(kernel, use_kvm) for _ in range(args.boots)]
-        results[f"{label}_boot_to_first_test_s"] = round(statistics.median(samples), 2)
+    results: dict[str, Any] = {"accel": "kvm" if use_kvm else "tcg"}
+    kernels: dict[str, tuple[Path | None, list[str]]] = {
+        "harness": (harness_kernel(ours), HARNESS_VNG_FLAGS),
+        "vng": (vng_out / "arch/x86/boot/bzImage", []),
+    }
+    # Alternate the two kernels boot by boot: a load change on the shared host hits both.
+    samples: dict[str, list[float]] = {label: [] for label in kernels}
+    present = {k: v for k, v in kernels.items() if v[0] is not None and v[0].exists()}
+    for label in set(kernels) - set(present):
+        print(f"boot to first test, {label} kernel: not built (run with --cold)")
+    for _ in range(n):
+        for label, (kernel, flags) in present.items():
+            assert kernel is not None
+            samples[label].append(first_output_seconds(kernel, use_kvm, flags))
+    for label in present:
+        results[f"{label}_boot_to_first_test_s"] = round(statistics.median(samples[label]), 2)
         print(
-            f"boot to first test ({results['accel']}), {label} kernel: median "
-            f"{statistics.median(samples):.2f} s of {[round(s, 2) for s in samples]}"
+            f"boot to first test ({results['accel']}), {label} kernel: {median_of(samples[label])}"
         )
-    if "vng_boot_to_first_test_s" in results:
-        ratio = float(results["harness_boot_to_first_test_s"]) / float(
-            results["vng_boot_to_first_test_s"]
-        )
+    if len(present) == 2:
+        ratio = results["harness_boot_to_first_test_s"] / results["vng_boot_to_first_test_s"]
         results["boot_ratio"] = round(ratio, 3)
         print(f"  ratio harness/vng: {ratio:.2f} (target <= 0.5)")
+    return results
+
+
+def warm_overhead(runs: int) -> dict[str, Any]:
+    """`harness test` on the demo fixture, nothing changed: one warm-up, then `runs` runs."""
+    shares, walls = [], []
+    with tempfile.TemporaryDirectory() as out:
+        for i in range(runs + 1):
+            started = time.monotonic()
+            subprocess.run(
+                [*HARNESS, "test", str(DEMO), "--out", out, "-q"],
+                cwd=ROOT,
+                env={**os.environ, "PYTHONPATH": str(ROOT)},
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                check=False,
+            )
+            wall = time.monotonic() - started
+            newest = max(Path(out).glob("*/results.json"), key=lambda p: p.stat().st_mtime)
+            stages = json.loads(newest.read_text())["meta"].get("stage_seconds", {})
+            if i == 0:
+                continue  # the warm-up: whatever the previous run on this slot left
+            inside = sum(
+                stages.get(s, 0.0) for s in ("build", "guest-tests build", "boot", "tests")
+            )
+            walls.append(wall)
+            shares.append(100 * (wall - inside) / wall)
+            print(f"  warm run {i}: {wall:.1f} s, stages {stages}", flush=True)
+    results = {
+        "warm_run_s": round(statistics.median(walls), 2),
+        "warm_overhead_pct": round(statistics.median(shares), 2),
+    }
+    print(
+        f"warm overhead (demo, nothing changed, n={runs}): median {results['warm_overhead_pct']}%"
+        f" of {results['warm_run_s']} s outside build and boot (target <= 2 %)"
+    )
+    return results
+
+
+def cli_times(n: int) -> dict[str, Any]:
+    helps = [timed([*HARNESS, "--help"], cwd=ROOT) for _ in range(n)]
+    parses = [timed([*HARNESS, "parse", str(CONSOLE)], cwd=ROOT) for _ in range(n)]
+    print(f"harness --help: {median_of(helps)} (target <= 0.2)")
+    print(f"harness parse (recorded console): {median_of(parses)} (target <= 0.3)")
+    return {
+        "help_s": round(statistics.median(helps), 3),
+        "parse_s": round(statistics.median(parses), 3),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--cold", action="store_true", help="also the cold builds (minutes)")
+    parser.add_argument("--skip-vng-build", action="store_true")
+    parser.add_argument("--boots", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=3, help="warm demo runs")
+    parser.add_argument("--cli-runs", type=int, default=10)
+    args = parser.parse_args()
+    src = worktree.debian_repo("debian:6.12", CACHE)
+    ours, vng_out = WORK / "harness-min", WORK / "vng-default"
+    results: dict[str, Any] = {"load_before": os.getloadavg()[0]}
+    if args.cold:
+        results.update(cold_builds(src, ours, vng_out, args))
+    results.update(cli_times(args.cli_runs))
+    results.update(boots(ours, vng_out, args.boots))
+    results.update(warm_overhead(args.runs))
+    results["load_after"] = os.getloadavg()[0]
+    print(
+        f"host load (1 min) before/after: {results['load_before']:.1f}/{results['load_after']:.1f}"
+    )
     print(json.dumps(results))
     return 0
 
