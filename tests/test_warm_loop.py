@@ -55,15 +55,21 @@ def test_another_series_is_applied_afresh(tiny_repo: Path, tmp_path: Path) -> No
     assert "short line3;" in (tmp_path / "wt/mm/mmap.c").read_text()
 
 
+def _applied_once(repo: Path, tmp_path: Path) -> tuple[Series, Path, Path]:
+    """A series applied (and recorded) in tmp_path/wt; its git dir."""
+    one = _series(repo, tmp_path / "s")
+    wt = tmp_path / "wt"
+    _apply(repo, wt, one, tmp_path)
+    git_dir = reuse.gitdir(wt)
+    assert git_dir is not None
+    return one, wt, git_dir
+
+
 @pytest.mark.parametrize("mess", ["edited", "untracked", "stale index.lock"])
 def test_a_worktree_not_exactly_as_recorded_is_reset(
     tiny_repo: Path, tmp_path: Path, mess: str
 ) -> None:
-    one = _series(tiny_repo, tmp_path / "s")
-    wt = tmp_path / "wt"
-    _apply(tiny_repo, wt, one, tmp_path)
-    git_dir = reuse.gitdir(wt)
-    assert git_dir is not None
+    one, wt, git_dir = _applied_once(tiny_repo, tmp_path)
     if mess == "edited":
         (wt / "Makefile").write_text("dirty")
     elif mess == "untracked":
@@ -79,11 +85,7 @@ def test_a_worktree_not_exactly_as_recorded_is_reset(
 def test_an_index_lock_a_live_git_holds_still_stops_the_run(
     tiny_repo: Path, tmp_path: Path
 ) -> None:
-    one = _series(tiny_repo, tmp_path / "s")
-    wt = tmp_path / "wt"
-    _apply(tiny_repo, wt, one, tmp_path)
-    git_dir = reuse.gitdir(wt)
-    assert git_dir is not None
+    one, wt, git_dir = _applied_once(tiny_repo, tmp_path)
     (git_dir / "index.lock").write_text("")
     fake_git = tmp_path / "bin" / "git"  # its comm is "git", its cwd the worktree
     fake_git.parent.mkdir()
