@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import fnmatch
 import shlex
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import proc
+from harness import proc, progress
 from harness.boot import kvm, vm
 from harness.boot.console_cases import incident_cases
 from harness.boot.phases import Phases
@@ -240,7 +241,10 @@ def _guest_stage(
     # Built-in KUnit suites need a boot even when no guest suite runs.
     batches = boot_batches(built_suites, series.config.isolate) or [[]]
     boots = GuestRun(series, opts, run, kernel, use_kvm, plan)
+    started = time.monotonic()
     for boot_id, batch in enumerate(batches):
+        if boot_id:  # one boot per isolated workload: how far, and how long the rest takes
+            note(f"boots done: {progress.eta(boot_id, len(batches), time.monotonic() - started)}")
         _boot_and_collect(boots, boot_id, batch)
 
 
