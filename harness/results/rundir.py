@@ -8,6 +8,7 @@ Ctrl-C still leaves valid JUnit and a way to reproduce.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 import shlex
 import sys
@@ -42,12 +43,7 @@ class RunDir:
     def create(cls, out: Path, name: str, argv: list[str]) -> RunDir:
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         safe = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "run"
-        path = out / f"{safe}-{stamp}"
-        suffix = 1
-        while path.exists():
-            suffix += 1
-            path = out / f"{safe}-{stamp}-{suffix}"
-        path.mkdir(parents=True)
+        path = _new_dir(out, f"{safe}-{stamp}")
         run = cls(path, safe, {"run": path.name, "argv": argv, "started": stamp})
         run.write_reproducer(argv)
         run.flush()
@@ -83,6 +79,20 @@ class RunDir:
     @property
     def failed(self) -> bool:
         return any(s.worst().is_bad for s in self.suites)
+
+
+def _new_dir(out: Path, stem: str) -> Path:
+    """out/stem, else out/stem-2, -3...: made with mkdir itself, which fails when the name
+    is taken, so two runs started in the same second never share (or crash on) one dir."""
+    out.mkdir(parents=True, exist_ok=True)
+    for suffix in itertools.count(1):
+        path = out / (stem if suffix == 1 else f"{stem}-{suffix}")
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue
+        return path
+    raise AssertionError("unreachable")
 
 
 def counts(suites: list[Case]) -> dict[Status, int]:

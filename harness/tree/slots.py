@@ -6,16 +6,21 @@ A second concurrent run on the same base takes the next slot.
 
 Input: the cache dir, a base tag, a config key. Output: a Slot (worktree path, build dir,
 held lock). Writes <cache>/worktrees/<tag>-<n>.lock with the holder's pid; waits for
-slot 0 when every slot is busy. Raises nothing of its own.
+slot 0 when every slot is busy, and says so. exclusive(): any other cache lock (the first
+unpack of a tree). Raises nothing of its own.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
+
+from harness.proc import note
 
 MAX_SLOTS = 8
 
@@ -43,15 +48,44 @@ def take(cache: Path, base_tag: str, config_key: str = "") -> Slot:
         if config_key and (cache / "builds" / f"{base_tag}-{n}-{config_key}").is_dir()
     ]
     for n in warm + [n for n in range(MAX_SLOTS) if n not in warm]:
-        lock = open(root / f"{base_tag}-{n}.lock", "w")
+        # "a", not "w": opening must not erase the pid a busy slot's holder wrote
+        lock = open(root / f"{base_tag}-{n}.lock", "a")
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             lock.close()
             continue
-        lock.write(f"{os.getpid()}\n")
-        lock.flush()
+        _record_holder(lock)
         return Slot(root / f"{base_tag}-{n}", lock)
-    lock = open(root / f"{base_tag}-0.lock", "w")
+    first = root / f"{base_tag}-0.lock"
+    holder = first.read_text().strip() if first.exists() else "?"
+    note(
+        f"all {MAX_SLOTS} slots of {base_tag} are busy (slot 0 is held by pid {holder or '?'}); "
+        "waiting for it"
+    )
+    lock = open(first, "a")
     fcntl.flock(lock, fcntl.LOCK_EX)  # all busy: wait for the first
+    _record_holder(lock)
+    note(f"got slot 0 of {base_tag}")
     return Slot(root / f"{base_tag}-0", lock)
+
+
+def _record_holder(lock: IO[str]) -> None:
+    lock.seek(0)
+    lock.truncate()
+    lock.write(f"{os.getpid()}\n")
+    lock.flush()
+
+
+@contextmanager
+def exclusive(lock_path: Path, what: str) -> Iterator[None]:
+    """Hold an flock on `lock_path` for the block; says so when another run holds it
+    (the first unpack of a tree takes minutes: a second run waits instead of racing it)."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            note(f"waiting for another run to finish {what} ({lock_path})")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield

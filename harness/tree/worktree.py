@@ -20,6 +20,7 @@ from harness.cases import Case, Status
 from harness.errors import EnvError, UserError
 from harness.intake.series import Patch, Series
 from harness.progress import Ticker
+from harness.tree import slots
 
 DEBIAN_TARBALL = "/usr/src/linux-source-{version}.tar.xz"
 GIT_IDENTITY = ["-c", "user.name=harness", "-c", "user.email=harness@localhost"]
@@ -101,7 +102,10 @@ def debian_repo(spec: str, cache: Path) -> Path:
     tarball = Path(DEBIAN_TARBALL.format(version=version))
     if not tarball.exists():
         raise EnvError(f"{tarball} missing: apt-get install linux-source-{version}")
-    _unpack_as_git(tarball, repo, repo_tag(spec))
+    # One staging dir per tree: two first runs at once would unpack into each other.
+    with slots.exclusive(repo.with_name(repo.name + ".unpack.lock"), f"unpacking {spec}"):
+        if not (repo / ".git").exists():  # the run we waited for may have unpacked it
+            _unpack_as_git(tarball, repo, repo_tag(spec))
     return repo
 
 

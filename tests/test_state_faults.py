@@ -1,0 +1,116 @@
+"""State a fault (or a second run at the same moment) could leave wrong: run dirs made
+atomically, the first unpack of a tree under a lock, a run waiting for a busy slot says so."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from harness.results import rundir
+from harness.results.rundir import RunDir
+from harness.tree import slots, worktree
+
+
+class _FixedNow:
+    @staticmethod
+    def now() -> object:
+        import datetime
+
+        return datetime.datetime(2026, 12, 2, 1, 2, 3)
+
+
+def test_runs_started_in_the_same_second_get_their_own_dirs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """exists() then mkdir() was a race: widen its window and start eight runs at once."""
+    monkeypatch.setattr(rundir, "dt", SimpleNamespace(datetime=_FixedNow))
+    real_exists = Path.exists
+
+    def slow_exists(self: Path, **kw: bool) -> bool:
+        answer = real_exists(self, **kw)
+        time.sleep(0.05)
+        return answer
+
+    monkeypatch.setattr(Path, "exists", slow_exists)
+    made: list[Path] = []
+    errors: list[BaseException] = []
+
+    def create() -> None:
+        try:
+            made.append(RunDir.create(tmp_path / "out", "demo", ["test"]).path)
+        except BaseException as err:  # the thread's traceback is the failure
+            errors.append(err)
+
+    threads = [threading.Thread(target=create) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(set(made)) == 8
+    assert {p.name for p in made} == {"demo-20261202-010203"} | {
+        f"demo-20261202-010203-{n}" for n in range(2, 9)
+    }
+
+
+def test_the_first_unpack_of_a_tree_happens_once_under_a_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tarball = tmp_path / "linux-source-6.12.tar.xz"
+    tarball.write_bytes(b"")
+    monkeypatch.setattr(worktree, "DEBIAN_TARBALL", str(tmp_path / "linux-source-{version}.tar.xz"))
+    inside: list[int] = []
+    unpacks: list[Path] = []
+
+    def slow_unpack(tar: Path, repo: Path, tag: str) -> None:
+        inside.append(1)
+        assert len(inside) == 1, "two unpacks at once share one staging dir"
+        time.sleep(0.3)
+        (repo / ".git").mkdir(parents=True)
+        unpacks.append(repo)
+        inside.pop()
+
+    monkeypatch.setattr(worktree, "_unpack_as_git", slow_unpack)
+    found: list[Path] = []
+    errors: list[BaseException] = []
+
+    def first_run() -> None:
+        try:
+            found.append(worktree.debian_repo("debian:6.12", tmp_path / "cache"))
+        except BaseException as err:
+            errors.append(err)
+
+    threads = [threading.Thread(target=first_run) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and len(unpacks) == 1
+    assert found == [tmp_path / "cache/trees/debian-6.12"] * 3
+
+
+def test_a_run_waiting_for_a_busy_slot_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    held = [slots.take(tmp_path, "debian-6.12") for _ in range(slots.MAX_SLOTS)]
+    assert len({s.worktree for s in held}) == slots.MAX_SLOTS
+    got: list[slots.Slot] = []
+    waiter = threading.Thread(target=lambda: got.append(slots.take(tmp_path, "debian-6.12")))
+    waiter.start()
+    time.sleep(0.3)
+    assert got == []  # still waiting
+    err = capsys.readouterr().err
+    assert "all 8 slots of debian-6.12 are busy" in err and "waiting" in err
+    import os
+
+    assert f"pid {os.getpid()}" in err  # who holds it: the lock file keeps the holder's pid
+    held[0].release()
+    waiter.join(timeout=5)
+    assert got and got[0].worktree.name == "debian-6.12-0"
+    assert "got slot 0" in capsys.readouterr().err
+    for slot in [*held[1:], *got]:
+        slot.release()
