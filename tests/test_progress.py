@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import io
+import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from harness import progress
+from harness.results.rundir import RunDir, terminal_summary
 
 
 @pytest.fixture(autouse=True)
@@ -57,3 +61,13 @@ def test_stage_clock_adds_repeated_stages_and_names_the_remainder() -> None:
     assert times["boot"] == 3.5
     assert set(times) == {"boot", "build", "harness", "total"}
     assert times["harness"] >= 0 and times["total"] >= times["harness"]
+
+
+def test_the_summary_names_every_stage_time(tmp_path: Path) -> None:
+    run = RunDir.create(tmp_path, "s", [])
+    run.meta["stage_seconds"] = {"apply": 0.61, "build": 10.2, "harness": 1.24, "total": 12.05}
+    out = io.StringIO()
+    terminal_summary(run, out)
+    assert "  time: apply 0.6s, build 10.2s, harness 1.2s (total 12.1s)\n" in out.getvalue()
+    run.flush()
+    assert json.loads(run.file("results.json").read_text())["stage_seconds"]["build"] == 10.2
