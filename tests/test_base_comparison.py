@@ -36,14 +36,14 @@ def test_each_leaf_gets_one_verdict() -> None:
     assert _by_verdict(found) == {
         "kunit.list.init": "regressed",
         "kunit.list.del": "fixed",
-        "kunit.list.add": "still-failing",
+        "kunit.list.add": "fails-differently",  # fail on the base, error with the series
         "kunit.list.new": "new",
         "kunit.list.same": "unchanged",
         "kunit.list.gone": "removed",
     }
     status = {c.name: c.status for c in found}
     assert status["kunit.list.init"] is F
-    assert status["kunit.list.add"] is Status.XFAIL
+    assert status["kunit.list.add"] is F
     assert status["kunit.list.gone"] is S
     assert status["kunit.list.same"] is S
     regressed = next(c for c in found if c.name == "kunit.list.init")
@@ -66,6 +66,7 @@ def test_summary_counts_and_status() -> None:
         "fixed": "0",
         "regressed": "0",
         "still-failing": "1",
+        "fails-differently": "0",
         "unchanged": "1",
         "removed": "0",
     }
@@ -132,3 +133,42 @@ def test_repeated_names_are_compared_in_order() -> None:
         "kselftest.mlock2.a": "unchanged",
         "kselftest.mlock2.a #2": "fixed",
     }
+
+
+def _leaf_suite(status: Status, message: str, details: str = "") -> list[Case]:
+    suite = Case("gmem", children=[Case("hmadvise_range", status, message, details=details)])
+    suite.status = suite.worst()
+    return [suite]
+
+
+def test_a_base_without_the_feature_does_not_excuse_the_series() -> None:
+    """The series' own syscall fails on the base with ENOSYS (it does not exist there yet)
+    and fails with the series too: that is the series' failure, not a pre-existing one."""
+    base = _leaf_suite(F, "hmadvise: Function not implemented (errno 38)")
+    patched = _leaf_suite(F, "hmadvise returned -22, expected 0")
+    (found,) = base_comparison.compare(base, patched)
+    assert found.properties["verdict"] == "fails-differently" and found.status is F
+    assert "the base lacks the feature (Function not implemented)" in found.message
+    assert base_comparison.mark_preexisting(patched, [found]) == 0
+    assert patched[0].status is F
+    assert base_comparison.summary([found]).status is F
+
+
+def test_enosys_in_the_details_is_a_missing_feature_too() -> None:
+    base = _leaf_suite(F, "syscall failed", details="# hmadvise: errno ENOSYS")
+    (found,) = base_comparison.compare(base, _leaf_suite(F, "syscall failed"))
+    assert found.properties["verdict"] == "fails-differently"
+
+
+def test_the_same_failure_but_for_numbers_is_still_failing() -> None:
+    base = _leaf_suite(F, "leaked 4096 bytes at 0xffff8880")
+    patched = _leaf_suite(F, "leaked 8192 bytes at 0xffff9990")
+    (found,) = base_comparison.compare(base, patched)
+    assert found.properties["verdict"] == "still-failing" and found.status is Status.XFAIL
+    assert base_comparison.mark_preexisting(patched, [found]) == 1
+
+
+def test_a_different_failure_on_the_base_says_what_it_was() -> None:
+    (found,) = base_comparison.compare(_leaf_suite(F, "timeout"), _leaf_suite(F, "oops"))
+    assert found.status is F
+    assert found.message.endswith("fails differently on the base: fail (timeout)")

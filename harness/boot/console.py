@@ -32,6 +32,7 @@ class Kind(enum.Enum):
     HUNG_TASK = "hung task"
     RCU_STALL = "rcu stall"
     KMEMLEAK = "kmemleak"
+    OOM = "out of memory"  # the OOM killer killed a task: the test it ran did not finish
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,8 @@ _TIMESTAMP = re.compile(r"^\[\s*\d+\.\d+\](?:\[\s*[CT]\d+\])? ?")
 
 # From kernel/panic.c, lib/bug.c, arch/x86/mm/fault.c, arch/x86/kernel/dumpstack.c,
 # mm/kasan/report.c, mm/kfence/report.c, lib/ubsan.c, kernel/locking/lockdep.c,
-# kernel/watchdog.c, kernel/hung_task.c, kernel/rcu/tree_stall.h, mm/kmemleak.c, mm/slub.c.
+# kernel/watchdog.c, kernel/hung_task.c, kernel/rcu/tree_stall.h, mm/kmemleak.c, mm/slub.c,
+# mm/oom_kill.c.
 # Order matters: the first match wins.
 _LOCKDEP = (
     r"possible circular locking dependency|possible recursive locking|inconsistent lock state"
@@ -80,6 +82,7 @@ _HEADLINES = tuple(
         (Kind.BUG, r"BUG: |BUG \S+ \((?:Not tainted|Tainted: [^)]*)\): "),
         (Kind.WARNING, r"WARNING: CPU: \d+ PID: \d+ at "),
         (Kind.KMEMLEAK, r"kmemleak: \d+ new suspected memory leaks"),
+        (Kind.OOM, r"(?:Out|Memory cgroup out) of memory(?: \(\w+\))?: Killed process"),
     )
 )
 _END_TRACE = re.compile(r"---\[ end trace[^\]]*\]---")
@@ -92,7 +95,7 @@ _END = {
     Kind.OOPS: _END_TRACE,
 }
 _TRACE_START = re.compile(r"^Call [Tt]race:")
-_ONE_LINE = {Kind.KMEMLEAK}
+_ONE_LINE = {Kind.KMEMLEAK, Kind.OOM}
 
 _MARKER = re.compile(
     r"# harness: (?:(?P<event>start|end) (?P<workload>\S+)"

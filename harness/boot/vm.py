@@ -11,6 +11,7 @@ Raises EnvError when vng is not installed.
 from __future__ import annotations
 
 import re
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -182,6 +183,11 @@ def classify(
     if watch.timed_out:
         where = "after boot" if BOOTED.search(console) else "before reaching userspace"
         return Status.ERROR, f"timed out after {spec.timeout:.0f}s ({where})"
+    if returncode is not None and returncode < 0:  # KTAP already printed proves nothing
+        return (
+            Status.ERROR,
+            f"vng was killed by {_signal_name(-returncode)} before the guest finished",
+        )
     qemu_errors = QEMU_ERROR.findall(console)
     if returncode == GUEST_DIED and not BOOTED.search(console):
         detail = qemu_errors[0] if qemu_errors else "no kernel output"
@@ -196,3 +202,10 @@ def classify(
     last_lines = console.strip().splitlines()[-1:] or [""]
     detail = qemu_errors[0] if qemu_errors else last_lines[0]
     return Status.ERROR, f"vng exited {returncode}: {detail[:200]}"
+
+
+def _signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"

@@ -1,15 +1,19 @@
 """Base vs patched: the same tests on both trees, each leaf classified by its dotted path.
 
 Input: the test suites (Cases) of a base run and of a patched run. Output: one Case per
-leaf test with a verdict (new, fixed, regressed, still-failing, unchanged, removed), a
-summary Case with the counts as properties, and the patched results with pre-existing
-failures marked XFAIL so the exit status follows regressions and new failures only.
+leaf test with a verdict (new, fixed, regressed, still-failing, fails-differently, unchanged,
+removed), a summary Case with the counts as properties, and the patched results with
+pre-existing failures marked XFAIL so the exit status follows regressions and new failures only. A
+failure is pre-existing only when the base fails the same way: a base that lacks the
+feature (ENOSYS, not supported; SKIP or absent are regressed/new anyway) or fails
+otherwise excuses nothing, and the verdict says why.
 Pure: writes nothing, raises nothing.
 """
 
 from __future__ import annotations
 
 import enum
+import re
 
 from harness.cases import Case, Status
 
@@ -21,6 +25,7 @@ class Verdict(enum.Enum):
     FIXED = "fixed"
     REGRESSED = "regressed"
     STILL_FAILING = "still-failing"
+    FAILS_DIFFERENTLY = "fails-differently"  # bad on both, but not the same failure
     UNCHANGED = "unchanged"
     REMOVED = "removed"
 
@@ -61,8 +66,36 @@ def classify(base: Status | None, patched: Status | None) -> Verdict:
     return Verdict.UNCHANGED
 
 
+# What a test prints when the kernel it runs on does not have the feature yet: such a base
+# failure says nothing about the series' failure of the same test.
+LACKS_FEATURE = re.compile(
+    r"\bENOSYS\b|Function not implemented|\bEOPNOTSUPP\b|\bENOTSUPP\b|not supported"
+    r"|Unknown symbol|\bENODEV\b|No such device|\bENOENT\b.*(?:/proc|/sys)",
+    re.I,
+)
+
+
+def _shape(message: str) -> str:
+    """A failure's message with its numbers (addresses, counts, times) blanked."""
+    return re.sub(r"0x[0-9a-f]+|\d+(?:\.\d+)?", "N", message.strip(), flags=re.I)
+
+
+def different_failure(base: Case, patched: Case) -> str:
+    """'' when the base fails the way the series does (same status, same message but for
+    numbers), else why the base's failure does not excuse the series'."""
+    lacks = LACKS_FEATURE.search(f"{base.message}\n{base.details}")
+    if lacks:
+        return f"the base lacks the feature ({lacks.group(0)}): that does not excuse the series"
+    if base.status is not patched.status or _shape(base.message) != _shape(patched.message):
+        was = f"{base.status.value}" + (f" ({base.message})" if base.message else "")
+        return f"fails differently on the base: {was}"
+    return ""
+
+
 def _status(verdict: Verdict, patched: Status | None) -> Status:
-    if verdict is Verdict.REGRESSED or (verdict is Verdict.NEW and patched and patched.is_bad):
+    if verdict in (Verdict.REGRESSED, Verdict.FAILS_DIFFERENTLY) or (
+        verdict is Verdict.NEW and patched and patched.is_bad
+    ):
         return Status.FAIL
     if verdict is Verdict.STILL_FAILING:
         return Status.XFAIL
@@ -79,11 +112,16 @@ def compare(base: list[Case], patched: list[Case]) -> list[Case]:
         old, new = before.get(path), after.get(path)
         now_status = new.status if new else None
         verdict = classify(old.status if old else None, now_status)
+        why = (
+            different_failure(old, new) if old and new and verdict is Verdict.STILL_FAILING else ""
+        )
+        verdict = Verdict.FAILS_DIFFERENTLY if why else verdict
         was = old.status.value if old else "absent"
         now = new.status.value if new else "absent"
         message = f"{verdict.value}: {was} on base, {now} with the series"
         if new and new.message:
             message += f" ({new.message})"
+        message += f"; {why}" if why else ""
         cases.append(
             Case(
                 path,

@@ -1,0 +1,107 @@
+"""Boot faults with fake vng processes (sh scripts at the vng seam): a vng killed by a signal
+after printing KTAP, a QEMU that dies under vng, a guest that hangs, a guest OOM. None is a
+passed boot, and no process of the fake is left behind. Also `harness parse` of a log with
+no test output: a failed run, not bad input."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import PROJECT
+
+from harness.boot import console_cases, vm
+from harness.cases import Status
+
+KTAP = "echo 'KTAP version 1'; echo '1..1'; echo 'ok 1 smoke'"
+BOOTED = "echo '[    0.9] Run /init as init process' >&2"
+
+
+def _spec(tmp_path: Path, timeout: float = 20) -> vm.VmSpec:
+    return vm.VmSpec(
+        kernel=tmp_path / "bzImage",
+        command="true",
+        console_log=tmp_path / "console.log",
+        guest_log=tmp_path / "console.out",
+        cpus=1,
+        memory="256M",
+        kvm=False,
+        timeout=timeout,
+    )
+
+
+def _boot_with(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: str, timeout: float = 20):  # type: ignore[no-untyped-def]
+    """vm.boot with vng replaced by `script` (sh); the fake's pids land in tmp/pids."""
+    pids = tmp_path / "pids"
+    script = f"echo $$ >> {pids}; {script}"
+    monkeypatch.setattr(vm, "vng_argv", lambda spec: ["sh", "-c", script])
+    result = vm.boot(_spec(tmp_path, timeout))
+    return result, [int(p) for p in pids.read_text().split()] if pids.exists() else []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_vng_killed_by_a_signal_after_ktap_is_not_a_passed_boot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result, _ = _boot_with(tmp_path, monkeypatch, f"{BOOTED}; {KTAP}; kill -9 $$")
+    assert result.status is Status.ERROR
+    assert result.reason == "vng was killed by SIGKILL before the guest finished"
+
+
+def test_qemu_killed_under_vng_is_a_failed_boot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """vng answers 255 when QEMU dies without the guest's exit code (virtme run.py)."""
+    qemu = tmp_path / "qemu.sh"
+    qemu.write_text(f"{BOOTED}; echo $$ >> {tmp_path / 'pids'}; kill -9 $$\n")
+    result, pids = _boot_with(tmp_path, monkeypatch, f"{KTAP}; sh {qemu}; exit 255")
+    assert result.status is Status.FAIL and "vng exit 255" in result.reason
+    assert not any(_alive(p) for p in pids)
+
+
+def test_a_guest_that_hangs_times_out_and_leaves_nothing_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hang = f"{BOOTED}; sh -c 'echo $$ >> {tmp_path / 'pids'}; exec sleep 300' & wait"
+    started = time.monotonic()
+    result, pids = _boot_with(tmp_path, monkeypatch, hang, timeout=2)
+    assert time.monotonic() - started < 15
+    assert result.status is Status.ERROR and result.reason == "timed out after 2s (after boot)"
+    assert len(pids) == 2 and not any(_alive(p) for p in pids)
+
+
+def test_a_guest_oom_is_a_failing_incident() -> None:
+    console = (
+        "[    0.9] Run /init as init process\n"
+        "[    5.1] # harness: start hog\n"
+        "[    5.2] Out of memory: Killed process 212 (hog) total-vm:1048576kB, anon-rss:1kB\n"
+    )
+    suite = console_cases.incident_cases(console, "smoke")
+    (case,) = suite.children
+    assert suite.status is Status.FAIL and case.name == "OOM during hog"
+    assert case.message.startswith("Out of memory: Killed process 212 (hog)")
+
+
+def test_parse_of_a_log_with_no_test_output_is_a_failed_run(tmp_path: Path) -> None:
+    log = tmp_path / "console.log"
+    log.write_text("[    0.0] Linux version 6.12\n[    0.9] Run /init as init process\n")
+    junit = tmp_path / "j.xml"
+    done = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "parse", str(log), "--junit", str(junit)],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT,
+        env={**os.environ, "PYTHONPATH": str(PROJECT)},
+    )
+    assert done.returncode == 1, done.stderr
+    assert "no test output" in done.stdout and 'errors="1"' in junit.read_text()
