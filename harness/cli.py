@@ -46,6 +46,7 @@ examples:
   harness check patches/gmem-rfc-v1-6.12                 review each patch like the list bots
   harness report results/gmem-rfc-v1-6.12-<time> --email the review mail of a check run
   harness compare patches/fixtures/planted-slow          what the series costs: base vs patched
+  harness bisect patches/fixtures/bisect-boot-warn       the first bad patch, with a confidence
   harness parse console.log --junit out.xml              results from a saved console log
   harness watch ci/watch.yaml --once                     check/test each new series on a list
   harness publish results/<run> --patchwork URL --kcidb kcidb.json  results -> patchwork, KCIDB
