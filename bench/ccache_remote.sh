@@ -3,7 +3,7 @@
 # bookworm has 4.7): two builds of one kernel config, each from an EMPTY local ccache,
 # against one redis-server on 127.0.0.1. The first fills redis; the second plays another
 # runner with the same layout and should get (nearly) every object from redis.
-# Prints both builds' times and ccache's statistics (remote hits, misses).
+# Prints both builds' times, ccache's counts and the share of objects that came from redis.
 # Usage: bench/ccache_remote.sh SRC SCRATCH [CONFIG_TARGET] [JOBS]
 #   SRC: a kernel tree (read only; e.g. a checkout of the harness base)
 #   SCRATCH: an empty dir for the build dirs, the ccache dirs and redis (never a cache
@@ -36,8 +36,15 @@ build() { # $1: runner name
 		vmlinux >"$scratch/build-$1.log" 2>&1
 	end=$(date +%s)
 	echo "== runner $1: vmlinux ($config) in $((end - start)) s"
-	ccache -s -v | grep -E "Hits|Misses|Remote storage|Local storage|Cacheable|hit|miss" |
-		sed 's/^/   /'
+	ccache --print-stats | awk '
+		{ s[$1] = $2 }
+		END {
+			calls = s["direct_cache_hit"] + s["preprocessed_cache_hit"] + s["cache_miss"]
+			printf "   compilations %d, hits %d, misses %d, remote hits %d, remote errors %d\n",
+				calls, calls - s["cache_miss"], s["cache_miss"], s["remote_storage_hit"],
+				s["remote_storage_error"] + s["remote_storage_timeout"]
+			printf "   objects from redis: %.1f %%\n", calls ? 100 * s["remote_storage_hit"] / calls : 0
+		}'
 }
 build 1
 build 2

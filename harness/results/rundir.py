@@ -43,7 +43,9 @@ class RunDir:
     def create(cls, out: Path, name: str, argv: list[str]) -> RunDir:
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         safe = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "run"
-        path = _new_dir(out, f"{safe}-{stamp}")
+        # Absolute: the guest runs the suites from another cwd (vng's chdir), and a
+        # relative --out (the default `results`, a CI job's) would name nothing there.
+        path = _new_dir(out.absolute(), f"{safe}-{stamp}")
         run = cls(path, safe, {"run": path.name, "argv": argv, "started": stamp})
         run.write_reproducer(argv)
         run.flush()
