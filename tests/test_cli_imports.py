@@ -23,6 +23,8 @@ PARSER_MODULES = {
     "harness.boot.defaults",
     "harness.compare",
     "harness.compare.request",
+    "harness.bisection",
+    "harness.bisection.request",
     "harness.ci",  # its __init__ imports nothing; publish_args defines publish's options
     "harness.ci.publish_args",
 }

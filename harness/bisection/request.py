@@ -10,9 +10,12 @@ import argparse
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from harness.bisection.search import SearchSpec
 from harness.errors import UserError
+
+if TYPE_CHECKING:  # `harness --help` builds this parser: the search loads when a bisect runs
+    from harness.bisection.search import SearchSpec
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,8 @@ def from_args(args: argparse.Namespace, argv: list[str], cache: Path) -> BisectR
         raise UserError("bisect: --first-parent is for a range (--good/--bad)")
     if args.repeats < 1 or not 0 < args.alpha < 1 or not 0 < args.min_confidence <= 1:
         raise UserError("bisect: --repeats >= 1, 0 < --alpha < 1, 0 < --min-confidence <= 1")
+    from harness.bisection.search import SearchSpec
+
     spec = SearchSpec(end_runs=args.repeats, alpha=args.alpha, min_confidence=args.min_confidence)
     return BisectRequest(
         argv=tuple(argv),
