@@ -30,8 +30,7 @@ def clone(tmp: Path) -> Path:
     return repo
 
 
-def merged_results(repo: Path) -> tuple[dict[str, object], list[str]]:
-    out = repo / "results" / "ci"
+def merged_results(out: Path) -> tuple[dict[str, object], list[str]]:
     shards = sorted(out.glob("shard-*/*/results.json"))
     assert [p.parent.parent.name for p in shards] == ["shard-1", "shard-2"]
     (merged,) = (out / "merged").iterdir()
@@ -40,8 +39,8 @@ def merged_results(repo: Path) -> tuple[dict[str, object], list[str]]:
     return meta, [s.name for s in suites]
 
 
-def assert_two_shards_merged(repo: Path) -> None:
-    meta, names = merged_results(repo)
+def assert_two_shards_merged(out: Path) -> None:
+    meta, names = merged_results(out)
     assert meta["shards"] == ["1/2", "2/2"]
     assert "smoke" in names and "demo" in names  # one booted by each shard
 
@@ -69,16 +68,18 @@ def test_gitlab_pipeline_checks_tests_two_shards_and_reports(tmp_path: Path) -> 
     ]
     log = run(argv, repo)
     assert "test: [1/2]" in log or "test [1/2]" in log, log[-3000:]
-    assert_two_shards_merged(repo)
+    assert_two_shards_merged(repo / "results" / "ci")
     assert list((repo / "results" / "ci" / "check").glob("*/review.eml")) != []
 
 
 def test_github_workflow_plans_tests_two_shards_and_reports(tmp_path: Path) -> None:
     repo = clone(tmp_path)
     argv = ["act", "workflow_dispatch", "-W", "ci/github/harness.yml"]
-    argv += ["-P", "ubuntu-latest=-self-hosted", "-b", "-e", "ci/github/act-event.json"]
-    argv += ["--env", f"HARNESS_PYTHON={sys.executable}"]
+    argv += ["-P", "ubuntu-latest=-self-hosted", "-e", "ci/github/act-event.json"]
+    out = tmp_path / "shared-results"  # act's host jobs each start in an empty dir
+    argv += ["--var", f"HARNESS_CI_REPO={repo}", "--var", f"HARNESS_CI_OUT={out}"]
+    argv += ["--var", f"HARNESS_PYTHON={sys.executable}"]
     log = run(argv, repo)
     assert '{"shard": [1, 2], "total": [2]}' in log  # the plan job's matrix
     assert "merge, summary, publish" in log and "/archive]" not in log  # offline: skipped
-    assert_two_shards_merged(repo)
+    assert_two_shards_merged(out)
