@@ -86,12 +86,15 @@ def test_file_without_any_list_warns() -> None:
     assert findings and all("finds no mailing list" in f.message for f in findings)
 
 
-def test_runner_failure_is_a_finding_not_an_exception() -> None:
+def test_runner_failure_is_a_crash_finding_not_an_exception() -> None:
+    """get_maintainer.pl that fails means the check could not run: an ERROR case, not a pass."""
+
     def broken(argv: Sequence[str], cwd: Path) -> str:
         raise OSError(f"{argv[0]} exited with 2")  # what run_command raises
 
     (finding,) = check_hygiene.check_patch(gmem(1), TREE, broken)[-1:]
-    assert finding.severity is Severity.INFO and "get_maintainer.pl failed" in finding.message
+    assert finding.severity is Severity.CRASH and "get_maintainer.pl failed" in finding.message
+    assert findings_case("hygiene", [finding]).status is Status.ERROR
 
 
 def test_cover_letter_and_garbage() -> None:

@@ -23,7 +23,9 @@ def mbox_messages(path: Path) -> list[bytes]:
     """Every message of an mbox file, as bytes (what git am and read() take)."""
     box = mailbox.mbox(str(path), create=False)
     try:
-        return [bytes(msg.as_bytes()) for msg in box]
+        # get_bytes, not the parsed messages: mailbox decodes each From_ line as ASCII and
+        # raised UnicodeDecodeError on a hostile one (found by tests/test_intake_fuzz.py)
+        return [box.get_bytes(key) for key in box.keys()]
     finally:
         box.close()
 
