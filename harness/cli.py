@@ -113,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("-q", "--quiet", action="store_true", help=QUIET_HELP)
+    parser.add_argument("--no-sandbox", action="store_true", help=NO_SANDBOX_HELP)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     test = sub.add_parser("test", help="apply, build, boot, run guest tests")
     _add_series_arguments(test, builds=True)
@@ -191,6 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument(
             "-q", "--quiet", action="store_true", default=SUPPRESS, help=QUIET_HELP
         )
+        command.add_argument(
+            "--no-sandbox", action="store_true", default=SUPPRESS, help=NO_SANDBOX_HELP
+        )
     return parser
 
 
@@ -268,6 +272,20 @@ def _signals_interrupt() -> Iterator[None]:
             signal.signal(s, old)
 
 
+NO_SANDBOX_HELP = "run the tree's code (make, scripts, vng) unsandboxed: trusted trees only"
+
+
+def _no_sandbox() -> None:
+    from harness import sandbox
+
+    os.environ[sandbox.ENABLE_VAR] = "0"  # proc.run reads the policy from here
+    print(
+        "harness: warning: --no-sandbox: the tree's code runs as you, with your files "
+        "and the network; use it only for trees you trust",
+        file=sys.stderr,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -277,6 +295,8 @@ def main(argv: list[str] | None = None) -> int:
                 from harness import progress
 
                 progress.quiet()
+            if args.no_sandbox:
+                _no_sandbox()
             return _dispatch(args, argv)
     except HarnessError as err:
         print(f"harness: {err}", file=sys.stderr)

@@ -47,7 +47,9 @@ INSTALL_HINTS = {
 
 # What each command runs on the host, checked by require() before any work starts.
 APPLY_TOOLS = ("git", "patch")
-BUILD_TOOLS = (*APPLY_TOOLS, "make", "gcc", "flex", "bison", "bc", "perl", "rsync")
+# The sandbox the tree's code runs in (not needed under --no-sandbox).
+SANDBOX_TOOLS = ("bwrap", "prlimit")
+BUILD_TOOLS = (*APPLY_TOOLS, "make", "gcc", "flex", "bison", "bc", "perl", "rsync", *SANDBOX_TOOLS)
 BOOT_TOOLS = (*BUILD_TOOLS, "vng", "qemu-system-x86_64")
 
 # A child started by watched(): its stderr is a pipe the caller reads.
@@ -102,6 +104,8 @@ def python_dirs() -> tuple[Path, ...]:
 def require(tools: Sequence[str]) -> None:
     """EnvError (exit 3) naming every missing tool and its package: a missing tool is
     never a test result (a kselftest build without rsync is not a failing kselftest)."""
+    if not sandbox.enabled(os.environ):
+        tools = [tool for tool in tools if tool not in SANDBOX_TOOLS]
     missing = [tool for tool in tools if shutil.which(program(tool)) is None]
     if missing:
         hints = "; ".join(

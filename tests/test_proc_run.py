@@ -43,3 +43,33 @@ def test_a_tool_installed_next_to_the_running_python_is_found_without_path(
     assert proc.program("make") == "make"
     proc.require(["vng"])
     assert proc.run(["vng"], timeout=30).output == "venv-vng\n"
+
+
+def test_without_bwrap_a_sandboxed_run_is_an_environment_error_naming_the_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harness.errors import EnvError
+    from harness.sandbox import Sandbox
+
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python3"))
+    monkeypatch.setenv("PATH", str(tmp_path))  # no bwrap, no prlimit
+    monkeypatch.setenv("HARNESS_SANDBOX", "1")
+    with pytest.raises(EnvError, match="bwrap: apt-get install bubblewrap"):
+        proc.require(proc.SANDBOX_TOOLS)
+    with pytest.raises(EnvError, match="apt-get install bubblewrap"):
+        proc.run(["true"], box=Sandbox())
+    monkeypatch.setenv("HARNESS_SANDBOX", "0")  # --no-sandbox: not needed
+    proc.require(proc.SANDBOX_TOOLS)
+
+
+def test_no_sandbox_warns_and_turns_the_policy_off(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import os
+
+    from harness import cli
+
+    monkeypatch.setenv("HARNESS_SANDBOX", "1")
+    cli.main(["parse", "--no-sandbox", "/nonexistent/console.log"])
+    assert os.environ["HARNESS_SANDBOX"] == "0"
+    assert "warning: --no-sandbox" in capsys.readouterr().err
