@@ -1,0 +1,117 @@
+"""The sandbox for real: hostile fixture series whose checkpatch.pl, mm/Makefile and
+merge_config.sh try to print a file the host keeps in /root, create a file outside the
+tree and connect out; and a guest asked to print that file.
+
+Each asserts the host file was not created, the secret is nowhere in the run dir, and
+the case says the sandbox stopped it. Warm: the virtme-min build dir, an incremental build.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import PROJECT
+
+pytestmark = pytest.mark.real
+
+SECRET = Path("/root/harness-sandbox-secret")
+PWNED = Path("/usr/local/harness-sandbox-pwned")
+STOPPED = "the sandbox stopped it"
+
+
+@pytest.fixture(scope="module")
+def secret() -> Iterator[str]:
+    token = f"harness-secret-{secrets.token_hex(8)}"
+    SECRET.write_text(token + "\n")
+    PWNED.unlink(missing_ok=True)
+    yield token
+    SECRET.unlink(missing_ok=True)
+
+
+def run(command: str, series: str, out: Path) -> tuple[dict[str, dict], Path]:  # type: ignore[type-arg]
+    env = {**os.environ, "HARNESS_SANDBOX": "1"}
+    argv = [sys.executable, "-m", "harness.cli", command, str(PROJECT / series), "--out", str(out)]
+    subprocess.run(argv, cwd=PROJECT, env=env, timeout=3600)
+    (run_dir,) = out.iterdir()
+    data = json.loads((run_dir / "results.json").read_text())
+    return {s["name"]: s for s in data["suites"]}, run_dir
+
+
+def leaked(token: str, run_dir: Path) -> list[str]:
+    return [str(p) for p in run_dir.rglob("*") if p.is_file() and token in p.read_text("latin-1")]
+
+
+def assert_stopped(case: dict, token: str, run_dir: Path) -> None:  # type: ignore[type-arg]
+    assert case["status"] == "fail", case
+    assert STOPPED in case["message"], case["message"]
+    logged = "\n".join(p.read_text("latin-1") for p in run_dir.rglob("*.log"))
+    stopped = [line for line in logged.splitlines() if line.startswith("harness: the sandbox")]
+    for what in ("Read-only file system", "harness-sandbox-secret", "Network is unreachable"):
+        assert any(what in line for line in stopped), (what, stopped)
+    assert not PWNED.exists()
+    assert leaked(token, run_dir) == []
+
+
+def test_check_stops_a_hostile_checkpatch(secret: str, tmp_path: Path) -> None:
+    suites, run_dir = run("check", "patches/fixtures/sandbox-escape", tmp_path)
+    checkpatch = next(s for name, s in suites.items() if "checkpatch" in name)
+    failed = [c for c in checkpatch.get("children", [checkpatch]) if c["status"] == "fail"]
+    assert failed, checkpatch
+    assert_stopped(failed[0], secret, run_dir)
+
+
+def test_test_stops_a_hostile_makefile(secret: str, tmp_path: Path) -> None:
+    suites, run_dir = run("test", "patches/fixtures/sandbox-escape", tmp_path)
+    assert_stopped(suites["build"], secret, run_dir)
+
+
+def test_test_stops_a_hostile_kconfig_helper(secret: str, tmp_path: Path) -> None:
+    suites, run_dir = run("test", "patches/fixtures/sandbox-escape-kconfig", tmp_path)
+    assert_stopped(suites["kconfig"], secret, run_dir)
+
+
+def warm_kernel(into: Path) -> Path:
+    """A copy of a warm virtme-min bzImage, taken under its slot's lock (the earlier real
+    tests built it)."""
+    from harness.build import kconfig
+    from harness.cli import default_cache
+    from harness.tree import slots
+
+    key = kconfig.config_key([PROJECT / "kconfigs" / "virtme-min.config"])
+    slot = slots.take(default_cache(), "debian-6.12", key)
+    try:
+        image = slot.build_dir(key) / "arch/x86/boot/bzImage"
+        assert image.is_file(), f"no warm virtme-min kernel in {slot.build_dir(key)}"
+        (into / "bzImage").write_bytes(image.read_bytes())
+    finally:
+        slot.release()
+    return into / "bzImage"
+
+
+def test_a_guest_cannot_read_a_file_the_host_keeps_in_root(
+    secret: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harness.boot import vm
+
+    monkeypatch.setenv("HARNESS_SANDBOX", "1")
+    command = f"cat {SECRET}; ls -a /root /home; head -c 300 /etc/shadow; echo GUEST-END"
+    spec = vm.VmSpec(
+        kernel=warm_kernel(tmp_path),
+        command=command,
+        console_log=tmp_path / "console.log",
+        guest_log=tmp_path / "guest.log",
+        timeout=300,
+    )
+    result = vm.boot(spec)
+    seen = result.guest_output + result.console
+    assert "GUEST-END" in result.guest_output, seen[-2000:]  # the command did run
+    assert f"{SECRET}: No such file or directory" in seen
+    assert secret not in seen
+    assert Path("/etc/shadow").read_text().splitlines()[0] not in seen
