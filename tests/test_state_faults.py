@@ -5,14 +5,37 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
+from typing import TypeVar
 
 import pytest
 
 from harness.results import rundir
 from harness.results.rundir import RunDir
 from harness.tree import slots, worktree
+
+T = TypeVar("T")
+
+
+def _all_at_once(work: Callable[[], T], n: int) -> tuple[list[T], list[BaseException]]:
+    """`work` in n threads started together: what they returned, what they raised."""
+    results: list[T] = []
+    errors: list[BaseException] = []
+
+    def one() -> None:
+        try:
+            results.append(work())
+        except BaseException as err:  # the thread's traceback is the failure
+            errors.append(err)
+
+    threads = [threading.Thread(target=one) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results, errors
 
 
 class _FixedNow:
@@ -36,20 +59,7 @@ def test_runs_started_in_the_same_second_get_their_own_dirs(
         return answer
 
     monkeypatch.setattr(Path, "exists", slow_exists)
-    made: list[Path] = []
-    errors: list[BaseException] = []
-
-    def create() -> None:
-        try:
-            made.append(RunDir.create(tmp_path / "out", "demo", ["test"]).path)
-        except BaseException as err:  # the thread's traceback is the failure
-            errors.append(err)
-
-    threads = [threading.Thread(target=create) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    made, errors = _all_at_once(lambda: RunDir.create(tmp_path / "out", "demo", ["test"]).path, 8)
     assert errors == []
     assert len(set(made)) == 8
     assert {p.name for p in made} == {"demo-20261202-010203"} | {
@@ -75,20 +85,7 @@ def test_the_first_unpack_of_a_tree_happens_once_under_a_lock(
         inside.pop()
 
     monkeypatch.setattr(worktree, "_unpack_as_git", slow_unpack)
-    found: list[Path] = []
-    errors: list[BaseException] = []
-
-    def first_run() -> None:
-        try:
-            found.append(worktree.debian_repo("debian:6.12", tmp_path / "cache"))
-        except BaseException as err:
-            errors.append(err)
-
-    threads = [threading.Thread(target=first_run) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    found, errors = _all_at_once(lambda: worktree.debian_repo("debian:6.12", tmp_path / "cache"), 3)
     assert errors == [] and len(unpacks) == 1
     assert found == [tmp_path / "cache/trees/debian-6.12"] * 3
 
