@@ -1,15 +1,16 @@
 """harness bisect for real, on the bisect-* fixtures (virtme-min, the warm build dir):
 each names its culprit in at most both ends + ceil(log2(n+1)) builds.
 
-Selected with `-m real`. Warm, under the load of a shared 2-core machine, the build-break
-bisection took 4.4 min, the WARN one and the flaky one a few minutes each (see the
-README's "harness bisect" section); fewer repeats of the bad end keep them short.
+Selected with `-m real`. Warm, under the load of the shared 2-core machine (load average
+8-16), the build-break bisection took 4.4 min and the WARN one 7.5 min; see the README's
+"harness bisect" section for all the runs. Fewer repeats of the bad end keep them short.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -20,6 +21,13 @@ import pytest
 from conftest import PROJECT
 
 pytestmark = pytest.mark.real
+# The flaky bisection boots ~15 times, the range one starts with a cold build in its own
+# slot: 20 and ~25 min under this machine's shared load, more than CI should add. Set
+# HARNESS_BISECT_SLOW=1 to run them; without it they are skipped, saying so.
+SLOW = pytest.mark.skipif(
+    os.environ.get("HARNESS_BISECT_SLOW") != "1",
+    reason="HARNESS_BISECT_SLOW=1 runs the flaky and the range bisections (many minutes)",
+)
 
 
 def bisect(series: str, out: Path, *extra: str) -> tuple[int, Path, dict[str, Any]]:
@@ -56,9 +64,11 @@ def test_a_middle_patch_that_makes_the_boot_warn(tmp_path: Path) -> None:
     assert "harness_bisect_init" in state["target"]
 
 
+@SLOW
 def test_a_patch_that_makes_a_guest_test_fail_half_of_the_time(tmp_path: Path) -> None:
+    # 6 runs of the bad end: it passes all of them with chance 1/64 (nothing to bisect)
     rc, run_dir, state = bisect(
-        "patches/fixtures/bisect-flaky", tmp_path, "--repeats", "4", "--alpha", "0.1"
+        "patches/fixtures/bisect-flaky", tmp_path, "--repeats", "6", "--alpha", "0.2"
     )
     result = state["result"]
     assert result["culprit"] == 2, result
@@ -84,8 +94,6 @@ def range_repo(cache: Path) -> tuple[Path, str, str]:
     shares its objects and has no checkout. Fixed identity and dates give the same commit
     ids every time, and the clone stays at one path: its worktree and build dir stay warm
     from one run to the next. Returns the repo, the good end and the bad end."""
-    import os
-
     base = cache / "trees" / "debian-6.12"
     repo = cache / "fixtures" / "bisect-range-6.12"
     env = {**os.environ, **GIT_ENV}
@@ -120,6 +128,7 @@ def range_repo(cache: Path) -> tuple[Path, str, str]:
     return repo, good, commit
 
 
+@SLOW
 def test_a_range_with_an_unrelated_build_break_that_is_skipped(tmp_path: Path) -> None:
     from harness.cli import default_cache
 
@@ -132,7 +141,7 @@ def test_a_range_with_an_unrelated_build_break_that_is_skipped(tmp_path: Path) -
     result = state["result"]
     assert rc == 0, result
     commits = [c["sha"] for c in state["range"]]
-    assert result["culprit"] == 5 and commits[5] == state["range"][5]["sha"]
+    assert result["culprit"] == 5
     assert state["range"][5]["subject"] == "proc: harness_bisect: check the boot state at init"
     skipped = [s for s in state["steps"] if s["kind"] == "skip"]
     assert [s["candidate"] for s in skipped] == [3]
