@@ -22,7 +22,7 @@ from harness.build.kconfig import ConfigCase
 from harness.cases import Case, Status
 from harness.ci import shard
 from harness.ci.shard import WHOLE, Shard
-from harness.errors import interrupt_message
+from harness.errors import EnvError, interrupt_message
 from harness.intake.series import Series
 from harness.proc import note
 from harness.results import base_comparison
@@ -150,6 +150,10 @@ def test_series(series: Series, opts: TestOptions) -> RunDir:
     except KeyboardInterrupt as err:  # Ctrl-C, SIGTERM, SIGHUP (cli.main): children are reaped
         prepared.run.add(Case("interrupted", Status.ERROR, interrupt_message(err)))
         raise
+    except OSError as err:  # disk full in the build dir, a file we cannot write: the machine
+        why = f"{err.strerror or err}: {err.filename or ''}".rstrip(": ")
+        prepared.run.add(Case("environment", Status.ERROR, why))
+        raise EnvError(f"the run stopped: {why} (results so far: {prepared.run.path})") from err
     finally:
         prepared.slot.release()
         prepared.run.meta["stage_seconds"] = prepared.run.clock.with_remainder()

@@ -35,25 +35,41 @@ def _spec(tmp_path: Path, timeout: float = 20) -> vm.VmSpec:
 
 
 def _boot_with(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: str, timeout: float = 20):  # type: ignore[no-untyped-def]
-    """vm.boot with vng replaced by `script` (sh); the fake's pids land in tmp/pids."""
-    pids = tmp_path / "pids"
-    script = f"echo $$ >> {pids}; {script}"
-    monkeypatch.setattr(vm, "vng_argv", lambda spec: ["sh", "-c", script])
-    result = vm.boot(_spec(tmp_path, timeout))
-    return result, [int(p) for p in pids.read_text().split()] if pids.exists() else []
+    """vm.boot with vng replaced by `script` (sh, $0 = a token unique to this test, so its
+    processes can be found even inside a sandbox's pid namespace)."""
+    monkeypatch.setattr(vm, "vng_argv", lambda spec: ["sh", "-c", script, _token(tmp_path)])
+    return vm.boot(_spec(tmp_path, timeout))
 
 
-def _alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
+def _token(tmp_path: Path) -> str:
+    return f"fake-vng-{tmp_path.name}"
+
+
+def _left_running(tmp_path: Path) -> list[str]:
+    token = _token(tmp_path).encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            cmd = (entry / "cmdline").read_bytes() if entry.name.isdigit() else b""
+            state = (entry / "stat").read_text().split(")")[-1].split()[0] if cmd else "Z"
+        except OSError:
+            continue
+        if token in cmd and state != "Z":
+            found.append(entry.name)
+    return found
+
+
+def test_a_kill_seen_through_a_wrapper_is_not_a_passed_boot() -> None:
+    """The sandbox (bwrap) or a shell reports a child killed by SIGKILL as exit 137."""
+    booted, ktap = "Run /init as init process\n", "KTAP version 1\n"
+    status, reason = vm.classify(137, vm.Watch(), booted, ktap, _spec(Path("/t")))
+    assert status is Status.ERROR and "SIGKILL" in reason
 
 
 def test_vng_killed_by_a_signal_after_ktap_is_not_a_passed_boot(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    result, _ = _boot_with(tmp_path, monkeypatch, f"{BOOTED}; {KTAP}; kill -9 $$")
+    result = _boot_with(tmp_path, monkeypatch, f"{BOOTED}; {KTAP}; kill -9 $$")
     assert result.status is Status.ERROR
     assert result.reason == "vng was killed by SIGKILL before the guest finished"
 
@@ -63,21 +79,21 @@ def test_qemu_killed_under_vng_is_a_failed_boot(
 ) -> None:
     """vng answers 255 when QEMU dies without the guest's exit code (virtme run.py)."""
     qemu = tmp_path / "qemu.sh"
-    qemu.write_text(f"{BOOTED}; echo $$ >> {tmp_path / 'pids'}; kill -9 $$\n")
-    result, pids = _boot_with(tmp_path, monkeypatch, f"{KTAP}; sh {qemu}; exit 255")
+    qemu.write_text(f"{BOOTED}; kill -9 $$\n")
+    result = _boot_with(tmp_path, monkeypatch, f"{KTAP}; sh {qemu} {_token(tmp_path)}; exit 255")
     assert result.status is Status.FAIL and "vng exit 255" in result.reason
-    assert not any(_alive(p) for p in pids)
+    assert _left_running(tmp_path) == []
 
 
 def test_a_guest_that_hangs_times_out_and_leaves_nothing_running(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    hang = f"{BOOTED}; sh -c 'echo $$ >> {tmp_path / 'pids'}; exec sleep 300' & wait"
+    hang = f"{BOOTED}; sh -c 'sleep 300; :' {_token(tmp_path)} & wait"
     started = time.monotonic()
-    result, pids = _boot_with(tmp_path, monkeypatch, hang, timeout=2)
+    result = _boot_with(tmp_path, monkeypatch, hang, timeout=2)
     assert time.monotonic() - started < 15
     assert result.status is Status.ERROR and result.reason == "timed out after 2s (after boot)"
-    assert len(pids) == 2 and not any(_alive(p) for p in pids)
+    assert _left_running(tmp_path) == []
 
 
 def test_a_guest_oom_is_a_failing_incident() -> None:
@@ -105,3 +121,27 @@ def test_parse_of_a_log_with_no_test_output_is_a_failed_run(tmp_path: Path) -> N
     )
     assert done.returncode == 1, done.stderr
     assert "no test output" in done.stdout and 'errors="1"' in junit.read_text()
+
+
+def test_disk_full_mid_run_is_an_environment_error_with_an_error_case(
+    tiny_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by test_real_faults' tmpfs: ENOSPC while saving the build's mtimes manifest
+    was a traceback, exit 1, and a JUnit with errors=0 (only apply and kconfig in it)."""
+    import errno
+
+    from conftest import make_series
+
+    from harness import cli, pipeline
+
+    def full(*args: object, **kw: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "build/.mtimes"))
+
+    monkeypatch.setattr(pipeline, "_after_apply", full)
+    out = make_series(tiny_repo, tmp_path / "s", [("mm/mmap.c", "int line3;", "int line3x;")])
+    runs = tmp_path / "runs"
+    argv = ["test", str(out), "--tree", str(tiny_repo), "--out", str(runs)]
+    assert cli.main([*argv, "--cache", str(tmp_path / "cache")]) == 3
+    (junit,) = runs.glob("*/junit.xml")
+    text = junit.read_text()
+    assert 'errors="1"' in text and "No space left on device" in text

@@ -183,11 +183,12 @@ def classify(
     if watch.timed_out:
         where = "after boot" if BOOTED.search(console) else "before reaching userspace"
         return Status.ERROR, f"timed out after {spec.timeout:.0f}s ({where})"
-    if returncode is not None and returncode < 0:  # KTAP already printed proves nothing
-        return (
-            Status.ERROR,
-            f"vng was killed by {_signal_name(-returncode)} before the guest finished",
-        )
+    # Killed by a signal: vng itself (-N), or seen through a wrapper such as the sandbox or a
+    # shell (128+N; the guest script ends with an echo, so it never exits so on its own).
+    signum = -returncode if returncode and returncode < 0 else 0
+    signum = signum or (returncode - 128 if returncode and 128 < returncode < 192 else 0)
+    if signum:  # KTAP already printed proves nothing: the guest did not finish
+        return Status.ERROR, f"vng was killed by {_signal_name(signum)} before the guest finished"
     qemu_errors = QEMU_ERROR.findall(console)
     if returncode == GUEST_DIED and not BOOTED.search(console):
         detail = qemu_errors[0] if qemu_errors else "no kernel output"

@@ -1,0 +1,173 @@
+"""Real faults on the demo fixture, in a cache of the test's own (the shared Debian tree is
+linked in; the worktree slots and build dirs are new, so no other run's warm build is
+touched and an interrupted build poisons nothing of theirs): a stale index.lock, SIGTERM
+during the build, disk full in the build dir (a small tmpfs), two runs at once on one cache.
+
+Each asserts the exit status, valid JUnit that is not green (or the right result), no
+process of the run left behind, the slot locks free, and a correct next run. The guest-side
+faults (SIGTERM mid-boot, QEMU killed, a hang, an OOM) run with fake vng processes in
+tests/test_signals.py and tests/test_boot_faults.py; a real boot each would cost minutes.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import PROJECT
+
+pytestmark = pytest.mark.real
+
+DEMO = PROJECT / "patches/fixtures/demo"
+SHARED_TREE = Path.home() / ".cache/harness/trees/debian-6.12"
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    if not (SHARED_TREE / ".git").exists():
+        pytest.skip("no cached debian-6.12 tree")
+    root = tmp_path_factory.mktemp("fault-cache")
+    (root / "trees").mkdir()
+    (root / "trees/debian-6.12").symlink_to(SHARED_TREE)
+    yield root
+    subprocess.run(["git", "-C", str(SHARED_TREE), "worktree", "prune"], check=False)
+
+
+def harness(cache: Path, out: Path, *argv: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "HARNESS_CACHE": str(cache), "PYTHONPATH": str(PROJECT)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "harness.cli", *argv, "--out", str(out)],
+        cwd=PROJECT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def finish(run: subprocess.Popen[str], timeout: float = 900) -> tuple[int, str]:
+    _, err = run.communicate(timeout=timeout)
+    return run.returncode, err
+
+
+def junit_of(out: Path) -> ET.Element:
+    (junit,) = out.glob("*/junit.xml")
+    return ET.parse(junit).getroot()  # parses: valid XML
+
+
+def bad_count(root: ET.Element) -> int:
+    return sum(int(s.get("failures", 0)) + int(s.get("errors", 0)) for s in root.iter("testsuite"))
+
+
+def leftovers(cache: Path) -> list[str]:
+    """Live processes whose command line or cwd is inside the test's cache."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            cwd = str((entry / "cwd").resolve())
+        except OSError:
+            continue
+        if str(cache) in cmd or cwd.startswith(str(cache)):
+            found.append(f"{entry.name}: {cmd[:120]}")
+    return found
+
+
+def locks_free(cache: Path) -> bool:
+    for lock in (cache / "worktrees").glob("*.lock"):
+        with open(lock, "a") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                return False
+    return True
+
+
+def wait_for(run: subprocess.Popen[str], text: str, seconds: float) -> str:
+    """stderr until `text` appears (the harness's progress notes)."""
+    assert run.stderr is not None
+    seen = ""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        line = run.stderr.readline()
+        if not line:
+            break
+        seen += line
+        if text in line:
+            return seen
+    raise AssertionError(f"'{text}' never came:\n{seen[-2000:]}")
+
+
+def test_first_apply_then_a_stale_index_lock_is_recovered(cache: Path, tmp_path: Path) -> None:
+    status, err = finish(harness(cache, tmp_path / "a", "apply", str(DEMO)))
+    assert status == 0, err
+    gitdir = Path(
+        subprocess.run(
+            [
+                "git",
+                "-C",
+                str(cache / "worktrees/debian-6.12-0"),
+                "rev-parse",
+                "--absolute-git-dir",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
+    (gitdir / "index.lock").write_text("")  # what a git killed mid-checkout leaves
+    status, err = finish(harness(cache, tmp_path / "b", "apply", str(DEMO)))
+    assert status == 0, err
+    assert "removing stale" in err and not (gitdir / "index.lock").exists()
+    assert bad_count(junit_of(tmp_path / "b")) == 0
+    assert leftovers(cache) == [] and locks_free(cache)
+
+
+def test_sigterm_during_the_build(cache: Path, tmp_path: Path) -> None:
+    run = harness(cache, tmp_path / "t", "test", str(DEMO), "--jobs", "2")
+    wait_for(run, "harness: building", 600)
+    time.sleep(3)  # make and its compilers are running
+    run.send_signal(signal.SIGTERM)
+    status, err = finish(run, 120)
+    assert status == 143, err
+    root = junit_of(tmp_path / "t")
+    assert bad_count(root) >= 1 and "interrupted by SIGTERM" in ET.tostring(root, "unicode")
+    assert leftovers(cache) == [] and locks_free(cache)
+    # the next run on the same slot starts from a correct tree
+    status, err = finish(harness(cache, tmp_path / "next", "apply", str(DEMO)))
+    assert status == 0 and bad_count(junit_of(tmp_path / "next")) == 0, err
+
+
+def test_disk_full_in_the_build_dir(cache: Path, tmp_path: Path) -> None:
+    builds = cache / "builds"
+    builds.mkdir(exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(builds)], check=True)
+    try:
+        status, err = finish(harness(cache, tmp_path / "full", "test", str(DEMO), "--jobs", "2"))
+        root = junit_of(tmp_path / "full")
+    finally:
+        subprocess.run(["umount", "-l", str(builds)], check=False)
+    assert status in (1, 3), err  # the build fails (1), or writing to the build dir does (3)
+    text = ET.tostring(root, "unicode")
+    assert bad_count(root) >= 1 and "No space left on device" in text, text[-3000:]
+    assert leftovers(cache) == [] and locks_free(cache)
+
+
+def test_two_runs_at_once_on_one_cache(cache: Path, tmp_path: Path) -> None:
+    runs = [harness(cache, tmp_path / f"r{n}", "apply", str(DEMO)) for n in (1, 2)]
+    results = [finish(r) for r in runs]
+    assert [s for s, _ in results] == [0, 0], results
+    dirs = [next((tmp_path / f"r{n}").iterdir()) for n in (1, 2)]
+    assert bad_count(junit_of(tmp_path / "r1")) == bad_count(junit_of(tmp_path / "r2")) == 0
+    assert dirs[0] != dirs[1]
+    assert leftovers(cache) == [] and locks_free(cache)
