@@ -4,10 +4,11 @@
 # against one redis-server on 127.0.0.1. The first fills redis; the second plays another
 # runner with the same layout and should get (nearly) every object from redis.
 # Prints both builds' times, ccache's counts and the share of objects that came from redis.
-# Usage: bench/ccache_remote.sh SRC SCRATCH [CONFIG_TARGET] [JOBS]
+# Usage: bench/ccache_remote.sh SRC SCRATCH [CONFIG_TARGET] [JOBS] [TARGET]
 #   SRC: a kernel tree (read only; e.g. a checkout of the harness base)
 #   SCRATCH: an empty dir for the build dirs, the ccache dirs and redis (never a cache
-#   dir in use); CONFIG_TARGET defaults to tinyconfig.
+#   dir in use); CONFIG_TARGET defaults to tinyconfig, TARGET to vmlinux (a directory
+#   such as lib/ builds that part only, with the prepare steps it needs).
 # The build env is harness's (harness/build/make.py make_env): fixed KBUILD_BUILD_*
 # identity and CCACHE_BASEDIR, so objects do not depend on the machine or the checkout.
 set -eu
@@ -15,6 +16,7 @@ src=$1
 scratch=$2
 config=${3:-tinyconfig}
 jobs=${4:-2}
+target=${5:-vmlinux}
 port=${REDIS_PORT:-6390}
 mkdir -p "$scratch"
 redis-server --bind 127.0.0.1 --port "$port" --save "" --appendonly no \
@@ -33,9 +35,9 @@ build() { # $1: runner name
 	make -s -C "$src" O="$scratch/build" "$config" >/dev/null
 	start=$(date +%s)
 	make -s -C "$src" O="$scratch/build" -j"$jobs" CC="ccache gcc" HOSTCC="ccache gcc" \
-		vmlinux >"$scratch/build-$1.log" 2>&1
+		"$target" >"$scratch/build-$1.log" 2>&1
 	end=$(date +%s)
-	echo "== runner $1: vmlinux ($config) in $((end - start)) s"
+	echo "== runner $1: $target ($config) in $((end - start)) s"
 	ccache --print-stats | awk '
 		{ s[$1] = $2 }
 		END {
