@@ -38,7 +38,11 @@ def cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     (root / "trees").mkdir()
     (root / "trees/debian-6.12").symlink_to(SHARED_TREE)
     yield root
-    subprocess.run(["git", "-C", str(SHARED_TREE), "worktree", "prune"], check=False)
+    # the shared tree's repository must not keep our worktrees (1.3 GB each) registered
+    for worktree in (root / "worktrees").glob("debian-6.12-*"):
+        if worktree.is_dir():
+            git = ["git", "-C", str(SHARED_TREE), "worktree", "remove", "--force", str(worktree)]
+            subprocess.run(git, check=False, capture_output=True)
 
 
 def harness(cache: Path, out: Path, *argv: str) -> subprocess.Popen[str]:
