@@ -44,3 +44,15 @@ def make_series(repo: Path, out: Path, edits: list[tuple[str, str, str]]) -> Pat
     git(repo, "format-patch", "-q", "-o", str(out), "main")
     git(repo, "checkout", "-q", "main")
     return out
+
+
+@pytest.fixture(autouse=True)
+def _unit_tests_run_unsandboxed(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Unit tests run fakes (sh scripts at the vng or make seam) that write their pids to
+    tmp_path, which the sandbox hides; they test the harness, not a tree's code. The
+    sandbox is tested where it is turned on explicitly (test_proc_run, test_sandbox) and
+    by the real tests, which run with the default (on)."""
+    if request.node.get_closest_marker("real") is None:
+        monkeypatch.setenv("HARNESS_SANDBOX", "0")
