@@ -59,12 +59,14 @@ def assert_stopped(case: dict, token: str, run_dir: Path) -> None:  # type: igno
     assert leaked(token, run_dir) == []
 
 
-def test_check_stops_a_hostile_checkpatch(secret: str, tmp_path: Path) -> None:
+def test_check_stops_a_hostile_makefile(secret: str, tmp_path: Path) -> None:
+    # harness check builds each patch: its mm/Makefile runs there (checkpatch.pl is run
+    # from the tree before the patch, so the patched one never runs under check).
     suites, run_dir = run("check", "patches/fixtures/sandbox-escape", tmp_path)
-    checkpatch = next(s for name, s in suites.items() if "checkpatch" in name)
-    failed = [c for c in checkpatch.get("children", [checkpatch]) if c["status"] == "fail"]
-    assert failed, checkpatch
-    assert_stopped(failed[0], secret, run_dir)
+    cases = [c for s in suites.values() for c in s.get("children", [s])]
+    stopped = [c for c in cases if STOPPED in (c.get("message") or "")]
+    assert stopped, cases
+    assert_stopped(stopped[0], secret, run_dir)
 
 
 def test_test_stops_a_hostile_makefile(secret: str, tmp_path: Path) -> None:

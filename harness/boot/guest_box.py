@@ -26,8 +26,11 @@ def kernel_build_dir(kernel: Path) -> Path:
 
 def guest_box(kernel: Path, run_dir: Path, kvm: bool) -> Sandbox:
     # QEMU sizes its guest RAM and TCG buffers itself: no address-space limit here.
+    # vng (on the host side) links the kernel's modules into <build>/.virtme_mods and runs
+    # depmod there: the build dir is writable to vng; the guest's root stays read-only.
     return Sandbox(
-        readable=(kernel_build_dir(kernel), run_dir, *proc.python_dirs()),
+        writable=(kernel_build_dir(kernel),),
+        readable=(run_dir, *proc.python_dirs()),
         devices=(KVM_DEVICE,) if kvm and KVM_DEVICE.exists() else (),
         memory=None,
     )
