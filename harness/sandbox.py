@@ -57,7 +57,7 @@ class Mounts:
     devices: tuple[str, ...] = ()
 
 
-DEFAULT_POLICY = "0"  # opt-in (HARNESS_SANDBOX=1): a sandboxed vng failed depmod on a modular kernel (see issue-16A.md)
+DEFAULT_POLICY = "1"  # on; HARNESS_SANDBOX=0 or --no-sandbox for trusted trees
 
 
 def enabled(environ: Mapping[str, str]) -> bool:
