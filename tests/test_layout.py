@@ -16,20 +16,11 @@ COMMANDS = ("compare", "bisection", "ci")
 
 
 def _harness_imports(path: Path) -> set[str]:
-    """The first component under harness. of every import in `path`."""
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            parts = node.module.split(".")
-            if parts[0] == "harness":
-                found.update(parts[1:2] or [alias.name for alias in node.names])
-        elif isinstance(node, ast.Import):
-            for alias in node.names:
-                parts = alias.name.split(".")
-                if parts[0] == "harness" and len(parts) > 1:
-                    found.add(parts[1])
-        assert not (isinstance(node, ast.ImportFrom) and node.level), f"{path}: relative import"
-    return found
+    """The first component under harness. of every import in `path` (stages import absolutely)."""
+    tree = ast.parse(path.read_text())
+    relative = [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level]
+    assert not relative, f"{path}: relative import"
+    return _absolute_imports(path)
 
 
 def test_no_stage_imports_a_later_stage_or_a_command() -> None:
@@ -78,12 +69,18 @@ def _command_imports(path: Path, package: str) -> set[str]:
 
 
 def _absolute_imports(path: Path) -> set[str]:
+    """The first component under harness. of every `from harness.X` and `import harness.X`."""
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             parts = node.module.split(".")
             if parts[0] == "harness":
                 found.update(parts[1:2] or [alias.name for alias in node.names])
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                parts = alias.name.split(".")
+                if parts[0] == "harness" and len(parts) > 1:
+                    found.add(parts[1])
     return found
 
 
