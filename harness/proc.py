@@ -95,6 +95,18 @@ def program(name: str) -> str:
     return name
 
 
+def own_environ() -> dict[str, str]:
+    """The environment children get: the harness's, with the running Python's bin dir first
+    on PATH. vng runs virtme-run and b4 runs git-filter tools by bare name; in a venv that
+    nobody activated (ci/install.sh's .venv) they are found only there."""
+    environ = dict(os.environ)
+    own_bin = str(Path(sys.executable).parent)
+    path = environ.get("PATH", os.defpath)
+    if own_bin not in path.split(os.pathsep):
+        environ["PATH"] = own_bin + os.pathsep + path
+    return environ
+
+
 def python_dirs() -> tuple[Path, ...]:
     """The running Python and its venv: what a sandboxed vng needs bound back."""
     dirs = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parent}
@@ -147,7 +159,7 @@ def watched(
     try:
         popen = subprocess.Popen(
             jail.argv if jail else [program(argv[0]), *argv[1:]],
-            env=jail.env if jail else None,
+            env=jail.env if jail else own_environ(),
             stdin=subprocess.DEVNULL,
             stdout=stdout if stdout is not None else subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -184,7 +196,7 @@ def run(
         popen = subprocess.Popen(
             jail.argv if jail else [program(argv[0]), *argv[1:]],
             cwd=cwd,
-            env=jail.env if jail else {**os.environ, **(env or {})},
+            env=jail.env if jail else {**own_environ(), **(env or {})},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -236,7 +248,7 @@ def _jail(
         path.mkdir(parents=True, exist_ok=True)
     mounts = sandbox.resolve(box, os.environ, _ccache_dir() if box.ccache else None)
     wrapped = sandbox.bwrap_argv(mounts, [found, *argv[1:]], str(cwd or "/"), box.memory)
-    return _Jail(wrapped, sandbox.child_env(os.environ, env), mounts)
+    return _Jail(wrapped, sandbox.child_env(own_environ(), env), mounts)
 
 
 @functools.cache

@@ -73,3 +73,19 @@ def test_no_sandbox_warns_and_turns_the_policy_off(
     cli.main(["parse", "--no-sandbox", "/nonexistent/console.log"])
     assert os.environ["HARNESS_SANDBOX"] == "0"
     assert "warning: --no-sandbox" in capsys.readouterr().err
+
+
+def test_a_tool_beside_the_running_python_is_found_by_its_children(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # vng runs virtme-run by bare name: in an unactivated venv it is only beside python.
+    venv_bin = tmp_path / "venv" / "bin"
+    venv_bin.mkdir(parents=True)
+    tool = venv_bin / "harness-test-tool"
+    tool.write_text("#!/bin/sh\necho found beside python\n")
+    tool.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(venv_bin / "python3"))
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    done = proc.run(["sh", "-c", "harness-test-tool"], timeout=30)
+    assert done.returncode == 0, done.output
+    assert "found beside python" in done.output
