@@ -264,8 +264,11 @@ class GuestRun:
     plan: series_tests.Plan
 
 
-def vm_spec(boots: GuestRun, console_log: Path, command: str) -> vm.VmSpec:
-    """One boot's VmSpec. --timeout, --cpus and --memory win over series.yaml's values."""
+def vm_spec(
+    boots: GuestRun, console_log: Path, command: str, shares: tuple[Path, ...] = ()
+) -> vm.VmSpec:
+    """One boot's VmSpec. --timeout, --cpus and --memory win over series.yaml's values.
+    `shares`: the suites' build dirs the guest runs from (see VmSpec.shares)."""
     opts, config = boots.opts, boots.series.config
     return vm.VmSpec(
         kernel=boots.kernel,
@@ -277,6 +280,7 @@ def vm_spec(boots: GuestRun, console_log: Path, command: str) -> vm.VmSpec:
         append=(*config.cmdline, *boots.plan.cmdline),
         kvm=boots.use_kvm,
         timeout=opts.timeout or config.timeout or vm.DEFAULT_TIMEOUT,
+        shares=shares,
     )
 
 
@@ -306,7 +310,8 @@ def _boot_and_collect(
     # script lives in the run dir, which the guest sees through the shared host root.
     script = console_log.with_suffix(".sh")
     script.write_text((guest.guest_command(batch) or "true") + "\n")
-    spec = vm_spec(boots, console_log, f"sh {shlex.quote(str(script))}")
+    suite_dirs = tuple(suite.out for suite, _ in batch)
+    spec = vm_spec(boots, console_log, f"sh {shlex.quote(str(script))}", suite_dirs)
     note(f"booting {label} ({'KVM' if use_kvm else 'TCG'}, timeout {spec.timeout:.0f}s)")
     phases = Phases(label, suites=len(batch))
     result = vm.boot(spec, phases)

@@ -10,13 +10,13 @@ import pytest
 from conftest import FIXTURES
 
 from harness import pipeline
-from harness.boot import kvm, vm
+from harness.boot import guest_box, kvm, vm
 from harness.boot.phases import Phases
 from harness.build import make
 from harness.cases import Case, Status
 from harness.intake.series import Series, SeriesConfig
 from harness.results.rundir import RunDir
-from harness.suites import series_tests
+from harness.suites import guest, series_tests
 from harness.suites.discover import Discovery
 from harness.tree import slots, worktree
 
@@ -150,3 +150,32 @@ def test_the_command_line_wins_over_series_yaml_for_every_boot_setting(tmp_path:
     assert (spec(unset).timeout, spec(unset).memory, spec(unset).cpus) == (1200, "4G", 4)
     bare = Series("s", tmp_path, (), None, SeriesConfig(), "")
     assert spec(unset, bare).timeout == vm.DEFAULT_TIMEOUT
+
+
+def test_a_base_boot_may_read_the_patched_runs_kselftest_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The series' kselftest build lives in the patched run, outside the base run's dir:
+    the sandboxed guest must be given it, or `cd` fails there (seen in a fresh-clone CI)."""
+    specs: list[vm.VmSpec] = []
+
+    def fake_boot(spec: vm.VmSpec, phases: Phases | None = None) -> vm.BootResult:
+        specs.append(spec)
+        return vm.BootResult(Status.PASS, "guest command exited 0", 0, 1.0, "", "", False)
+
+    monkeypatch.setattr(vm, "boot", fake_boot)
+    monkeypatch.setattr(kvm, "verdict", lambda cache: kvm.KvmVerdict(True, "ok"))
+    patched_build = tmp_path / "patched-run" / "guest" / "kselftest"
+    patched_build.mkdir(parents=True)
+    (patched_build / "run.sh").write_text("echo 'TAP version 13'\necho 1..0\n")
+    base_run = RunDir.create(tmp_path / "patched-run", "base", [])
+    prebuilt = (guest.BuiltSuite(series_tests.ON_BASE, patched_build, ()),)
+    plan = series_tests.Plan(Discovery(), (), None, prebuilt=prebuilt)
+    series = Series("s", tmp_path, (), None, SeriesConfig(), "")
+    opts = pipeline.TestOptions(argv=[], out=tmp_path, cache=tmp_path)
+    build = make.BuildSpec(tmp_path, tmp_path, 1)
+    pipeline._guest_stage(series, opts, base_run, build, tmp_path / "bzImage", plan)
+    assert len(specs) == 1
+    assert patched_build in specs[0].shares
+    box = guest_box.guest_box(specs[0].kernel, (base_run.path, *specs[0].shares), False)
+    assert patched_build in box.readable and base_run.path in box.readable

@@ -60,6 +60,9 @@ class VmSpec:
     kvm: bool = False
     timeout: float = DEFAULT_TIMEOUT
     qemu_opts: tuple[str, ...] = ()  # extra QEMU arguments, e.g. ("-icount", "shift=0")
+    # Dirs the guest command reads outside the console's run dir (the sandbox hides the
+    # rest): a base run boots the patched run's kselftest build, which lives in that run.
+    shares: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -103,7 +106,7 @@ def boot(spec: VmSpec, phases: Phases | None = None) -> BootResult:
     started = time.monotonic()
     spec.console_log.parent.mkdir(parents=True, exist_ok=True)
     with open(spec.guest_log, "wb") as guest_out, open(spec.console_log, "wb") as console:
-        box = guest_box(spec.kernel, spec.console_log.parent, spec.kvm)
+        box = guest_box(spec.kernel, (spec.console_log.parent, *spec.shares), spec.kvm)
         with proc.watched(vng_argv(spec), stdout=guest_out, box=box) as popen:
             watch = _watch_console(popen, console, started + spec.timeout, phases)
     returncode = None if watch.timed_out or watch.halted else popen.returncode
