@@ -103,6 +103,9 @@ def test_a_guest_cannot_read_a_file_the_host_keeps_in_root(
     from harness.boot import vm
 
     monkeypatch.setenv("HARNESS_SANDBOX", "1")
+    # The slot's build dir holds whatever fixture was built last (boot-panic's kernel never
+    # reaches the command): build the demo series there first, a warm rebuild.
+    run("test", "patches/fixtures/demo", tmp_path / "demo")
     command = f"cat {SECRET}; ls -a /root /home; head -c 300 /etc/shadow; echo GUEST-END"
     spec = vm.VmSpec(
         kernel=warm_kernel(tmp_path),
