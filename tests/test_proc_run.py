@@ -32,13 +32,7 @@ def test_lines_reach_on_line_whole_and_the_tail_without_newline_is_kept() -> Non
 def test_a_tool_installed_next_to_the_running_python_is_found_without_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    venv_bin = tmp_path / "venv" / "bin"
-    venv_bin.mkdir(parents=True)
-    tool = venv_bin / "vng"
-    tool.write_text("#!/bin/sh\necho venv-vng\n")
-    tool.chmod(0o755)
-    monkeypatch.setattr(sys, "executable", str(venv_bin / "python3"))
-    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    tool = _tool_beside_a_fake_python(tmp_path, monkeypatch, "vng", "venv-vng")
     assert proc.program("vng") == str(tool)
     assert proc.program("make") == "make"
     proc.require(["vng"])
@@ -79,13 +73,21 @@ def test_a_tool_beside_the_running_python_is_found_by_its_children(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # vng runs virtme-run by bare name: in an unactivated venv it is only beside python.
-    venv_bin = tmp_path / "venv" / "bin"
-    venv_bin.mkdir(parents=True)
-    tool = venv_bin / "harness-test-tool"
-    tool.write_text("#!/bin/sh\necho found beside python\n")
-    tool.chmod(0o755)
-    monkeypatch.setattr(sys, "executable", str(venv_bin / "python3"))
-    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    _tool_beside_a_fake_python(tmp_path, monkeypatch, "harness-test-tool", "found beside python")
     done = proc.run(["sh", "-c", "harness-test-tool"], timeout=30)
     assert done.returncode == 0, done.output
     assert "found beside python" in done.output
+
+
+def _tool_beside_a_fake_python(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, says: str
+) -> Path:
+    """An unactivated venv: `name` lives beside sys.executable, not on PATH."""
+    venv_bin = tmp_path / "venv" / "bin"
+    venv_bin.mkdir(parents=True)
+    tool = venv_bin / name
+    tool.write_text(f"#!/bin/sh\necho {says}\n")
+    tool.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(venv_bin / "python3"))
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    return tool
