@@ -12,4 +12,4 @@ py=${HARNESS_VENV:-.venv}/bin/python
 "$py" -m mypy harness
 shellcheck -s sh ci/*.sh guest-tests/*/run.sh .ci/run
 "$py" -m pytest -q -m "not real" tests
-"$py" -m pytest -q -m real tests
+"$py" -m pytest -q -m real --durations=0 tests
