@@ -244,9 +244,12 @@ def _jail(
     found = shutil.which(program(argv[0]))
     if found is None:  # inside, bwrap's own error would hide the cause
         raise missing_tool(argv[0])
-    for path in box.writable:  # bound only if it exists: else writes land in a tmpfs, lost
+    ccache = _ccache_dir() if box.ccache else None
+    # Bound only if it exists: else writes land in a tmpfs, lost, or (ccache's dir on a
+    # fresh machine, under the hidden $HOME) fail with EROFS and fail the build.
+    for path in (*box.writable, *([ccache] if ccache else [])):
         path.mkdir(parents=True, exist_ok=True)
-    mounts = sandbox.resolve(box, os.environ, _ccache_dir() if box.ccache else None)
+    mounts = sandbox.resolve(box, os.environ, ccache)
     wrapped = sandbox.bwrap_argv(mounts, [found, *argv[1:]], str(cwd or "/"), box.memory)
     return _Jail(wrapped, sandbox.child_env(own_environ(), env), mounts)
 
