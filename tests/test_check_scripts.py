@@ -76,3 +76,23 @@ def test_only_the_scripts_harness_runs_get_a_finding() -> None:
         ("scripts/kconfig/merge_config.sh", Severity.INFO),
     ]
     assert "in the sandbox" in found[1].message
+
+
+def test_check_takes_the_slot_with_a_warm_build_of_its_config(
+    tiny_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    taken: list[str] = []
+    take = check.slots.take
+
+    def spy(cache: Path, tag: str, key: str = "") -> check.slots.Slot:
+        taken.append(key)
+        return take(cache, tag, key)
+
+    monkeypatch.setattr(check.slots, "take", spy)
+    monkeypatch.setattr(check.make, "build", _fake_build)
+    monkeypatch.setattr(check.kconfig, "configure", lambda *a: check.kconfig.ConfigCase("k"))
+    out = make_series(tiny_repo, tmp_path / "s", [("mm/mmap.c", "int line3;", "int line3x;")])
+    opts = check.CheckOptions(["check"], tmp_path / "runs", tmp_path / "cache", tree=tiny_repo)
+    one = series.load(out)[0]
+    check.check_series(one, opts)
+    assert taken == [check.kconfig.config_key(list(check.fragments_of(one, opts)))]

@@ -88,7 +88,10 @@ def check_series(series: Series, opts: CheckOptions) -> RunDir:
     if spec.note:
         note(spec.note)
         run.meta["base_note"] = spec.note
-    slot = slots.take(opts.cache, worktree.slot_name(spec))
+    # The slot whose build dir already holds this config, if one is free: else the base
+    # build is a cold one beside a warm one.
+    key = kconfig.config_key(list(fragments_of(series, opts)))
+    slot = slots.take(opts.cache, worktree.slot_name(spec), key)
     try:
         wt = worktree.prepare_worktree(spec, slot.worktree, run.file("apply.log"))
         run.meta["base_commit"] = wt.base_rev
