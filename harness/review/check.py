@@ -207,11 +207,11 @@ def checkpatch_on_base(series: Series, base: Path, log: Path) -> dict[int, Case]
     (checkpatch.pl, spelling.txt, the get_maintainer.pl and spdxcheck.py it runs) are the
     base's, so patch 1 cannot change how patch 2 is judged (a patched checkpatch.pl that
     prints 'total: 0 errors' would pass the rest of the series)."""
-    cases = {}
-    for index, patch in enumerate(series.patches):
-        note(f"checkpatch on the base tree: {worktree.patch_case_name(patch)}")
-        cases[index] = checkpatch.check(base, mail_text(patch).encode(), log)
-    return cases
+    note(f"checkpatch: {len(series.patches)} patch(es), with the base tree's scripts")
+    return {
+        index: checkpatch.check(base, mail_text(patch).encode(), log)
+        for index, patch in enumerate(series.patches)
+    }
 
 
 def patch_suite(patch: Patch, loop: PatchLoop, on_base: Case | None = None) -> Case:
