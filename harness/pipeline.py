@@ -7,6 +7,7 @@ Kernel failures end as Cases; only bad input/missing tools raise.
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import shlex
 import time
@@ -249,7 +250,8 @@ def _guest_stage(
     for boot_id, batch in enumerate(batches):
         if boot_id:  # one boot per isolated workload: how far, and how long the rest takes
             note(f"boots done: {progress.eta(boot_id, len(batches), time.monotonic() - started)}")
-        _boot_and_collect(boots, boot_id, batch)
+        if _boot_and_collect(boots, boot_id, batch):  # KVM failed: TCG from now on
+            boots = dataclasses.replace(boots, use_kvm=False)
 
 
 @dataclass(frozen=True)
@@ -281,6 +283,7 @@ def vm_spec(
         kvm=boots.use_kvm,
         timeout=opts.timeout or config.timeout or vm.DEFAULT_TIMEOUT,
         shares=shares,
+        qemu_wrapper=True,
     )
 
 
@@ -299,7 +302,8 @@ def boot_batches(
 
 def _boot_and_collect(
     boots: GuestRun, boot_id: int, batch: list[tuple[guest.BuiltSuite, tuple[str, ...]]]
-) -> None:
+) -> bool:
+    """One boot and its results; True when KVM failed the guest (it ran under TCG)."""
     series, run, use_kvm, plan = boots.series, boots.run, boots.use_kvm, boots.plan
     label = (
         "+".join(s.name + (f":{w[0]}" if w else "") for s, w in batch) or series_tests.KUNIT_PREFIX
@@ -315,6 +319,10 @@ def _boot_and_collect(
     note(f"booting {label} ({'KVM' if use_kvm else 'TCG'}, timeout {spec.timeout:.0f}s)")
     phases = Phases(label, suites=len(batch))
     result = vm.boot(spec, phases)
+    if result.kvm_failed:  # the probe's "usable" was wrong for a real kernel: say so once
+        kvm.record(boots.opts.cache, kvm.KvmVerdict(False, f"a boot failed: {result.kvm_failed}"))
+        run.meta["accel"] = "tcg"
+        use_kvm = False
     booting = phases.boot_seconds(result.seconds)
     run.clock.add("boot", booting)
     run.clock.add("tests", result.seconds - booting)
@@ -346,6 +354,7 @@ def _boot_and_collect(
         run.add(kunit_case)
     if incidents.children:
         run.add(incidents)
+    return bool(result.kvm_failed)
 
 
 def _merge_suite(run: RunDir, case: Case) -> None:

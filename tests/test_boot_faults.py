@@ -5,6 +5,7 @@ no test output: a failed run, not bad input."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -83,6 +84,82 @@ def test_qemu_killed_under_vng_is_a_failed_boot(
     result = _boot_with(tmp_path, monkeypatch, f"{KTAP}; sh {qemu} {_token(tmp_path)}; exit 255")
     assert result.status is Status.FAIL and "vng exit 255" in result.reason
     assert _left_running(tmp_path) == []
+
+
+def test_qemu_killed_from_outside_is_an_error_not_a_kernel_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by tests/test_real_boot_faults.py: a real QEMU SIGKILLed mid-boot read as
+    FAIL "guest died (vng exit 255)", blaming the kernel (and a bisect step) for the host.
+    Here vng is faked, but QEMU runs through the wrapper boot() writes, as vng runs it."""
+    qemu = tmp_path / "qemu-system-x86_64"
+    qemu.write_text(f"#!/bin/sh\n{BOOTED}\nkill -9 $$\n")
+    qemu.chmod(0o755)
+    monkeypatch.setattr(vm.shutil, "which", lambda name: str(qemu))
+    spec = dataclasses.replace(_spec(tmp_path), qemu_wrapper=True)
+    wrapper = vm.qemu_wrapper_path(spec)
+    assert ["--qemu", str(wrapper)] == vm.vng_argv(spec)[-4:-2]
+    fake_vng = f"{KTAP}; sh {wrapper} -name guest; exit 255"
+    monkeypatch.setattr(vm, "vng_argv", lambda spec: ["sh", "-c", fake_vng, _token(tmp_path)])
+    result = vm.boot(spec)
+    assert result.status is Status.ERROR, result.reason
+    assert result.reason.startswith("QEMU was killed by SIGKILL from outside the guest")
+    assert _left_running(tmp_path) == []
+
+
+def test_a_guest_kvm_fails_is_booted_again_under_tcg_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found on this machine's first boots (nested KVM, host 6.18.44-fc): the probe's
+    firmware ran under KVM, a Linux guest then stopped with 'KVM internal error', QEMU
+    paused it forever, and every boot waited out its whole timeout (600 s)."""
+    kvm_dies = (
+        f"{BOOTED}; echo 'KVM internal error. Suberror: 1' >&2; "
+        "echo 'emulation failure' >&2; sleep 300"
+    )
+    tcg = f"{BOOTED}; {KTAP}"
+    token = _token(tmp_path)
+    monkeypatch.setattr(
+        vm, "vng_argv", lambda spec: ["sh", "-c", kvm_dies if spec.kvm else tcg, token]
+    )
+    started = time.monotonic()
+    result = vm.boot(dataclasses.replace(_spec(tmp_path, timeout=120), kvm=True))
+    assert time.monotonic() - started < 30
+    assert result.status is Status.PASS and "KTAP version 1" in result.guest_output
+    assert result.kvm_failed == "KVM internal error. Suberror: 1"
+    assert "emulation failure" in (tmp_path / "console.kvm-failed.log").read_text()
+    assert _left_running(tmp_path) == []
+
+
+def test_a_kvm_failure_seen_in_a_boot_overrides_the_probe(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harness.boot import kvm
+
+    monkeypatch.setattr(kvm, "probe", lambda: kvm.KvmVerdict(True, "firmware ran under KVM"))
+    assert kvm.verdict(tmp_path).usable
+    kvm.record(tmp_path, kvm.KvmVerdict(False, "a boot failed: KVM internal error"))
+    assert kvm.verdict(tmp_path) == kvm.KvmVerdict(False, "a boot failed: KVM internal error")
+
+
+def test_the_qemu_wrapper_passes_a_clean_exit_through_silently(tmp_path: Path) -> None:
+    qemu = tmp_path / "qemu"
+    qemu.write_text('#!/bin/sh\necho "args: $*"; exit 3\n')
+    qemu.chmod(0o755)
+    wrapper = tmp_path / "w.sh"
+    wrapper.write_text(vm.qemu_wrapper_text(str(qemu)))
+    done = subprocess.run(["sh", str(wrapper), "-a", "b c"], capture_output=True, text=True)
+    assert (done.returncode, done.stdout, done.stderr) == (3, "args: -a b c\n", "")
+
+
+def test_the_killed_line_counts_only_at_the_end_of_the_console() -> None:
+    """The wrapper prints it after QEMU is gone; a guest printing it mid-boot is no excuse."""
+    booted = "Run /init as init process\n"
+    killed = "harness: QEMU was killed by signal 9\n"
+    spec = _spec(Path("/t"))
+    assert vm.classify(255, vm.Watch(), booted + killed, "", spec)[0] is Status.ERROR
+    later = booted + killed + "".join(f"[ 2.{i}] more\n" for i in range(6))
+    assert vm.classify(255, vm.Watch(), later, "", spec)[0] is Status.FAIL
 
 
 def test_a_guest_that_hangs_times_out_and_leaves_nothing_running(

@@ -91,3 +91,23 @@ def _tool_beside_a_fake_python(
     monkeypatch.setattr(sys, "executable", str(venv_bin / "python3"))
     monkeypatch.setenv("PATH", "/usr/bin:/bin")
     return tool
+
+
+def test_a_fresh_machine_s_missing_ccache_dir_is_made_and_bound_writable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The first fresh-clone .ci/run: ~/.cache/ccache did not exist yet, so it was not bound,
+    # and every sandboxed build failed "ccache: Failed to create directory ...: Read-only
+    # file system" (the hidden $HOME is read-only inside).
+    from harness.sandbox import Sandbox
+
+    home = tmp_path / "home"
+    home.mkdir()
+    ccache = home / ".cache/ccache"
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("HARNESS_SANDBOX", "1")
+    monkeypatch.setattr(proc, "_ccache_dir", lambda: ccache)
+    script = f"mkdir -p {ccache}/tmp && echo made > {ccache}/tmp/x && cat {ccache}/tmp/x"
+    result = proc.run(["sh", "-c", script], timeout=60, box=Sandbox(ccache=True))
+    assert result.ok and result.output == "made\n", result.output
+    assert (ccache / "tmp/x").read_text() == "made\n"

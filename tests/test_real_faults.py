@@ -5,8 +5,9 @@ during the build, disk full in the build dir (a small tmpfs), two runs at once o
 
 Each asserts the exit status, valid JUnit that is not green (or the right result), no
 process of the run left behind, the slot locks free, and a correct next run. The guest-side
-faults (SIGTERM mid-boot, QEMU killed, a hang, an OOM) run with fake vng processes in
-tests/test_signals.py and tests/test_boot_faults.py; a real boot each would cost minutes.
+faults (SIGTERM and SIGHUP mid-boot, QEMU killed, a hang, an OOM) are in
+tests/test_real_boot_faults.py, on the shared warm build (they need a kernel; this cache
+has none).
 """
 
 from __future__ import annotations

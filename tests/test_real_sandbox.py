@@ -1,6 +1,7 @@
 """The sandbox for real: hostile fixture series whose checkpatch.pl, mm/Makefile and
 merge_config.sh try to print a file the host keeps in /root, create a file outside the
-tree and connect out; and a guest asked to print that file.
+tree and connect out; and a guest asked to print that file. (harness check never runs a
+patched checkpatch.pl: it checks every patch with the base tree's copy.)
 
 Each asserts the host file was not created, the secret is nowhere in the run dir, and
 the case says the sandbox stopped it. Warm: the virtme-min build dir, an incremental build.
@@ -59,14 +60,24 @@ def assert_stopped(case: dict, token: str, run_dir: Path) -> None:  # type: igno
     assert leaked(token, run_dir) == []
 
 
-def test_check_stops_a_hostile_makefile(secret: str, tmp_path: Path) -> None:
-    # harness check builds each patch: its mm/Makefile runs there (checkpatch.pl is run
-    # from the tree before the patch, so the patched one never runs under check).
+def test_check_stops_a_hostile_makefile_and_never_runs_a_patched_checkpatch(
+    secret: str, tmp_path: Path
+) -> None:
+    # Patch 1 edits checkpatch.pl, patch 2 mm/Makefile. harness check builds each patch, so
+    # the Makefile runs (in the sandbox); checkpatch checks both patches with the base
+    # tree's checkpatch.pl, so the patched one never runs, and patch 1 is told so.
     suites, run_dir = run("check", "patches/fixtures/sandbox-escape", tmp_path)
-    cases = [c for s in suites.values() for c in s.get("children", [s])]
-    stopped = [c for c in cases if STOPPED in (c.get("message") or "")]
-    assert stopped, cases
-    assert_stopped(stopped[0], secret, run_dir)
+    first, second = (s for name, s in suites.items() if name[:4].isdigit())
+    cases = {c["name"]: c for c in second["children"]}
+    assert_stopped(cases["build"], secret, run_dir)
+    assert cases["checkpatch"]["status"] != "error", cases["checkpatch"]
+    checkpatch_log = (run_dir / "checkpatch.log").read_text()
+    # what the hostile lines print when they run (checkpatch may quote the lines themselves)
+    ran = ("cat: /root/harness-sandbox-secret", "touch: cannot touch", "connect: ")
+    ran += ("harness: the sandbox",)
+    assert not [line for line in checkpatch_log.splitlines() if line.startswith(ran)]
+    hygiene = {c["name"]: c for c in first["children"]}["hygiene"]
+    assert "edits scripts/checkpatch.pl, which harness runs" in hygiene["details"], hygiene
 
 
 def test_test_stops_a_hostile_makefile(secret: str, tmp_path: Path) -> None:

@@ -152,6 +152,21 @@ def test_the_command_line_wins_over_series_yaml_for_every_boot_setting(tmp_path:
     assert spec(unset, bare).timeout == vm.DEFAULT_TIMEOUT
 
 
+def test_the_pipeline_boots_qemu_through_the_wrapper_that_reports_a_kill(tmp_path: Path) -> None:
+    series = Series("s", tmp_path, (), None, SeriesConfig(), "")
+    boots = pipeline.GuestRun(
+        series,
+        pipeline.TestOptions([], tmp_path, tmp_path),
+        RunDir.create(tmp_path, "s", []),
+        tmp_path / "bzImage",
+        False,
+        series_tests.Plan(Discovery(), ()),
+    )
+    spec = pipeline.vm_spec(boots, tmp_path / "console.log", "true")
+    assert spec.qemu_wrapper
+    assert vm.vng_argv(spec)[-4:-2] == ["--qemu", str(tmp_path / "console.qemu.sh")]
+
+
 def test_a_base_boot_may_read_the_patched_runs_kselftest_build(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

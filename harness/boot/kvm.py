@@ -5,7 +5,8 @@ on some hosts QEMU with `-cpu host` (what vng uses) aborts on an MSR, or hangs.
 So we start QEMU's firmware under KVM and wait for SeaBIOS to print on the debug
 port: that only happens when guest code actually executed.
 Writes the answer to <cache>/kvm-probe.json, keyed by host kernel (uname -r), CPU and
-QEMU (binary and --version): an upgrade of either probes again;
+QEMU (binary and --version): an upgrade of either probes again; a real boot that KVM
+fails (vm.boot falls back to TCG) records "unusable" there too (record);
 raises nothing (a missing QEMU is a "no").
 """
 
@@ -100,10 +101,18 @@ def verdict(cache: Path) -> KvmVerdict:
     except (OSError, ValueError, KeyError):
         pass
     result = probe()
-    cache.mkdir(parents=True, exist_ok=True)
-    seen = {"kernel": platform.release(), "qemu": qemu_version()}  # for a reader of the file
-    cache_file.write_text(json.dumps({"key": key, **seen, **asdict(result)}))
+    record(cache, result)
     return result
+
+
+def record(cache: Path, found: KvmVerdict) -> None:
+    """What a real boot found overrides the probe's answer for this machine: the firmware
+    can run under a KVM that a Linux guest then fails in (nested KVM, emulation failure)."""
+    cache.mkdir(parents=True, exist_ok=True)
+    seen = {"kernel": platform.release(), "qemu": qemu_version()}
+    (cache / "kvm-probe.json").write_text(
+        json.dumps({"key": machine_key(), **seen, **asdict(found)})
+    )
 
 
 def probe() -> KvmVerdict:

@@ -10,7 +10,10 @@ Raises EnvError when vng is not installed.
 
 from __future__ import annotations
 
+import dataclasses
 import re
+import shlex
+import shutil
 import signal
 import time
 from dataclasses import dataclass
@@ -43,6 +46,14 @@ WEDGED = re.compile(
     rb"rcu: INFO: rcu_\w+ detected stalls[^\n]*|BUG: soft lockup[^\n]*"
     rb"|Fixing recursive fault but reboot is needed!"
 )
+# vng answers 255 both for a guest that died and for a QEMU killed from outside (the host's
+# OOM killer, a stray kill -9): virtme-run drops QEMU's wait status. vng runs QEMU through
+# our wrapper (qemu_wrapper_text), which prints this line when a signal ended QEMU.
+QEMU_KILLED = re.compile(r"^harness: QEMU was killed by signal (\d+)", re.M)
+# KVM that runs firmware (the probe) but not this kernel (nested KVM here: an emulation
+# failure at a lock cmpxchg16b): QEMU prints this, pauses the guest and waits forever.
+KVM_FAILED = re.compile(rb"KVM internal error\. Suberror: \d+|kvm run failed[^\n]*")
+KVM_FAILED_GRACE_SECONDS = 1.0  # QEMU's register dump follows the line
 WEDGED_GRACE_SECONDS = 45.0
 PANIC_GRACE_SECONDS = 10.0
 HALT_GRACE_SECONDS = 2.0
@@ -63,6 +74,9 @@ class VmSpec:
     # Dirs the guest command reads outside the console's run dir (the sandbox hides the
     # rest): a base run boots the patched run's kselftest build, which lives in that run.
     shares: tuple[Path, ...] = ()
+    # QEMU through a wrapper that says when a signal killed it (vng_argv's --qemu): the
+    # pipeline's boots; vng --dry-run (compare) wants the real QEMU's command line.
+    qemu_wrapper: bool = False
 
 
 @dataclass(frozen=True)
@@ -75,6 +89,7 @@ class BootResult:
     console: str
     panicked: bool
     halted: bool = False
+    kvm_failed: str = ""  # KVM failed this guest (the console line); the result is TCG's
 
 
 def vng_argv(spec: VmSpec) -> list[str]:
@@ -98,13 +113,43 @@ def vng_argv(spec: VmSpec) -> list[str]:
         argv += ["--append", arg]
     if spec.qemu_opts:
         argv.append("--qemu-opts=" + " ".join(spec.qemu_opts))
+    if spec.qemu_wrapper:
+        argv += ["--qemu", str(qemu_wrapper_path(spec))]
     return [*argv, "--exec", spec.command]
+
+
+def qemu_wrapper_path(spec: VmSpec) -> Path:
+    return spec.console_log.with_suffix(".qemu.sh")
+
+
+def qemu_wrapper_text(qemu: str) -> str:
+    """sh that runs `qemu` with vng's arguments and says on the console (stderr) when a
+    signal killed it; the exit status is QEMU's as sh reports it."""
+    return (
+        "#!/bin/sh\n"
+        "# harness: QEMU for vng (vng answers 255 for a dead guest and a killed QEMU alike)\n"
+        f'{shlex.quote(qemu)} "$@"\n'
+        "rc=$?\n"
+        'if [ "$rc" -gt 128 ] && [ "$rc" -lt 192 ]; then\n'
+        '\techo "harness: QEMU was killed by signal $((rc - 128))" >&2\n'
+        "fi\n"
+        'exit "$rc"\n'
+    )
+
+
+def write_qemu_wrapper(spec: VmSpec) -> None:
+    qemu = shutil.which("qemu-system-x86_64") or "qemu-system-x86_64"
+    path = qemu_wrapper_path(spec)
+    path.write_text(qemu_wrapper_text(qemu))
+    path.chmod(0o755)
 
 
 def boot(spec: VmSpec, phases: Phases | None = None) -> BootResult:
     """`phases` follows the boot as it goes (kernel up, suite k/n) for progress and stage times."""
     started = time.monotonic()
     spec.console_log.parent.mkdir(parents=True, exist_ok=True)
+    if spec.qemu_wrapper:
+        write_qemu_wrapper(spec)
     with open(spec.guest_log, "wb") as guest_out, open(spec.console_log, "wb") as console:
         box = guest_box(spec.kernel, (spec.console_log.parent, *spec.shares), spec.kvm)
         with proc.watched(vng_argv(spec), stdout=guest_out, box=box) as popen:
@@ -112,6 +157,8 @@ def boot(spec: VmSpec, phases: Phases | None = None) -> BootResult:
     returncode = None if watch.timed_out or watch.halted else popen.returncode
     console_text = spec.console_log.read_text(errors="replace")
     guest_text = spec.guest_log.read_text(errors="replace")
+    if watch.kvm_failed and spec.kvm:
+        return _again_under_tcg(spec, phases, _kvm_line(console_text))
     status, reason = classify(returncode, watch, console_text, guest_text, spec)
     return BootResult(
         status,
@@ -125,6 +172,19 @@ def boot(spec: VmSpec, phases: Phases | None = None) -> BootResult:
     )
 
 
+def _kvm_line(console: str) -> str:
+    match = KVM_FAILED.search(console.encode(errors="replace"))
+    return match.group(0).decode(errors="replace").strip() if match else "KVM failed"
+
+
+def _again_under_tcg(spec: VmSpec, phases: Phases | None, why: str) -> BootResult:
+    """The same boot under TCG; the KVM attempt's console is kept beside it."""
+    spec.console_log.replace(spec.console_log.with_suffix(".kvm-failed.log"))
+    proc.note(f"KVM failed this guest ({why}); booting it again under TCG")
+    result = boot(dataclasses.replace(spec, kvm=False), phases)
+    return dataclasses.replace(result, kvm_failed=why)
+
+
 @dataclass(frozen=True)
 class Watch:
     """How the console watch ended."""
@@ -133,6 +193,7 @@ class Watch:
     panicked: bool = False
     halted: bool = False
     wedged: bool = False
+    kvm_failed: bool = False
 
 
 def _watch_console(
@@ -141,21 +202,24 @@ def _watch_console(
     """Tee the console until vng exits; stop a little after a panic or a halt."""
     assert popen.stderr is not None
     watcher = pexpect.fdpexpect.fdspawn(popen.stderr.fileno(), logfile=console)
-    panicked = halted = wedged = False
+    panicked = halted = wedged = kvm_failed = False
+    patterns = [PANIC, HALTED, WEDGED, pexpect.EOF, KERNEL_UP, SUITE_BEGIN, KVM_FAILED]
     while True:
         remaining = deadline - time.monotonic()
         try:
             if remaining <= 0:
                 raise pexpect.TIMEOUT("deadline")
-            index = watcher.expect(
-                [PANIC, HALTED, WEDGED, pexpect.EOF, KERNEL_UP, SUITE_BEGIN], timeout=remaining
-            )
+            index = watcher.expect(patterns, timeout=remaining)
         except pexpect.TIMEOUT:
             # After a halt or panic the deadline is only the grace period: not a hang.
-            return Watch(not (halted or panicked or wedged), panicked, halted, wedged)
+            ended = halted or panicked or wedged or kvm_failed
+            return Watch(not ended, panicked, halted, wedged, kvm_failed)
         if index == 3:
             popen.wait()
-            return Watch(panicked=panicked, halted=halted, wedged=wedged)
+            return Watch(panicked=panicked, halted=halted, wedged=wedged, kvm_failed=kvm_failed)
+        if index == 6 and not kvm_failed:
+            kvm_failed = True
+            deadline = min(deadline, time.monotonic() + KVM_FAILED_GRACE_SECONDS)
         if index == 4 and phases:
             phases.kernel_running()
         elif index == 5 and phases:
@@ -179,6 +243,8 @@ def classify(
         match = PANIC.search(console.encode(errors="replace"))
         headline = match.group(0).decode(errors="replace") if match else "Kernel panic"
         return Status.FAIL, headline.strip()
+    if watch.kvm_failed:  # with KVM off there is no such line; boot() retried under TCG
+        return Status.ERROR, f"KVM failed in the guest: {_kvm_line(console)}"
     if watch.wedged and not watch.halted:
         match = WEDGED.search(console.encode(errors="replace"))
         headline = match.group(0).decode(errors="replace").strip() if match else "stall"
@@ -186,6 +252,14 @@ def classify(
     if watch.timed_out:
         where = "after boot" if BOOTED.search(console) else "before reaching userspace"
         return Status.ERROR, f"timed out after {spec.timeout:.0f}s ({where})"
+    # Not the guest's doing, so not a kernel failure. Only at the end, where the wrapper
+    # prints it once QEMU is gone: a guest that prints the line mid-boot changes nothing.
+    if killed := QEMU_KILLED.search("\n".join(console.splitlines()[-5:])):
+        name = _signal_name(int(killed[1]))
+        return (
+            Status.ERROR,
+            f"QEMU was killed by {name} from outside the guest, which did not finish",
+        )
     # Killed by a signal: vng itself (-N), or seen through a wrapper such as the sandbox or a
     # shell (128+N; the guest script ends with an echo, so it never exits so on its own).
     signum = -returncode if returncode and returncode < 0 else 0

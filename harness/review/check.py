@@ -2,8 +2,11 @@
 
 Input: a Series and CheckOptions. Output: a RunDir with one suite per patch ("0001 subject")
 holding the cases apply, build, warnings (new W=1 warnings), checkpatch, uapi, kconfig and
-hygiene, and a "base" suite (config + base build). Files: junit.xml, results.json,
-review.eml, review.md, config, and apply/build/warnings/checkpatch logs in the run dir.
+hygiene, and a "base" suite (config + base build). checkpatch checks every patch on the
+base tree, before the first patch is applied: a checker's verdict must not come from the
+series it checks (a patched checkpatch.pl never runs; see review/harness_scripts.py).
+Files: junit.xml, results.json, review.eml, review.md, config, and apply/build/warnings/
+checkpatch logs in the run dir.
 Every patch is built incrementally in ONE build dir, so a patch that breaks the build is
 named; the base is built only once a patch applies. After a conflict the later patches are
 neither applied nor built (SKIP), but the static checks still run on them.
@@ -14,7 +17,7 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness import proc
@@ -32,6 +35,7 @@ from harness.review import (
     check_kconfig_features,
     check_uapi,
     checkpatch,
+    harness_scripts,
     report,
 )
 from harness.review.findings import Finding, findings_case
@@ -71,6 +75,7 @@ class PatchLoop:
     fragments: tuple[Path, ...] = ()  # re-merged after a patch that touches Kconfig
     series_text: tuple[str, ...] = ()  # every patch: a declaration may come in another one
     dropped: tuple[str, ...] = ()  # requested options the latest configure dropped
+    checkpatch: dict[int, Case] = field(default_factory=dict)  # per patch, run on the base
 
 
 def check_series(series: Series, opts: CheckOptions) -> RunDir:
@@ -83,16 +88,20 @@ def check_series(series: Series, opts: CheckOptions) -> RunDir:
     if spec.note:
         note(spec.note)
         run.meta["base_note"] = spec.note
-    slot = slots.take(opts.cache, worktree.slot_name(spec))
+    # The slot whose build dir already holds this config, if one is free: else the base
+    # build is a cold one beside a warm one.
+    key = kconfig.config_key(list(fragments_of(series, opts)))
+    slot = slots.take(opts.cache, worktree.slot_name(spec), key)
     try:
         wt = worktree.prepare_worktree(spec, slot.worktree, run.file("apply.log"))
         run.meta["base_commit"] = wt.base_rev
         plan = plan_base(series, opts, run, wt, slot)
         loop = PatchLoop(run, wt, no_build="no patch applied", base=plan, fragments=plan.fragments)
         loop.series_text = tuple(mail_text(p) for p in series.patches)
-        for patch in series.patches:
+        loop.checkpatch = checkpatch_on_base(series, wt.path, run.file("checkpatch.log"))
+        for index, patch in enumerate(series.patches):
             note(f"checking {worktree.patch_case_name(patch)}")
-            run.add(patch_suite(patch, loop))
+            run.add(patch_suite(patch, loop, loop.checkpatch.get(index)))
         if loop.dropped:
             run.add(dropped_case(loop.dropped))
         if loop.base is not None:
@@ -193,9 +202,23 @@ def _base_under(patch: Patch, plan: BasePlan, loop: PatchLoop) -> compiler_warni
         worktree.git(loop.wt.path, "checkout", "-q", head, log=log)
 
 
-def patch_suite(patch: Patch, loop: PatchLoop) -> Case:
-    """All checks of one patch. Static checks see the tree as it is before the patch."""
-    static = static_cases(patch, loop.wt.path, loop.run.file("checkpatch.log"), loop.series_text)
+def checkpatch_on_base(series: Series, base: Path, log: Path) -> dict[int, Case]:
+    """checkpatch on every patch while `base` holds the base tree: its scripts and data
+    (checkpatch.pl, spelling.txt, the get_maintainer.pl and spdxcheck.py it runs) are the
+    base's, so patch 1 cannot change how patch 2 is judged (a patched checkpatch.pl that
+    prints 'total: 0 errors' would pass the rest of the series)."""
+    note(f"checkpatch: {len(series.patches)} patch(es), with the base tree's scripts")
+    return {
+        index: checkpatch.check(base, mail_text(patch).encode(), log)
+        for index, patch in enumerate(series.patches)
+    }
+
+
+def patch_suite(patch: Patch, loop: PatchLoop, on_base: Case | None = None) -> Case:
+    """All checks of one patch. Static checks see the tree as it is before the patch;
+    `on_base`: its checkpatch case, made on the base tree (checkpatch_on_base)."""
+    log = loop.run.file("checkpatch.log")
+    static = static_cases(patch, loop.wt.path, log, loop.series_text, on_base)
     if loop.conflict:
         applied = [Case(n, Status.SKIP, loop.conflict) for n in ("apply", "build", "warnings")]
         return _suite(patch, [*applied, *static])
@@ -248,22 +271,30 @@ def mail_text(patch: Patch) -> str:
 
 
 def static_cases(
-    patch: Patch, src: Path, log: Path, series_text: tuple[str, ...] = ()
+    patch: Patch,
+    src: Path,
+    log: Path,
+    series_text: tuple[str, ...] = (),
+    checkpatch_case: Case | None = None,
 ) -> list[Case]:
     """checkpatch and the harness's own checkers; none needs the patch applied.
-    `series_text` (every patch's mail) lets a check see what another patch declares."""
+    `series_text` (every patch's mail) lets a check see what another patch declares;
+    `checkpatch_case`: checkpatch's result made elsewhere (on the base), else run on `src`."""
     text = mail_text(patch)
 
     def kconfig_findings() -> list[Finding]:
         found = check_kconfig.check_patch(text, src)
         return found + check_kconfig_features.check_patch(text, src, series_text)
 
+    def hygiene_findings() -> list[Finding]:
+        return check_hygiene.check_patch(text, src) + harness_scripts.findings(patch.files)
+
     return [
-        checkpatch.check(src, text.encode(), log),
+        checkpatch_case or checkpatch.check(src, text.encode(), log),
         guarded(check_uapi.CHECK, lambda: check_uapi.check_patch(text, src)),
         guarded(check_api.CHECK, lambda: check_api.check_patch(text, src, series_text)),
         guarded(check_kconfig.CHECK, kconfig_findings),
-        guarded(check_hygiene.CHECK, lambda: check_hygiene.check_patch(text, src)),
+        guarded(check_hygiene.CHECK, hygiene_findings),
     ]
 
 

@@ -38,15 +38,19 @@ class Slot:
 
 
 def take(cache: Path, base_tag: str, config_key: str = "") -> Slot:
-    """The first free slot, preferring one that already has a build dir for
-    `config_key` (an incremental build instead of a cold one)."""
+    """The first free slot, preferring one whose build dir for `config_key` holds a built
+    kernel, then one that has that build dir at all (an incremental build instead of a
+    cold one)."""
     root = cache / "worktrees"
     root.mkdir(parents=True, exist_ok=True)
-    warm = [
-        n
-        for n in range(MAX_SLOTS)
-        if config_key and (cache / "builds" / f"{base_tag}-{n}-{config_key}").is_dir()
-    ]
+    warm = sorted(
+        (
+            n
+            for n in range(MAX_SLOTS)
+            if config_key and _build_dir(cache, base_tag, n, config_key).is_dir()
+        ),
+        key=lambda n: not (_build_dir(cache, base_tag, n, config_key) / KERNEL).is_file(),
+    )
     for n in warm + [n for n in range(MAX_SLOTS) if n not in warm]:
         # "a", not "w": opening must not erase the pid a busy slot's holder wrote
         lock = open(root / f"{base_tag}-{n}.lock", "a")
@@ -68,6 +72,15 @@ def take(cache: Path, base_tag: str, config_key: str = "") -> Slot:
     _record_holder(lock)
     note(f"got slot 0 of {base_tag}")
     return Slot(root / f"{base_tag}-0", lock)
+
+
+# A build dir whose build failed or was interrupted early (the first fresh-machine run) is
+# not warm: a slot whose build dir holds this is.
+KERNEL = "arch/x86/boot/bzImage"
+
+
+def _build_dir(cache: Path, base_tag: str, n: int, config_key: str) -> Path:
+    return cache / "builds" / f"{base_tag}-{n}-{config_key}"
 
 
 def _record_holder(lock: IO[str]) -> None:
