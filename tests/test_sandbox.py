@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from harness import sandbox
 from harness.sandbox import Mounts, Sandbox
 
@@ -119,20 +117,3 @@ def test_a_worktree_brings_its_git_dirs(tmp_path: Path) -> None:
     mounts = sandbox.resolve(Sandbox(readable=(tree,)), {}, None)
     assert str(common) in mounts.readable and str(tree) in mounts.readable
 
-
-def test_a_ccache_dir_that_does_not_exist_yet_is_made_and_bound(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # A fresh machine: ccache has never run, so ~/.cache/ccache is missing. Unbound, the
-    # sandboxed ccache cannot make it under the hidden $HOME and every build fails (EROFS).
-    from harness import proc
-
-    ccache_dir = tmp_path / "home" / ".cache" / "ccache"
-    monkeypatch.setenv("HARNESS_SANDBOX", "1")
-    monkeypatch.setattr(proc, "require", lambda tools: None)
-    monkeypatch.setattr(proc, "_ccache_dir", lambda: ccache_dir)
-    build = tmp_path / "build"
-    jail = proc._jail(["true"], build, Sandbox(writable=(build,), ccache=True), {})
-    assert jail is not None
-    assert ccache_dir.is_dir()
-    assert str(ccache_dir) in jail.mounts.writable
