@@ -228,7 +228,7 @@ def _guest_stage(
         if case.status.is_bad:
             run.add(Case(case.name.removeprefix("build "), children=[case], status=case.status))
         elif suite:
-            built_suites.append(suite)
+            built_suites.append(guest.only(suite, plan.workloads.get(suite.name, ())))
     if not built_suites and not plan.kunit:
         return
     verdict = kvm.verdict(opts.cache)
@@ -289,7 +289,7 @@ def boot_batches(
 ) -> list[list[tuple[guest.BuiltSuite, tuple[str, ...]]]]:
     """Ordinary suites share one boot; an isolated suite gets one boot per workload."""
     Batch = list[tuple[guest.BuiltSuite, tuple[str, ...]]]
-    shared: Batch = [(s, ()) for s in suites if s.name not in isolate]
+    shared: Batch = [(s, s.workloads if s.subset else ()) for s in suites if s.name not in isolate]
     batches: list[Batch] = [shared] if shared else []
     for suite in suites:
         if suite.name in isolate:

@@ -5,14 +5,15 @@ and one Case per suite parsed from the guest's output.
 A suite is guest-tests/<name>/ with a Makefile taking OUT=, KDIR=, KSRC= and
 producing OUT/run.sh (prints KTAP) and OUT/workloads (one name per line).
 Writes each suite's build under the run dir (guest/<name>/) and guest-build.log.
-Raises UserError for a suite guest-tests/ does not have.
+Raises UserError for a suite guest-tests/ does not have, or a workload (`SUITE:W1,W2`)
+that the suite's workloads list does not name.
 """
 
 from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from harness import proc, sandbox
@@ -32,6 +33,9 @@ class BuiltSuite:
     name: str
     out: Path
     workloads: tuple[str, ...]
+    # True: `SUITE:W1,W2` asked for these workloads only, so a shared boot names them
+    # (run.sh runs every workload when given none)
+    subset: bool = False
 
 
 def suite_dir(name: str) -> Path:
@@ -41,6 +45,27 @@ def suite_dir(name: str) -> Path:
         known += ["kunit[:GLOB]", "kselftest:DIR[/TEST]"]  # routed to brought.py, not here
         raise UserError(f"unknown guest suite '{name}' (known: {', '.join(known)})")
     return path
+
+
+def known_workloads(name: str, wanted: str) -> tuple[str, ...]:
+    """`wanted` (\"W1,W2\") checked against guest-tests/<name>/workloads before any build."""
+    listed = suite_dir(name) / "workloads"
+    lines = listed.read_text().splitlines() if listed.is_file() else []
+    # the same lines run.sh and the Makefile take: '#' comments and blank lines are not names
+    known = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    chosen = tuple(dict.fromkeys(w for w in wanted.split(",") if w))
+    unknown = [w for w in chosen if w not in known]
+    if not chosen or unknown:
+        raise UserError(
+            f"--suite {name}:{wanted}: no workload {', '.join(unknown) or 'named'} in {name} "
+            f"(known: {', '.join(known) or 'none: it has no workloads list'})"
+        )
+    return chosen
+
+
+def only(suite: BuiltSuite, workloads: tuple[str, ...]) -> BuiltSuite:
+    """The built suite cut down to the chosen workloads; all of them when none is chosen."""
+    return replace(suite, workloads=workloads, subset=True) if workloads else suite
 
 
 def build_suite(
