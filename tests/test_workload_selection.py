@@ -49,3 +49,60 @@ def test_isolated_boots_only_for_the_chosen_and_shared_boots_name_them() -> None
     assert "run.sh thp_race mmap_retry" in guest.guest_command(shared[0])
     assert guest.only(gmem, ()) is gmem
     assert pipeline.boot_batches([gmem], ()) == [[(gmem, ())]]
+
+
+def test_a_wedged_workload_is_its_own_error_and_the_others_still_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One boot per workload: as_lifecycle's boot times out after printing only its plan,
+    mmap_retry's and thp_race's boots still run, and the run names as_lifecycle."""
+    from harness.boot import kvm, vm
+    from harness.boot.phases import Phases
+    from harness.build import make
+    from harness.cases import Status
+    from harness.intake.series import Series, SeriesConfig
+    from harness.results.rundir import RunDir
+    from harness.suites.discover import Discovery
+
+    booted: list[str] = []
+
+    def fake_boot(spec: vm.VmSpec, phases: Phases | None = None) -> vm.BootResult:
+        script = Path(spec.command.split()[-1]).read_text()
+        workload = script.split("run.sh ")[1].split(")")[0]
+        booted.append(workload)
+        begin = "# harness: suite gmem begin\nKTAP version 1\n1..1\n"
+        console = "[    0.9] Run /init as init process\n"
+        if workload == "as_lifecycle":  # the plan, then nothing: the guest wedged
+            console += "[  321.1] note: as_lifecycle[182] exited with preempt_count 3\n"
+            out, reason = begin + "    KTAP version 1\n    1..7\n", "timed out after 1500s"
+            return vm.BootResult(Status.ERROR, reason, None, 1500.0, out, console, False)
+        out = begin + f"ok 1 {workload}\n# harness: suite gmem end rc=0\n"
+        return vm.BootResult(Status.PASS, "guest command exited 0", 0, 9.0, out, console, False)
+
+    monkeypatch.setattr(vm, "boot", fake_boot)
+    monkeypatch.setattr(kvm, "verdict", lambda cache: kvm.KvmVerdict(True, "ok"))
+    series = Series("s", tmp_path, (), None, SeriesConfig(isolate=("gmem",)), "")
+    opts = pipeline.TestOptions(argv=[], out=tmp_path, cache=tmp_path)
+    run = RunDir.create(tmp_path, "s", [])
+    built = guest.BuiltSuite("gmem", tmp_path / "gmem", ("mmap_flags", "mmap_retry"))
+    chosen = ("mmap_retry", "as_lifecycle", "thp_race")
+    plan = series_tests.Plan(Discovery(), (), prebuilt=(guest.only(built, chosen),))
+    build = make.BuildSpec(tmp_path, tmp_path, 1)
+    pipeline._guest_stage(series, opts, run, build, tmp_path / "bzImage", plan)
+    assert booted == list(chosen)
+    (gmem,) = [s for s in run.suites if s.name == "gmem"]
+    assert [(c.name, c.status) for c in gmem.children] == [
+        ("mmap_retry", Status.PASS),
+        ("as_lifecycle", Status.ERROR),
+        ("thp_race", Status.PASS),
+    ]
+    wedged = gmem.children[1]
+    assert "timed out after 1500s" in wedged.message
+    # its KTAP plan said 7 subtests: the first is the one it hung in, the rest never ran
+    assert wedged.children[0].crashed and len(wedged.children) == 7
+    boots = [(s.name, s.status) for s in run.suites if s.name.startswith("boot ")]
+    assert boots == [
+        ("boot gmem:mmap_retry", Status.PASS),
+        ("boot gmem:as_lifecycle", Status.ERROR),
+        ("boot gmem:thp_race", Status.PASS),
+    ]
