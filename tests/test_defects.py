@@ -107,3 +107,21 @@ def test_the_gmem_readme_table_is_the_one_the_recorded_runs_generate() -> None:
     table = defects.markdown(findings_table.rows(runs / "check-gmem-rfc-v1", tests))
     readme = (Path(__file__).parents[1] / "guest-tests" / "gmem" / "README.md").read_text()
     assert findings_table.with_table(readme, table) == readme, "regenerate: see the README"
+
+
+def test_every_workload_blame_names_a_function_the_port_defines_or_changes() -> None:
+    """A KT_CASE_B blame is where a failing subtest's findings row points: a name the
+    series neither defines nor changes (a typo, a function of the base) has no place."""
+    import re
+
+    root = Path(__file__).parents[1]
+    port = sorted((root / "patches" / "gmem-rfc-v1-6.12").glob("000[1-9]-*.patch"))
+    series = defects.SeriesText(tuple((n, p.read_text()) for n, p in enumerate(port, 1)), 7)
+    blames = {
+        (src.stem, m[1], m[2])
+        for src in (root / "guest-tests" / "gmem" / "src").glob("*.c")
+        for m in re.finditer(r'KT_CASE_B\(t_(\w+), \d+, "(\w+)"\)', src.read_text())
+    }
+    assert len(blames) > 70  # all 16 workloads carry some
+    unplaced = [b for b in sorted(blames) if defects.locate(b[2], series) == ("", "")]
+    assert unplaced == []
