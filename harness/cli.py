@@ -161,7 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--tests",
         type=Path,
-        help="a `harness test` run: its defects join the mail's findings table",
+        action="append",
+        help="a `harness test` run: its defects join the mail's findings table (repeatable: "
+        "a normal and a debug run)",
     )
     report.add_argument(
         "--findings-md",

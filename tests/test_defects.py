@@ -125,3 +125,20 @@ def test_every_workload_blame_names_a_function_the_port_defines_or_changes() -> 
     assert len(blames) > 70  # all 16 workloads carry some
     unplaced = [b for b in sorted(blames) if defects.locate(b[2], series) == ("", "")]
     assert unplaced == []
+
+
+def test_report_takes_every_recorded_run_and_writes_the_readme_table(tmp_path: Path) -> None:
+    """The README's regenerate command: `--tests` once per recorded test run."""
+    import shutil
+
+    from harness import cli
+
+    runs = FIX / "findings"
+    check = tmp_path / "check"
+    shutil.copytree(runs / "check-gmem-rfc-v1", check)  # report writes its mail there
+    readme = Path(__file__).parents[1] / "guest-tests" / "gmem" / "README.md"
+    target = tmp_path / "README.md"
+    target.write_text(findings_table.with_table(readme.read_text(), "stale\n"))
+    tests = [a for p in sorted(runs.glob("test-*")) if p.is_dir() for a in ("--tests", str(p))]
+    assert cli.main(["report", str(check), *tests, "--findings-md", str(target)]) == 0
+    assert target.read_text() == readme.read_text()
