@@ -56,7 +56,12 @@ def test_rows_are_placed_and_ordered_by_severity() -> None:
     ]  # the hygiene warning is style, not a defect
     assert rows[0].found_by == "kasan report (as_lifecycle)"
     assert rows[1].what == "the device forgot"
-    assert rows[1].reproducer == "harness test x  # guest: GMEM_ONLY=loop sh run.sh as_lifecycle"
+    # `--suite SUITE:WORKLOAD` boots that workload only: the row's one-line reproducer
+    assert rows[0].reproducer == "harness test x --suite gmem:as_lifecycle"
+    assert rows[1].reproducer == (
+        "harness test x --suite gmem:as_lifecycle"
+        "  # one subtest, by hand: GMEM_ONLY=loop sh run.sh as_lifecycle"
+    )
 
 
 def test_the_same_defect_found_twice_is_one_row_naming_both() -> None:
@@ -99,6 +104,8 @@ def test_markdown_escapes_pipes_and_the_readme_markers_take_the_table() -> None:
 def test_reproducers_leave_out_where_the_run_wrote() -> None:
     argv = ["check", "patches/gmem-rfc-v1", "--out", "/tmp/x", "--cache=/c", "--base", "d"]
     assert findings_table.reproducer(argv) == ["check", "patches/gmem-rfc-v1", "--base", "d"]
+    ran = ["test", "p", "--suite", "gmem:mmap_retry,thp_race", "--kconfig", "debug.config"]
+    assert findings_table.reproducer(ran) == ["test", "p", "--kconfig", "debug.config"]
 
 
 def test_the_gmem_readme_table_is_the_one_the_recorded_runs_generate() -> None:

@@ -131,7 +131,8 @@ def incident_defects(cases: Sequence[Case], series: SeriesText) -> list[Defect]:
         frames = FRAME_RE.findall(f"{case.message}\n{case.details}")
         placed = next(((fn, *locate(fn, series)) for fn in frames if locate(fn, series)[0]), None)
         fn, patch, file = placed or (frames[0] if frames else "", "", "")
-        workload = case.properties.get("workload", "").rsplit("/", 1)[-1]
+        where = case.properties.get("workload", "")  # "gmem/thp_race"
+        workload = where.rsplit("/", 1)[-1]
         out.append(
             Defect(
                 rank,
@@ -140,7 +141,7 @@ def incident_defects(cases: Sequence[Case], series: SeriesText) -> list[Defect]:
                 _where(file, fn),
                 f"{kind.replace('_', ' ').lower()} report ({workload})",
                 _short(case.message),
-                f"{series.test_command}  # guest: sh run.sh {workload}",
+                f"{series.test_command} --suite {where.replace('/', ':')}",
             )
         )
     return out
@@ -167,7 +168,8 @@ def subtest_defects(cases: Sequence[Case], series: SeriesText) -> list[Defect]:
                 _where(file, blame),
                 f"workload {workload}/{subtest}",
                 _short(_first_reason(diag) or case.message),
-                f"{series.test_command}  # guest: GMEM_ONLY={subtest} sh run.sh {workload}",
+                f"{series.test_command} --suite {path[0]}:{workload}"
+                f"  # one subtest, by hand: GMEM_ONLY={subtest} sh run.sh {workload}",
             )
         )
     return out
