@@ -338,6 +338,7 @@ def _boot_and_collect(
     ):
         if len(workloads) == 1:
             guest.name_isolated(case, workloads[0], death)
+            guest.verdicts_from_console(case, workloads[0], result.console)
         apply_xfail(case, series.config.xfail)
         _merge_suite(run, case)
     if plan.kunit and boot_id == 0:  # built-in suites print the same KTAP on every boot

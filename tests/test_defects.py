@@ -149,3 +149,9 @@ def test_report_takes_every_recorded_run_and_writes_the_readme_table(tmp_path: P
     tests = [a for p in sorted(runs.glob("test-*")) if p.is_dir() for a in ("--tests", str(p))]
     assert cli.main(["report", str(check), *tests, "--findings-md", str(target)]) == 0
     assert target.read_text() == readme.read_text()
+
+
+def test_a_row_merged_twice_names_each_finder_once() -> None:
+    row = defects.Defect(0, "crash", "2/7", "f()", "bug report (a); bug report (b)", "BUG", "r")
+    merged = defects._with_finder(row, "bug report (c); bug report (a)")
+    assert merged.found_by == "bug report (a); bug report (b); bug report (c)"

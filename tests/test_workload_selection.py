@@ -106,3 +106,52 @@ def test_a_wedged_workload_is_its_own_error_and_the_others_still_run(
         ("boot gmem:as_lifecycle", Status.ERROR),
         ("boot gmem:thp_race", Status.PASS),
     ]
+
+
+def test_a_workload_the_guest_took_with_it_gets_its_verdicts_from_the_kernel_log() -> None:
+    """The debug run's mmap_retry boot (recorded): all six subtests ran and logged their
+    verdicts, then the guest wedged before run.sh printed the workload's KTAP."""
+    from conftest import FIXTURES
+
+    from harness.cases import Status
+
+    recorded = FIXTURES / "findings" / "test-gmem-port-debug-full"
+    console = (recorded / "console-mmap_retry.log").read_text()
+    out = (recorded / "console-mmap_retry.out").read_text()
+    death = "guest wedged, boot ended"
+    (suite,) = guest.suite_results(out, ["gmem"], death)
+    guest.name_isolated(suite, "mmap_retry", death)
+    guest.verdicts_from_console(suite, "mmap_retry", console)
+    (workload,) = suite.children
+    assert workload.name == "mmap_retry" and workload.status is Status.ERROR
+    assert [(c.name, c.status) for c in workload.children] == [
+        ("first_candidate_refused", Status.FAIL),
+        ("window_of_five_refused", Status.FAIL),
+        ("window_full_enomem", Status.PASS),
+        ("noreplace_refused", Status.FAIL),
+        ("second_device_refuses", Status.FAIL),
+        ("both_devices_asked_again", Status.PASS),
+        ("(exit status)", Status.ERROR),  # the workload itself never finished
+    ]
+    assert all(c.properties.get(guest.FROM_CONSOLE) for c in workload.children[:6])
+
+
+def test_the_subtest_a_workload_died_in_is_crashed_and_other_suites_lines_are_ignored() -> None:
+    from harness.cases import Status
+
+    console = (
+        "[  1.0] # harness: start as_lifecycle\n"
+        "[  1.1] # gmem: subtest as_lifecycle/attach_detach_loop\n"
+        "[  2.0] # gmem: as_lifecycle/attach_detach_loop: not ok\n"
+        "[  2.1] # other: as_lifecycle/two_devices_every_order: ok\n"
+        "[  2.2] # gmem: subtest as_lifecycle/two_devices_every_order\n"
+    )
+    out = "# harness: suite gmem begin\nKTAP version 1\n1..1\n    KTAP version 1\n    1..6\n"
+    (suite,) = guest.suite_results(out, ["gmem"], "timed out")
+    guest.name_isolated(suite, "as_lifecycle", "timed out")
+    guest.verdicts_from_console(suite, "as_lifecycle", console)
+    subtests = suite.children[0].children
+    assert [(c.name, c.status, c.crashed) for c in subtests] == [
+        ("attach_detach_loop", Status.FAIL, False),
+        ("two_devices_every_order", Status.ERROR, True),
+    ]

@@ -141,10 +141,18 @@ def incident_defects(cases: Sequence[Case], series: SeriesText) -> list[Defect]:
                 _where(file, fn),
                 f"{kind.replace('_', ' ').lower()} report ({workload})",
                 _short(case.message),
-                f"{series.test_command} --suite {where.replace('/', ':')}",
+                _workload_reproducer(series.test_command, where),
             )
         )
     return out
+
+
+def _workload_reproducer(command: str, where: str) -> str:
+    """`--suite gmem:thp_race` boots that workload only; a console that never named its
+    suite (a direct boot) gives only the guest command."""
+    if "/" not in where:
+        return f"{command}  # guest: sh run.sh {where}"
+    return f"{command} --suite {where.replace('/', ':')}"
 
 
 def subtest_defects(cases: Sequence[Case], series: SeriesText) -> list[Defect]:
@@ -155,6 +163,10 @@ def subtest_defects(cases: Sequence[Case], series: SeriesText) -> list[Defect]:
         if case.placeholder or re.fullmatch(r"test-\d+", case.name):
             continue  # "not run"/"no result" stand-ins for a workload that died: its boot's
             # console incidents are the rows
+        if case.message.startswith("no result:"):
+            continue  # the same stand-in once named after its isolated workload
+        if case.properties.get("from_console"):
+            continue  # a bare verdict from the kernel log: no reason, no blame to place it
         if path[0].startswith(("console", "boot", "build", "apply", "kconfig")) or len(path) < 2:
             continue
         diag = case.details.splitlines()
@@ -229,15 +241,16 @@ def defects(
         key = (row.severity, row.where, signature(row.what))
         if key in merged:
             first = merged[key]
-            if row.found_by not in first.found_by:
-                merged[key] = _with_finder(first, row.found_by)
+            merged[key] = _with_finder(first, row.found_by)
             continue
         merged[key] = row
     return sorted(merged.values(), key=lambda d: (d.rank, d.patch or "9", d.where, d.what))
 
 
 def _with_finder(row: Defect, finder: str) -> Defect:
-    return Defect(row.rank, row.severity, row.patch, row.where, f"{row.found_by}; {finder}",
+    """`finder` (itself "a; b" when `row` comes from an earlier merge) named once each."""
+    names = list(dict.fromkeys([*row.found_by.split("; "), *finder.split("; ")]))
+    return Defect(row.rank, row.severity, row.patch, row.where, "; ".join(names),
                   row.what, row.reproducer)  # fmt: skip
 
 

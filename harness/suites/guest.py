@@ -210,6 +210,49 @@ def _flatten_doc(doc: Case) -> list[Case]:
     return doc.children if doc.children and not doc.name else [doc]
 
 
+# ktest.h's progress lines in the kernel log: "# gmem: subtest W/S", "# gmem: W/S: not ok"
+PROGRESS = re.compile(
+    r"\] # (?P<suite>[\w-]+): "
+    r"(?:subtest (?P<began>\S+)|(?P<ended>\S+): (?P<verdict>ok|not ok|skip))$"
+)
+FROM_CONSOLE = "from_console"  # property of a verdict read from the kernel log, not the KTAP
+VERDICTS = {"ok": Status.PASS, "not ok": Status.FAIL, "skip": Status.SKIP}
+
+
+def verdicts_from_console(suite: Case, workload: str, console: str) -> None:
+    """A workload whose KTAP the guest took with it (run.sh prints a workload's output only
+    when it ends; a wedge after its last subtest loses all of it): its subtests' verdicts
+    from the progress lines it wrote to the kernel log, the one it died in as crashed."""
+    case = next((c for c in suite.children if c.name == workload), None)
+    if case is None or case.status is not Status.ERROR:
+        return
+    # only stand-ins so far: placeholders and the test-N a nested plan promised
+    if any(not c.placeholder and not re.fullmatch(r"test-\d+", c.name) for c in case.children):
+        return
+    order: dict[str, Case] = {}
+    for line in console.splitlines():
+        m = PROGRESS.search(line.rstrip())
+        if m is None or m["suite"] != suite.name:
+            continue
+        name = m["began"] or m["ended"]
+        if not name.startswith(f"{workload}/"):
+            continue
+        sub = name.split("/", 1)[1]
+        if m["began"]:
+            order[sub] = Case(sub, Status.ERROR, case.message, crashed=True)
+        else:
+            verdict = f"{m['verdict']} (from the kernel log: the KTAP was lost with the guest)"
+            order[sub] = Case(sub, VERDICTS[m["verdict"]], verdict)
+        order[sub].properties[FROM_CONSOLE] = "1"
+    if not order:
+        return
+    finished = all(not c.crashed for c in order.values())
+    exit_case = Case("(exit status)", Status.ERROR, case.message, placeholder=True)
+    case.children = [*order.values(), *([exit_case] if finished else [])]
+    case.status = case.worst()
+    suite.status = suite.worst()
+
+
 def name_isolated(suite: Case, workload: str, death: str) -> Case:
     """A boot that ran one workload: its result is named after the workload even when
     it crashed before printing its own `ok`/`not ok` line, and says why it died."""
