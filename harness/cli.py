@@ -121,7 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--suite",
         action="append",
         default=[],
-        help="guest suite, kunit[:GLOB] or kselftest:DIR[/TEST]; the series' own tests are added",
+        help="guest suite (SUITE[:WORKLOAD,...]: only those), kunit[:GLOB] or "
+        "kselftest:DIR[/TEST]; the series' own tests are added",
     )
     test.add_argument(
         "--compare-base", action="store_true", help="run the same tests on the base; report changes"
@@ -160,7 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--tests",
         type=Path,
-        help="a `harness test` run: its defects join the mail's findings table",
+        action="append",
+        help="a `harness test` run: its defects join the mail's findings table (repeatable: "
+        "a normal and a debug run)",
     )
     report.add_argument(
         "--findings-md",

@@ -229,7 +229,7 @@ def _guest_stage(
         if case.status.is_bad:
             run.add(Case(case.name.removeprefix("build "), children=[case], status=case.status))
         elif suite:
-            built_suites.append(suite)
+            built_suites.append(guest.only(suite, plan.workloads.get(suite.name, ())))
     if not built_suites and not plan.kunit:
         return
     verdict = kvm.verdict(opts.cache)
@@ -292,7 +292,7 @@ def boot_batches(
 ) -> list[list[tuple[guest.BuiltSuite, tuple[str, ...]]]]:
     """Ordinary suites share one boot; an isolated suite gets one boot per workload."""
     Batch = list[tuple[guest.BuiltSuite, tuple[str, ...]]]
-    shared: Batch = [(s, ()) for s in suites if s.name not in isolate]
+    shared: Batch = [(s, s.workloads if s.subset else ()) for s in suites if s.name not in isolate]
     batches: list[Batch] = [shared] if shared else []
     for suite in suites:
         if suite.name in isolate:
@@ -346,6 +346,7 @@ def _boot_and_collect(
     ):
         if len(workloads) == 1:
             guest.name_isolated(case, workloads[0], death)
+            guest.verdicts_from_console(case, workloads[0], result.console)
         apply_xfail(case, series.config.xfail)
         _merge_suite(run, case)
     if plan.kunit and boot_id == 0:  # built-in suites print the same KTAP on every boot

@@ -222,3 +222,38 @@ def test_disk_full_mid_run_is_an_environment_error_with_an_error_case(
     (junit,) = runs.glob("*/junit.xml")
     text = junit.read_text()
     assert 'errors="1"' in text and "No space left on device" in text
+
+
+DIED = "echo '[  321.1] note: as_lifecycle[182] exited with preempt_count 3' >&2"
+
+
+def test_a_console_silent_after_a_task_died_holding_a_lock_ends_the_boot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The debug kernel's as_lifecycle: the oopsed task's spinlock stays held, the next
+    taker spins with interrupts off, nothing prints again until the boot's timeout."""
+    monkeypatch.setattr(vm, "SILENT_AFTER_DEATH_SECONDS", 1.0)
+    monkeypatch.setattr(vm, "SILENCE_POLL_SECONDS", 0.2)
+    wedge = f"{BOOTED}; {DIED}; sh -c 'sleep 300; :' {_token(tmp_path)} & wait"
+    started = time.monotonic()
+    result = _boot_with(tmp_path, monkeypatch, wedge, timeout=60)
+    assert time.monotonic() - started < 15  # not the 60 s timeout
+    assert result.status is Status.FAIL
+    assert result.reason == (
+        "guest wedged, boot ended: console silent after "
+        "'note: as_lifecycle[182] exited with preempt_count 3'"
+    )
+    assert _left_running(tmp_path) == []
+
+
+def test_a_guest_that_goes_on_printing_after_the_note_is_not_cut(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(vm, "SILENT_AFTER_DEATH_SECONDS", 1.0)
+    monkeypatch.setattr(vm, "SILENCE_POLL_SECONDS", 0.2)
+    # 3 s of output after the note, a line every 0.3 s: longer than the silence allowed
+    ticks = 'for i in 1 2 3 4 5 6 7 8 9 10; do echo "[  330.$i] tick" >&2; sleep 0.3; done'
+    goes_on = f"{BOOTED}; {DIED}; {ticks}; {KTAP}"
+    result = _boot_with(tmp_path, monkeypatch, goes_on, timeout=60)
+    assert result.status is Status.PASS, result.reason
+    assert "tick" in result.console.splitlines()[-1]

@@ -56,7 +56,12 @@ def test_rows_are_placed_and_ordered_by_severity() -> None:
     ]  # the hygiene warning is style, not a defect
     assert rows[0].found_by == "kasan report (as_lifecycle)"
     assert rows[1].what == "the device forgot"
-    assert rows[1].reproducer == "harness test x  # guest: GMEM_ONLY=loop sh run.sh as_lifecycle"
+    # `--suite SUITE:WORKLOAD` boots that workload only: the row's one-line reproducer
+    assert rows[0].reproducer == "harness test x --suite gmem:as_lifecycle"
+    assert rows[1].reproducer == (
+        "harness test x --suite gmem:as_lifecycle"
+        "  # one subtest, by hand: GMEM_ONLY=loop sh run.sh as_lifecycle"
+    )
 
 
 def test_the_same_defect_found_twice_is_one_row_naming_both() -> None:
@@ -99,6 +104,8 @@ def test_markdown_escapes_pipes_and_the_readme_markers_take_the_table() -> None:
 def test_reproducers_leave_out_where_the_run_wrote() -> None:
     argv = ["check", "patches/gmem-rfc-v1", "--out", "/tmp/x", "--cache=/c", "--base", "d"]
     assert findings_table.reproducer(argv) == ["check", "patches/gmem-rfc-v1", "--base", "d"]
+    ran = ["test", "p", "--suite", "gmem:mmap_retry,thp_race", "--kconfig", "debug.config"]
+    assert findings_table.reproducer(ran) == ["test", "p", "--kconfig", "debug.config"]
 
 
 def test_the_gmem_readme_table_is_the_one_the_recorded_runs_generate() -> None:
@@ -107,3 +114,44 @@ def test_the_gmem_readme_table_is_the_one_the_recorded_runs_generate() -> None:
     table = defects.markdown(findings_table.rows(runs / "check-gmem-rfc-v1", tests))
     readme = (Path(__file__).parents[1] / "guest-tests" / "gmem" / "README.md").read_text()
     assert findings_table.with_table(readme, table) == readme, "regenerate: see the README"
+
+
+def test_every_workload_blame_names_a_function_the_port_defines_or_changes() -> None:
+    """A KT_CASE_B blame is where a failing subtest's findings row points: a name the
+    series neither defines nor changes (a typo, a function of the base) has no place."""
+    import re
+
+    root = Path(__file__).parents[1]
+    port = sorted((root / "patches" / "gmem-rfc-v1-6.12").glob("000[1-9]-*.patch"))
+    series = defects.SeriesText(tuple((n, p.read_text()) for n, p in enumerate(port, 1)), 7)
+    blames = {
+        (src.stem, m[1], m[2])
+        for src in (root / "guest-tests" / "gmem" / "src").glob("*.c")
+        for m in re.finditer(r'KT_CASE_B\(t_(\w+), \d+, "(\w+)"\)', src.read_text())
+    }
+    assert len(blames) > 70  # all 16 workloads carry some
+    unplaced = [b for b in sorted(blames) if defects.locate(b[2], series) == ("", "")]
+    assert unplaced == []
+
+
+def test_report_takes_every_recorded_run_and_writes_the_readme_table(tmp_path: Path) -> None:
+    """The README's regenerate command: `--tests` once per recorded test run."""
+    import shutil
+
+    from harness import cli
+
+    runs = FIX / "findings"
+    check = tmp_path / "check"
+    shutil.copytree(runs / "check-gmem-rfc-v1", check)  # report writes its mail there
+    readme = Path(__file__).parents[1] / "guest-tests" / "gmem" / "README.md"
+    target = tmp_path / "README.md"
+    target.write_text(findings_table.with_table(readme.read_text(), "stale\n"))
+    tests = [a for p in sorted(runs.glob("test-*")) if p.is_dir() for a in ("--tests", str(p))]
+    assert cli.main(["report", str(check), *tests, "--findings-md", str(target)]) == 0
+    assert target.read_text() == readme.read_text()
+
+
+def test_a_row_merged_twice_names_each_finder_once() -> None:
+    row = defects.Defect(0, "crash", "2/7", "f()", "bug report (a); bug report (b)", "BUG", "r")
+    merged = defects._with_finder(row, "bug report (c); bug report (a)")
+    assert merged.found_by == "bug report (a); bug report (b); bug report (c)"

@@ -1,13 +1,20 @@
 #!/bin/sh
 # GMEM RFC guest tests.  Usage (cwd = build OUT dir): sh run.sh [WORKLOAD...]
 # Prints KTAP v1; each workload's subtests are nested (4 spaces).
-# Env: GMEM_TIMEOUT (seconds per workload, default 150).
+# Env: GMEM_TIMEOUT (seconds per workload, default 150; 600 on a KASAN kernel).
 
 cd "$(dirname "$0")" || exit 1
 OUT=$(pwd)
 TMP=${TMPDIR:-/tmp}/gmem-run.$$
 mkdir -p "$TMP"
 TIMEOUT=${GMEM_TIMEOUT:-150}
+# A KASAN kernel (kconfigs/debug.config) runs the workloads 2-3x slower under TCG: there
+# the subtests that keep ktest.h's default timeout (20 s) get 60 s and a workload 600 s,
+# unless GMEM_SUBTEST_TIMEOUT / GMEM_TIMEOUT say otherwise (the harness sets neither).
+if dmesg 2>/dev/null | grep -q 'KernelAddressSanitizer initialized'; then
+	export GMEM_SUBTEST_TIMEOUT="${GMEM_SUBTEST_TIMEOUT:-60}"
+	TIMEOUT=${GMEM_TIMEOUT:-600}
+fi
 
 if [ $# -gt 0 ]; then
 	WL="$*"

@@ -55,6 +55,14 @@ QEMU_KILLED = re.compile(r"^harness: QEMU was killed by signal (\d+)", re.M)
 KVM_FAILED = re.compile(rb"KVM internal error\. Suberror: \d+|kvm run failed[^\n]*")
 KVM_FAILED_GRACE_SECONDS = 1.0  # QEMU's register dump follows the line
 WEDGED_GRACE_SECONDS = 45.0
+# A task that oopsed holding a spinlock dies with it held (make_task_dead prints this
+# note and resets the count, not the lock). The next taker spins with interrupts off on
+# a 1-vCPU guest, so no stall or lockup detector can print: the console just stops
+# (the debug kernel's as_lifecycle, issue 15). The guest may also go on (a lock nobody
+# takes again), so the note alone ends nothing: a console silent this long after it does.
+DIED_LOCKED = re.compile(rb"note: \S+\[\d+\] exited with (?:preempt_count \d+|irqs disabled)")
+SILENT_AFTER_DEATH_SECONDS = 180.0
+SILENCE_POLL_SECONDS = 5.0
 PANIC_GRACE_SECONDS = 10.0
 HALT_GRACE_SECONDS = 2.0
 
@@ -203,14 +211,19 @@ def _watch_console(
     assert popen.stderr is not None
     watcher = pexpect.fdpexpect.fdspawn(popen.stderr.fileno(), logfile=console)
     panicked = halted = wedged = kvm_failed = False
-    patterns = [PANIC, HALTED, WEDGED, pexpect.EOF, KERNEL_UP, SUITE_BEGIN, KVM_FAILED]
+    patterns = [PANIC, HALTED, WEDGED, pexpect.EOF, KERNEL_UP, SUITE_BEGIN, KVM_FAILED, DIED_LOCKED]
+    silence = _Silence(console)
     while True:
         remaining = deadline - time.monotonic()
         try:
             if remaining <= 0:
                 raise pexpect.TIMEOUT("deadline")
-            index = watcher.expect(patterns, timeout=remaining)
+            index = watcher.expect(patterns, timeout=silence.poll(remaining))
         except pexpect.TIMEOUT:
+            if silence.wedged():
+                return Watch(panicked=panicked, halted=halted, wedged=True, kvm_failed=kvm_failed)
+            if time.monotonic() < deadline:
+                continue  # a poll of the console's silence, not the deadline
             # After a halt or panic the deadline is only the grace period: not a hang.
             ended = halted or panicked or wedged or kvm_failed
             return Watch(not ended, panicked, halted, wedged, kvm_failed)
@@ -233,6 +246,33 @@ def _watch_console(
         elif index == 2 and not wedged:
             wedged = True
             deadline = min(deadline, time.monotonic() + WEDGED_GRACE_SECONDS)
+        elif index == 7:
+            silence.start()
+
+
+class _Silence:
+    """After a DIED_LOCKED note: how long the console has not grown."""
+
+    def __init__(self, console: IO[bytes]) -> None:
+        self.console = console
+        self.watching = False
+        self.size = 0
+        self.since = 0.0
+
+    def start(self) -> None:
+        self.watching = True
+        self.size, self.since = self.console.tell(), time.monotonic()
+
+    def poll(self, remaining: float) -> float:
+        """The expect timeout: short polls while watching, else the whole deadline."""
+        return min(remaining, SILENCE_POLL_SECONDS) if self.watching else remaining
+
+    def wedged(self) -> bool:
+        if not self.watching:
+            return False
+        if self.console.tell() != self.size:  # pexpect logs what it read: it printed
+            self.size, self.since = self.console.tell(), time.monotonic()
+        return time.monotonic() - self.since >= SILENT_AFTER_DEATH_SECONDS
 
 
 def classify(
@@ -246,7 +286,11 @@ def classify(
     if watch.kvm_failed:  # with KVM off there is no such line; boot() retried under TCG
         return Status.ERROR, f"KVM failed in the guest: {_kvm_line(console)}"
     if watch.wedged and not watch.halted:
-        match = WEDGED.search(console.encode(errors="replace"))
+        raw = console.encode(errors="replace")
+        match = WEDGED.search(raw)
+        if match is None and (died := DIED_LOCKED.search(raw)):
+            note = died.group(0).decode(errors="replace")
+            return Status.FAIL, f"guest wedged, boot ended: console silent after '{note}'"
         headline = match.group(0).decode(errors="replace").strip() if match else "stall"
         return Status.FAIL, f"guest wedged, boot ended: {headline}"
     if watch.timed_out:

@@ -131,7 +131,8 @@ def incident_defects(cases: Sequence[Case], series: SeriesText) -> list[Defect]:
         frames = FRAME_RE.findall(f"{case.message}\n{case.details}")
         placed = next(((fn, *locate(fn, series)) for fn in frames if locate(fn, series)[0]), None)
         fn, patch, file = placed or (frames[0] if frames else "", "", "")
-        workload = case.properties.get("workload", "").rsplit("/", 1)[-1]
+        where = case.properties.get("workload", "")  # "gmem/thp_race"
+        workload = where.rsplit("/", 1)[-1]
         out.append(
             Defect(
                 rank,
@@ -140,10 +141,18 @@ def incident_defects(cases: Sequence[Case], series: SeriesText) -> list[Defect]:
                 _where(file, fn),
                 f"{kind.replace('_', ' ').lower()} report ({workload})",
                 _short(case.message),
-                f"{series.test_command}  # guest: sh run.sh {workload}",
+                _workload_reproducer(series.test_command, where),
             )
         )
     return out
+
+
+def _workload_reproducer(command: str, where: str) -> str:
+    """`--suite gmem:thp_race` boots that workload only; a console that never named its
+    suite (a direct boot) gives only the guest command."""
+    if "/" not in where:
+        return f"{command}  # guest: sh run.sh {where}"
+    return f"{command} --suite {where.replace('/', ':')}"
 
 
 def subtest_defects(cases: Sequence[Case], series: SeriesText) -> list[Defect]:
@@ -154,6 +163,10 @@ def subtest_defects(cases: Sequence[Case], series: SeriesText) -> list[Defect]:
         if case.placeholder or re.fullmatch(r"test-\d+", case.name):
             continue  # "not run"/"no result" stand-ins for a workload that died: its boot's
             # console incidents are the rows
+        if case.message.startswith("no result:"):
+            continue  # the same stand-in once named after its isolated workload
+        if case.properties.get("from_console"):
+            continue  # a bare verdict from the kernel log: no reason, no blame to place it
         if path[0].startswith(("console", "boot", "build", "apply", "kconfig")) or len(path) < 2:
             continue
         diag = case.details.splitlines()
@@ -167,7 +180,8 @@ def subtest_defects(cases: Sequence[Case], series: SeriesText) -> list[Defect]:
                 _where(file, blame),
                 f"workload {workload}/{subtest}",
                 _short(_first_reason(diag) or case.message),
-                f"{series.test_command}  # guest: GMEM_ONLY={subtest} sh run.sh {workload}",
+                f"{series.test_command} --suite {path[0]}:{workload}"
+                f"  # one subtest, by hand: GMEM_ONLY={subtest} sh run.sh {workload}",
             )
         )
     return out
@@ -227,15 +241,16 @@ def defects(
         key = (row.severity, row.where, signature(row.what))
         if key in merged:
             first = merged[key]
-            if row.found_by not in first.found_by:
-                merged[key] = _with_finder(first, row.found_by)
+            merged[key] = _with_finder(first, row.found_by)
             continue
         merged[key] = row
     return sorted(merged.values(), key=lambda d: (d.rank, d.patch or "9", d.where, d.what))
 
 
 def _with_finder(row: Defect, finder: str) -> Defect:
-    return Defect(row.rank, row.severity, row.patch, row.where, f"{row.found_by}; {finder}",
+    """`finder` (itself "a; b" when `row` comes from an earlier merge) named once each."""
+    names = list(dict.fromkeys([*row.found_by.split("; "), *finder.split("; ")]))
+    return Defect(row.rank, row.severity, row.patch, row.where, "; ".join(names),
                   row.what, row.reproducer)  # fmt: skip
 
 

@@ -20,7 +20,9 @@ from harness.review import defects
 
 BEGIN, END = "<!-- findings:begin -->", "<!-- findings:end -->"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]  # a run's argv is relative to the checkout
-LOCAL_OPTIONS = ("--out", "--cache")  # where that run wrote: not part of a reproducer
+# where that run wrote: not part of a reproducer; nor its --suite: a row's reproducer
+# names the one workload that shows it (defects: `--suite gmem:thp_race`)
+LOCAL_OPTIONS = ("--out", "--cache", "--suite")
 
 
 def series_text(meta: dict[str, Any], run_dir: Path) -> defects.SeriesText:

@@ -5,14 +5,15 @@ and one Case per suite parsed from the guest's output.
 A suite is guest-tests/<name>/ with a Makefile taking OUT=, KDIR=, KSRC= and
 producing OUT/run.sh (prints KTAP) and OUT/workloads (one name per line).
 Writes each suite's build under the run dir (guest/<name>/) and guest-build.log.
-Raises UserError for a suite guest-tests/ does not have.
+Raises UserError for a suite guest-tests/ does not have, or a workload (`SUITE:W1,W2`)
+that the suite's workloads list does not name.
 """
 
 from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from harness import proc, sandbox
@@ -32,6 +33,9 @@ class BuiltSuite:
     name: str
     out: Path
     workloads: tuple[str, ...]
+    # True: `SUITE:W1,W2` asked for these workloads only, so a shared boot names them
+    # (run.sh runs every workload when given none)
+    subset: bool = False
 
 
 def suite_dir(name: str) -> Path:
@@ -41,6 +45,27 @@ def suite_dir(name: str) -> Path:
         known += ["kunit[:GLOB]", "kselftest:DIR[/TEST]"]  # routed to brought.py, not here
         raise UserError(f"unknown guest suite '{name}' (known: {', '.join(known)})")
     return path
+
+
+def known_workloads(name: str, wanted: str) -> tuple[str, ...]:
+    """`wanted` (\"W1,W2\") checked against guest-tests/<name>/workloads before any build."""
+    listed = suite_dir(name) / "workloads"
+    lines = listed.read_text().splitlines() if listed.is_file() else []
+    # the same lines run.sh and the Makefile take: '#' comments and blank lines are not names
+    known = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    chosen = tuple(dict.fromkeys(w for w in wanted.split(",") if w))
+    unknown = [w for w in chosen if w not in known]
+    if not chosen or unknown:
+        raise UserError(
+            f"--suite {name}:{wanted}: no workload {', '.join(unknown) or 'named'} in {name} "
+            f"(known: {', '.join(known) or 'none: it has no workloads list'})"
+        )
+    return chosen
+
+
+def only(suite: BuiltSuite, workloads: tuple[str, ...]) -> BuiltSuite:
+    """The built suite cut down to the chosen workloads; all of them when none is chosen."""
+    return replace(suite, workloads=workloads, subset=True) if workloads else suite
 
 
 def build_suite(
@@ -183,6 +208,49 @@ def _subtests_from_log(case: Case, log: list[str]) -> None:
 def _flatten_doc(doc: Case) -> list[Case]:
     """A KTAP document parses as an unnamed top-level Case: its children are the tests."""
     return doc.children if doc.children and not doc.name else [doc]
+
+
+# ktest.h's progress lines in the kernel log: "# gmem: subtest W/S", "# gmem: W/S: not ok"
+PROGRESS = re.compile(
+    r"\] # (?P<suite>[\w-]+): "
+    r"(?:subtest (?P<began>\S+)|(?P<ended>\S+): (?P<verdict>ok|not ok|skip))$"
+)
+FROM_CONSOLE = "from_console"  # property of a verdict read from the kernel log, not the KTAP
+VERDICTS = {"ok": Status.PASS, "not ok": Status.FAIL, "skip": Status.SKIP}
+
+
+def verdicts_from_console(suite: Case, workload: str, console: str) -> None:
+    """A workload whose KTAP the guest took with it (run.sh prints a workload's output only
+    when it ends; a wedge after its last subtest loses all of it): its subtests' verdicts
+    from the progress lines it wrote to the kernel log, the one it died in as crashed."""
+    case = next((c for c in suite.children if c.name == workload), None)
+    if case is None or case.status is not Status.ERROR:
+        return
+    # only stand-ins so far: placeholders and the test-N a nested plan promised
+    if any(not c.placeholder and not re.fullmatch(r"test-\d+", c.name) for c in case.children):
+        return
+    order: dict[str, Case] = {}
+    for line in console.splitlines():
+        m = PROGRESS.search(line.rstrip())
+        if m is None or m["suite"] != suite.name:
+            continue
+        name = m["began"] or m["ended"]
+        if not name.startswith(f"{workload}/"):
+            continue
+        sub = name.split("/", 1)[1]
+        if m["began"]:
+            order[sub] = Case(sub, Status.ERROR, case.message, crashed=True)
+        else:
+            verdict = f"{m['verdict']} (from the kernel log: the KTAP was lost with the guest)"
+            order[sub] = Case(sub, VERDICTS[m["verdict"]], verdict)
+        order[sub].properties[FROM_CONSOLE] = "1"
+    if not order:
+        return
+    finished = all(not c.crashed for c in order.values())
+    exit_case = Case("(exit status)", Status.ERROR, case.message, placeholder=True)
+    case.children = [*order.values(), *([exit_case] if finished else [])]
+    case.status = case.worst()
+    suite.status = suite.worst()
 
 
 def name_isolated(suite: Case, workload: str, death: str) -> Case:

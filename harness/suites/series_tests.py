@@ -22,7 +22,7 @@ from harness.intake.series import Series
 from harness.readfiles import read_or_empty
 from harness.suites import kselftest, kunit
 from harness.suites.discover import SELFTESTS, Discovery, discover, listed_programs
-from harness.suites.guest import BuiltSuite, suite_dir
+from harness.suites.guest import BuiltSuite, known_workloads, suite_dir
 
 FRAGMENT_NAME = "discovered.config"
 KUNIT_PREFIX, KSELFTEST_PREFIX = kunit.SUITE_NAME, kselftest.SUITE_NAME
@@ -35,10 +35,12 @@ class Selection:
     guest: tuple[str, ...] = ()
     kunit_globs: tuple[str, ...] = ()  # "*" for a bare `kunit`
     kselftests: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    workloads: dict[str, tuple[str, ...]] = field(default_factory=dict)  # `SUITE:W1,W2`
 
 
 def select(names: tuple[str, ...]) -> Selection:
-    guest: list[str] = []
+    guest: dict[str, None] = {}
+    workloads: dict[str, tuple[str, ...]] = {}
     globs: list[str] = []
     selftests: dict[str, list[str]] = {}
     for name in names:
@@ -53,14 +55,18 @@ def select(names: tuple[str, ...]) -> Selection:
             if program:
                 programs.append(program)
         else:
-            suite_dir(name)  # a typo is refused here, not after a kernel build
-            guest.append(name)
+            suite_dir(kind)  # a typo is refused here, not after a kernel build
+            guest[kind] = None
+            if arg:
+                added = workloads.get(kind, ()) + known_workloads(kind, arg)
+                workloads[kind] = tuple(dict.fromkeys(added))
     # The kernel's kunit.filter_glob takes one glob: a second one is refused, not dropped.
     real = list(dict.fromkeys(g for g in globs if g != "*"))
     if len(real) > 1:
         given = " and ".join(f"--suite kunit:{g}" for g in real)
         raise UserError(f"{given}: KUnit runs one filter glob per boot; give one")
-    return Selection(tuple(guest), tuple(globs), {t: tuple(p) for t, p in selftests.items()})
+    kselftests = {t: tuple(p) for t, p in selftests.items()}
+    return Selection(tuple(guest), tuple(globs), kselftests, workloads)
 
 
 @dataclass(frozen=True)
@@ -73,6 +79,7 @@ class Plan:
     kunit_expected: bool = True  # False: no KUnit test in this kernel, silence is no error
     on: frozenset[str] = frozenset()  # options the base fragments turn on
     prebuilt: tuple[BuiltSuite, ...] = ()  # suites already built elsewhere, run as they are
+    workloads: dict[str, tuple[str, ...]] = field(default_factory=dict)  # `SUITE:W1,W2`
 
     @property
     def kunit(self) -> bool:
@@ -110,6 +117,7 @@ def plan(
         kselftests,
         kunit.cmdline(chosen.kunit_globs) if fragment else (),
         on=on,
+        workloads=chosen.workloads,
     )
 
 

@@ -134,12 +134,12 @@ static void t_no_stale_device_copy(struct kt *t)
 
 
 static const struct kt_case cases[] = {
-	KT_CASE(t_cpu_to_dev),
-	KT_CASE(t_dev_to_cpu),
-	KT_CASE(t_migrate_gup),
-	KT_CASE(t_no_stale_device_copy),
+	KT_CASE_B(t_cpu_to_dev, 0, "gm_dev_fault"),
+	KT_CASE_B(t_dev_to_cpu, 0, "gm_host_fault_locked"),
+	KT_CASE_B(t_migrate_gup, 0, "gm_host_fault_locked"),
+	KT_CASE_B(t_no_stale_device_copy, 0, "gm_host_fault_locked"),
 	KT_CASE(t_roundtrip),
-	KT_CASE(t_neighbours_intact),
+	KT_CASE_B(t_neighbours_intact, 0, "gm_dev_fault"),
 	{}
 };
 

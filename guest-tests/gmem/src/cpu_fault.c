@@ -101,11 +101,11 @@ static void t_many_vmas(struct kt *t)
 }
 
 static const struct kt_case cases[] = {
-	KT_CASE(t_write_read),
-	KT_CASE(t_read_fault_zero),
-	KT_CASE(t_rss_accounting),
-	KT_CASE(t_gup_fault),
-	KT_CASE(t_many_vmas),
+	KT_CASE_B(t_write_read, 0, "do_anonymous_page"),
+	KT_CASE_B(t_read_fault_zero, 0, "do_anonymous_page"),
+	KT_CASE_B(t_rss_accounting, 0, "do_anonymous_page"),
+	KT_CASE_B(t_gup_fault, 0, "do_anonymous_page"),
+	KT_CASE_B(t_many_vmas, 0, "do_anonymous_page"),
 	{}
 };
 

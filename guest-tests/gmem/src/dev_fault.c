@@ -133,13 +133,13 @@ static void t_fault_range(struct kt *t)
 }
 
 static const struct kt_case cases[] = {
-	KT_CASE(t_fault_nomap),
-	KT_CASE(t_fault_twice),
-	KT_CASE(t_fault_range),
-	KT_CASE(t_dev_write_read),
-	KT_CASE(t_fault_unmapped_gap),
-	KT_CASE(t_fault_beyond_top),
-	KT_CASE(t_fault_non_peer_shared),
+	KT_CASE_B(t_fault_nomap, 0, "gm_dev_fault"),
+	KT_CASE_B(t_fault_twice, 0, "gm_dev_fault"),
+	KT_CASE_B(t_fault_range, 0, "gm_dev_fault"),
+	KT_CASE_B(t_dev_write_read, 0, "gm_dev_fault"),
+	KT_CASE_B(t_fault_unmapped_gap, 0, "gm_dev_fault"),
+	KT_CASE_B(t_fault_beyond_top, 0, "gm_dev_fault"),
+	KT_CASE_B(t_fault_non_peer_shared, 0, "gm_dev_fault"),
 	{}
 };
 

@@ -179,12 +179,12 @@ static void t_parent_ok_after_child_exit(struct kt *t)
 }
 
 static const struct kt_case cases[] = {
-	KT_CASE(t_child_sees_cpu_pages),
-	KT_CASE(t_child_touches_new_pages),
-	KT_CASE(t_child_sees_device_page),
-	KT_CASE(t_child_not_attached),
-	KT_CASE(t_child_attach_own_as),
-	KT_CASE(t_parent_ok_after_child_exit),
+	KT_CASE_B(t_child_sees_cpu_pages, 0, "dup_mm"),
+	KT_CASE_B(t_child_touches_new_pages, 0, "dup_mm"),
+	KT_CASE_B(t_child_sees_device_page, 0, "dup_mm"),
+	KT_CASE_B(t_child_not_attached, 0, "dup_mm"),
+	KT_CASE_B(t_child_attach_own_as, 0, "dup_mm"),
+	KT_CASE_B(t_parent_ok_after_child_exit, 0, "exit_mmap"),
 	{}
 };
 

@@ -209,15 +209,15 @@ static void t_prefetch_other_thread(struct kt *t)
 }
 
 static const struct kt_case cases[] = {
-	KT_CASE(t_syscall_exists),
-	KT_CASE(t_invalid_args),
-	KT_CASE(t_huge_node_id),
-	KT_CASE(t_dontneed_cpu),
-	KT_CASE(t_dontneed_small_range),
-	KT_CASE(t_dontneed_device),
-	KT_CASE(t_prefetch),
-	KT_CASE(t_prefetch_bad_range),
-	KT_CASE(t_prefetch_other_thread),
+	KT_CASE_B(t_syscall_exists, 0, "sys_hmadvise"),
+	KT_CASE_B(t_invalid_args, 0, "sys_hmadvise"),
+	KT_CASE_B(t_huge_node_id, 0, "sys_hmadvise"),
+	KT_CASE_B(t_dontneed_cpu, 0, "hmadvise_do_eagerfree"),
+	KT_CASE_B(t_dontneed_small_range, 0, "hmadvise_do_eagerfree"),
+	KT_CASE_B(t_dontneed_device, 0, "hmadvise_do_eagerfree"),
+	KT_CASE_B(t_prefetch, 0, "hmadvise_do_prefetch"),
+	KT_CASE_B(t_prefetch_bad_range, 0, "hmadvise_do_prefetch"),
+	KT_CASE_B(t_prefetch_other_thread, 0, "hmadvise_do_prefetch"),
 	{}
 };
 

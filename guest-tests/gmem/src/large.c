@@ -105,7 +105,7 @@ static void t_teardown(struct kt *t)
 
 static const struct kt_case cases[] = {
 	KT_CASE_T(t_map_1g_sparse_cpu, 120),
-	KT_CASE_T(t_map_1g_sparse_device, 120),
+	KT_CASE_B(t_map_1g_sparse_device, 120, "gm_dev_fault"),
 	KT_CASE_T(t_map_4g_noreserve, 120),
 	KT_CASE_T(t_teardown, 180),
 	{}

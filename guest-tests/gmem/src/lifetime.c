@@ -181,11 +181,11 @@ static void t_detach_then_cpu(struct kt *t)
 }
 
 static const struct kt_case cases[] = {
-	KT_CASE_T(t_munmap_plain_when_attached, 20),
-	KT_CASE_T(t_peer_va_balanced, 20),
-	KT_CASE_T(t_munmap_no_slab_leak, 60),
-	KT_CASE_T(t_exit_no_leak, 300),
-	KT_CASE_T(t_exit_with_device_pages, 60),
+	KT_CASE_B(t_munmap_plain_when_attached, 20, "munmap_in_peer_devices"),
+	KT_CASE_B(t_peer_va_balanced, 20, "munmap_in_peer_devices"),
+	KT_CASE_B(t_munmap_no_slab_leak, 60, "free_gm_mappings"),
+	KT_CASE_B(t_exit_no_leak, 300, "vm_object_drop_locked"),
+	KT_CASE_B(t_exit_with_device_pages, 60, "unmap_gm_mappings_range"),
 	KT_CASE_T(t_detach_then_cpu, 30),
 	{}
 };

@@ -253,15 +253,15 @@ static void t_va_conflict_retry(struct kt *t)
 }
 
 static const struct kt_case cases[] = {
-	KT_CASE(t_no_device),
-	KT_CASE(t_attached_basic),
-	KT_CASE(t_plain_not_ps),
-	KT_CASE(t_huge_size_bits),
-	KT_CASE(t_hugetlb),
-	KT_CASE(t_shared_combo),
-	KT_CASE(t_fixed),
+	KT_CASE_B(t_no_device, 0, "mmap_region"),
+	KT_CASE_B(t_attached_basic, 0, "do_mmap"),
+	KT_CASE_B(t_plain_not_ps, 0, "do_mmap"),
+	KT_CASE_B(t_huge_size_bits, 0, "do_mmap"),
+	KT_CASE_B(t_hugetlb, 0, "do_mmap"),
+	KT_CASE_B(t_shared_combo, 0, "do_mmap"),
+	KT_CASE_B(t_fixed, 0, "mmap_region"),
 	KT_CASE(t_odd_lengths),
-	KT_CASE(t_va_conflict_retry),
+	KT_CASE_B(t_va_conflict_retry, 0, "mmap_region"),
 	{}
 };
 

@@ -118,10 +118,10 @@ static void t_flag_bit_unique(struct kt *t)
 }
 
 static const struct kt_case cases[] = {
-	KT_CASE(t_ps_present),
-	KT_CASE(t_ps_only_on_peer_shared),
-	KT_CASE(t_ps_remote),
-	KT_CASE(t_flag_bit_unique),
+	KT_CASE_B(t_ps_present, 0, "show_smap_vma_flags"),
+	KT_CASE_B(t_ps_only_on_peer_shared, 0, "show_smap_vma_flags"),
+	KT_CASE_B(t_ps_remote, 0, "show_smap_vma_flags"),
+	KT_CASE_B(t_flag_bit_unique, 0, "show_smap_vma_flags"),
 	{}
 };
 

@@ -158,11 +158,11 @@ static void t_unaligned_mapping(struct kt *t)
 }
 
 static const struct kt_case cases[] = {
-	KT_CASE(t_thp_backed),
+	KT_CASE_B(t_thp_backed, 0, "do_huge_pmd_anonymous_page"),
 	KT_CASE(t_unaligned_mapping),
-	KT_CASE(t_thp_dev_read),
-	KT_CASE(t_thp_dev_write_cpu_read),
-	KT_CASE_T(t_thp_no_leak, 240),
+	KT_CASE_B(t_thp_dev_read, 0, "gm_dev_fault"),
+	KT_CASE_B(t_thp_dev_write_cpu_read, 0, "gm_host_fault_locked"),
+	KT_CASE_B(t_thp_no_leak, 240, "do_huge_pmd_anonymous_page"),
 	{}
 };
 

@@ -178,9 +178,9 @@ static void t_device_same_pages(struct kt *t)
 }
 
 static const struct kt_case cases[] = {
-	KT_CASE_T(t_cpu_interleaved, 120),
-	KT_CASE_T(t_cpu_same_pages, 120),
-	KT_CASE_T(t_device_same_pages, 120),
+	KT_CASE_B(t_cpu_interleaved, 120, "do_anonymous_page"),
+	KT_CASE_B(t_cpu_same_pages, 120, "do_anonymous_page"),
+	KT_CASE_B(t_device_same_pages, 120, "gm_dev_fault"),
 	KT_CASE_T(t_cpu_and_device, 120),
 	{}
 };

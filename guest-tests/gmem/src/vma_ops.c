@@ -251,13 +251,13 @@ static void t_split_flags(struct kt *t)
 static const struct kt_case cases[] = {
 	KT_CASE(t_madvise_misc),
 	KT_CASE(t_mprotect),
-	KT_CASE(t_mprotect_dev_page),
+	KT_CASE_B(t_mprotect_dev_page, 0, "gm_host_fault_locked"),
 	KT_CASE(t_mremap_grow),
 	KT_CASE_T(t_mremap_move_dev_page, 30),
 	KT_CASE_T(t_munmap_partial, 30),
-	KT_CASE_T(t_munmap_dev_pages, 30),
+	KT_CASE_B(t_munmap_dev_pages, 30, "munmap_in_peer_devices"),
 	/* last: these free pages that are still mapped (memory corruption) */
-	KT_CASE(t_madv_dontneed),
+	KT_CASE_B(t_madv_dontneed, 0, "unmap_gm_mappings_range"),
 	KT_CASE(t_split_flags),
 	KT_CASE_T(t_dontneed_neighbour_vma, 120),
 	{}

@@ -88,7 +88,7 @@ static void t_random_mix(struct kt *t)
 }
 
 static const struct kt_case cases[] = {
-	KT_CASE(t_madv_dontneed_dev),
+	KT_CASE_B(t_madv_dontneed_dev, 0, "unmap_gm_mappings_range"),
 	KT_CASE(t_random_mix),
 	{}
 };
