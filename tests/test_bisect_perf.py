@@ -224,3 +224,56 @@ def test_a_resumed_perf_bisection_keeps_each_step_s_stated_confidence(tmp_path: 
     assert replaying.replayed == len(live.steps)
     assert replayed.confidence == live.confidence < 1.0
     assert [s.detail for s in replayed.steps] == [s.detail for s in live.steps]
+
+
+def test_the_perf_bisection_end_to_end_with_compare_s_sides_and_boots_simulated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """command.bisect on the bisect-perf fixture, compare's build_side and boot_once
+    replaced by kernels whose pf1 drops 21 % from 2/3 on: the culprit, 4 builds, the pool
+    in RUN/steps/k0/boots.jsonl, the summary's method and every step's measurement."""
+    from harness import proc
+    from harness.bisection import command, perf_oracle
+    from harness.compare import sides
+    from harness.suites.guest import BuiltSuite
+
+    fixture = Path(__file__).parent.parent / "patches" / "fixtures" / "bisect-perf"
+    built: list[int] = []
+    rng = random.Random(1)
+
+    class Slot:
+        def build_dir(self, key: str) -> Path:
+            return tmp_path / "build"
+
+        def release(self) -> None:
+            pass
+
+    def build_side(ws: object, spec: sides.SideSpec, *_: object) -> sides.BuiltSide:
+        k = len(spec.series.patches) if spec.series is not None else 0
+        built.append(k)
+        return sides.BuiltSide(spec, Path(f"/k{k}"), BuiltSuite("bench", tmp_path, ()), "c", 1.0)
+
+    def boot_once(plan: object, side: sides.BuiltSide, label: Side, index: int, where: Path):
+        slow = int(str(side.kernel)[2:]) >= 2
+        value = rng.gauss(118000 if slow else 150000, 300)
+        return sample(value, label, index), None
+
+    monkeypatch.setattr(proc, "require", lambda tools: None)
+    monkeypatch.setattr(sides, "open_workspace", lambda r: sides.Workspace(None, Slot(), []))  # type: ignore[arg-type]
+    monkeypatch.setattr(sides, "build_side", build_side)
+    monkeypatch.setattr(perf_oracle.compare_boots, "boot_once", boot_once)
+    monkeypatch.setattr(perf_oracle.kvm, "verdict", lambda cache: argparse.Namespace(usable=False))
+    argv = ["bisect", str(fixture), "--bad-when", f"metric:{NAME}", "--out", str(tmp_path)]
+    args = _args(*argv[1:])
+    rc = command.bisect(request.from_args(args, argv, tmp_path / "cache"))
+    (run_dir,) = tmp_path.glob("bisect-*")
+    summary = (run_dir / "summary.md").read_text()
+    assert rc == 0 and "first bad patch: 2/3 mm: planted regression" in summary
+    assert built == [3, 0, 1, 2]  # the bad end, the good end, then the halving
+    assert (
+        "Mann-Whitney U (exact, two-sided" in summary and "18 boots (7 of the good end" in summary
+    )
+    assert len((run_dir / "steps" / "k0" / "boots.jsonl").read_text().splitlines()) == 7
+    assert "n=7/3" in summary and "worse" in summary  # 2/3's step: the pool of 7, 3 boots
+    assert "harness compare " in (run_dir / "reproduce.sh").read_text()
+    assert "--bench pf1" in (run_dir / "reproduce.sh").read_text()

@@ -276,8 +276,11 @@ def write_reproducer(b: Bisection, k: int) -> None:
     yaml = series.path / "series.yaml" if series.path.is_dir() else None
     if yaml is not None and yaml.exists():
         (where / "series.yaml").write_bytes(yaml.read_bytes())
-    argv = ["harness", "test", str(where)]
     r = b.request
+    argv = ["harness", "test", str(where)]
+    if r.perf is not None:  # the slowdown: compare the culprit's series with the base
+        argv = ["harness", "compare", str(where), "--bench", r.perf.bench]
+        argv += ["--threshold", f"{r.perf.threshold:g}", "--reps", str(r.reps)]
     argv += ["--tree", str(r.tree)] if r.tree else (["--base", r.base] if r.base else [])
     for fragment in r.kconfig:
         argv += ["--kconfig", fragment]

@@ -160,6 +160,7 @@ class PerfOracle:
         self.boots += 1
         self.note(f"boot {self.boots}: {self.candidates.label(k)} #{index}")
         sample, _ = compare_boots.boot_once(self._boot_plan(), built.side, label, index, where)
+        where.mkdir(parents=True, exist_ok=True)
         compare_boots.append_jsonl(where / "boots.jsonl", sample)
         return sample
 
