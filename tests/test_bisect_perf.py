@@ -261,6 +261,8 @@ def test_the_perf_bisection_end_to_end_with_compare_s_sides_and_boots_simulated(
     monkeypatch.setattr(proc, "require", lambda tools: None)
     monkeypatch.setattr(sides, "open_workspace", lambda r: sides.Workspace(None, Slot(), []))  # type: ignore[arg-type]
     monkeypatch.setattr(sides, "build_side", build_side)
+    applied: list[str] = []
+    monkeypatch.setattr(sides, "check_applies", lambda ws, specs, d: applied.append(specs[0].label))
     monkeypatch.setattr(perf_oracle.compare_boots, "boot_once", boot_once)
     monkeypatch.setattr(perf_oracle.kvm, "verdict", lambda cache: argparse.Namespace(usable=False))
     argv = ["bisect", str(fixture), "--bad-when", f"metric:{NAME}", "--out", str(tmp_path)]
@@ -270,6 +272,7 @@ def test_the_perf_bisection_end_to_end_with_compare_s_sides_and_boots_simulated(
     summary = (run_dir / "summary.md").read_text()
     assert rc == 0 and "first bad patch: 2/3 mm: planted regression" in summary
     assert built == [3, 0, 1, 2]  # the bad end, the good end, then the halving
+    assert applied == ["fixture-bisect-perf"]  # the whole series, once, before a build
     assert (
         "Mann-Whitney U (exact, two-sided" in summary and "18 boots (7 of the good end" in summary
     )

@@ -119,6 +119,11 @@ class PerfOracle:
     def _workspace(self) -> sides.Workspace:
         if self.workspace is None:
             self.workspace = sides.open_workspace(self.compare)
+            # compare's build_side does not look at the apply: a series that does not apply
+            # is bad input, said before a build (when all of it applies, every prefix does).
+            whole = sides.SideSpec(Side.B, self.series, self.series.name, "")
+            self.steps_dir.mkdir(parents=True, exist_ok=True)
+            sides.check_applies(self.workspace, [whole], self.steps_dir)
         return self.workspace
 
     def _build(self, k: int) -> PerfBuilt:
