@@ -162,8 +162,34 @@ def test_series(series: Series, opts: TestOptions) -> RunDir:
     return prepared.run
 
 
+def build_and_boot(
+    series: Series, opts: TestOptions, prepared: Prepared, boot: bool = True
+) -> series_tests.Plan | None:
+    """`harness test` after the apply stage: configure, build, guest suites, boots (not
+    with boot=False), each result in prepared.run. The slot stays held (the caller releases
+    it): harness bisect boots the same kernel again with boot_again. Returns the test plan
+    (None: the series did not apply)."""
+    return _after_apply(series, opts, prepared, boot=boot)
+
+
+def boot_again(
+    series: Series,
+    opts: TestOptions,
+    run: RunDir,
+    build: make.BuildSpec,
+    kernel: Path,
+    plan: series_tests.Plan,
+) -> None:
+    """The guest stage once more, into `run`, on a kernel build_and_boot built in `build`."""
+    _guest_stage(series, opts, run, build, kernel, plan)
+
+
 def _after_apply(
-    series: Series, opts: TestOptions, prepared: Prepared, plan: series_tests.Plan | None = None
+    series: Series,
+    opts: TestOptions,
+    prepared: Prepared,
+    plan: series_tests.Plan | None = None,
+    boot: bool = True,
 ) -> series_tests.Plan | None:
     run, src = prepared.run, prepared.worktree.path
     if not prepared.applied:
@@ -204,7 +230,7 @@ def _after_apply(
             " ".join(make.make_argv(build)),
         ],
     )
-    if built.kernel is not None:
+    if built.kernel is not None and boot:
         _guest_stage(series, opts, run, build, built.kernel, plan)
     return plan
 

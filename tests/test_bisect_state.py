@@ -198,3 +198,66 @@ def test_the_review_mail_carries_the_first_bad_patch_sentence() -> None:
     mail = report.email_text(meta, [])
     assert "first bad patch: 3/5 proc: check (confirmed, confidence 1.000, 4 builds)" in mail
     assert "first bad" not in report.email_text({"subject": "[PATCH 0/5] x"}, [])
+
+
+class RangeSim:
+    """Stands in for SeriesOracle in range mode: commit 3 of the range breaks the build
+    elsewhere, commits >= 5 WARN, and the bad end with the culprit reverted is clean."""
+
+    ranks: dict[str, int] = {}
+
+    def __init__(self, candidates: object, opts: object, predicate: object, note: object) -> None:
+        self.candidates, self.opts, self.predicate = candidates, opts, predicate
+        self.built: dict[int, object] = {}
+        self.excerpts: dict[int, str] = {}
+
+    def __call__(self, k: int) -> Outcome:
+        series = self.candidates.series_of(k)  # type: ignore[attr-defined]
+        if series.patches:  # the revert on top of the bad end
+            return Outcome(Kind.GOOD)
+        rank = self.ranks[series.base_commit]
+        if rank == 3:
+            return Outcome(Kind.SKIP, "build: fs/proc/harness_other.c:2: error: 'x' undeclared")
+        if rank >= 5:
+            self.predicate.target = SIG  # type: ignore[attr-defined]
+            self.excerpts[k] = "WARNING: CPU: 0 PID: 1 at fs/proc/harness_bisect.c:18"
+            return Outcome(Kind.BAD, SIG)
+        return Outcome(Kind.GOOD)
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_range_end_to_end_skips_the_build_break_reverts_and_writes_its_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """command.bisect in range mode on a real git repo, the oracle simulated: 5/6 named with
+    3/6 skipped, bisect.log in git bisect log form, the revert check passes, and the
+    culprit is a mail with a base-commit: trailer that reproduce.sh tests on --tree."""
+    from harness import proc
+    from harness.bisection import command
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _git(repo, "init", "-q", "-b", "main")
+    shas = [_commit(repo, "good")] + [_commit(repo, f"c{i}") for i in range(1, 7)]
+    RangeSim.ranks = {sha: rank for rank, sha in enumerate(shas)}
+    monkeypatch.setattr(proc, "require", lambda tools: None)
+    monkeypatch.setattr(git_range, "SeriesOracle", RangeSim)
+    argv = ["bisect", "--tree", str(repo), "--good", shas[0], "--bad", shas[6], "--repeats", "1"]
+    args = _args(tree=repo, good=shas[0], bad=shas[6], repeats=1, out=tmp_path / "out")
+    rc = command.bisect(request.from_args(args, argv, tmp_path / "cache"))
+    (run_dir,) = (tmp_path / "out").glob("bisect-*")
+    saved = state.load(run_dir)
+    assert rc == 0 and saved["result"]["culprit"] == 5
+    assert [s["candidate"] for s in saved["steps"] if s["kind"] == "skip"] == [3]
+    log = (run_dir / "bisect.log").read_text()
+    assert f"git bisect skip {shas[3]}" in log and f"# first bad commit: [{shas[5]}] add c5" in log
+    assert saved["revert"] == "passes 1/1"
+    mail = (run_dir / "culprit" / "0001.patch").read_text()
+    assert f"base-commit: {shas[4]}" in mail and "Subject: [PATCH] add c5" in mail
+    assert (
+        f"harness test {run_dir / 'culprit'} --tree {repo}"
+        in (run_dir / "reproduce.sh").read_text()
+    )
+    assert "does not build: build: fs/proc/harness_other.c" in (run_dir / "summary.md").read_text()

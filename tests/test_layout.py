@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 HARNESS = Path(__file__).parent.parent / "harness"
@@ -97,3 +98,15 @@ def test_no_command_imports_a_later_command() -> None:
 def test_every_command_package_is_in_the_ordering() -> None:
     packages = {p.name for p in HARNESS.iterdir() if (p / "__init__.py").exists()}
     assert packages - set(STAGES) - set(COMMANDS) == set()
+
+
+def test_no_module_reaches_into_the_pipeline_s_private_functions() -> None:
+    """The commands use pipeline's public stages (build_and_boot, boot_again, ...): its
+    private functions can change under them (another engineer's --jobs in _guest_stage)."""
+    private = re.compile(r"\bpipeline\._[a-z]")
+    wrong = [
+        str(module.relative_to(HARNESS))
+        for module in HARNESS.rglob("*.py")
+        if module.name != "pipeline.py" and private.search(module.read_text())
+    ]
+    assert wrong == []

@@ -151,3 +151,27 @@ def test_a_range_with_an_unrelated_build_break_that_is_skipped(tmp_path: Path) -
     assert f"git bisect skip {commits[3]}" in log
     assert f"# first bad commit: [{commits[5]}]" in log
     assert state["revert"].startswith(("passes", "skipped"))
+
+
+@SLOW
+def test_perf_mode_names_the_patch_that_plants_the_slowdown(tmp_path: Path) -> None:
+    """bisect-perf: 2/3 is planted-slow's extra work on every 4 KiB anonymous fault, 1/3
+    and 3/3 are comments. Each step's boots are compare's (pf1 under icount), judged
+    against the good end's pool: 2 builds for the ends + 2 steps, 18 boots."""
+    metric = "pf1.thp_never.pages_per_s"
+    rc, run_dir, state = bisect(
+        "patches/fixtures/bisect-perf", tmp_path, "--bad-when", f"metric:{metric}"
+    )
+    result = state["result"]
+    assert result["culprit"] == 2, result
+    assert result["builds"] <= builds_allowed(3)
+    assert rc == (0 if result["verdict"] == "confirmed" else 1)
+    steps = {s["candidate"]: s for s in state["steps"]}
+    assert steps[3]["role"] == "bad end" and "worse" in steps[3]["detail"]
+    assert steps[1]["kind"] == "good" and steps[2]["kind"] == "bad"
+    for step in state["steps"]:
+        assert step["stated"] is not None and 0 < step["stated"] <= 1
+    assert result["confidence"] == pytest.approx(math.prod(s["stated"] for s in state["steps"]))
+    pool = (run_dir / "steps" / "k0" / "boots.jsonl").read_text().splitlines()
+    assert len(pool) == 5 + 2  # the ends' 5, one fresh boot per step
+    assert "Mann-Whitney" in (run_dir / "summary.md").read_text()

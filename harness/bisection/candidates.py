@@ -6,7 +6,8 @@ Outcome per call; RUN/steps/kK-*/ holds each candidate's `harness test` run dir 
 build.log, console.log, junit.xml), RUN/steps/kK-*/repeat-N-*/ its repeated boots.
 The candidate's slot (worktree + build dir) is held while its runs go on and released
 before the next candidate takes one: the same warm build dir, so neighbouring prefixes
-rebuild incrementally (tree/mtimes keeps the unchanged files' mtimes). A build result is
+rebuild incrementally (tree/mtimes keeps the unchanged files' mtimes). The stages are
+pipeline.build_and_boot and pipeline.boot_again, harness test's own. A build result is
 kept per candidate: a run after the first only boots again, and a candidate that did not
 build (or needs no boot) is judged from its build, which make repeats exactly.
 Errors: UserError/EnvError from the stages (bad --base, missing tool).
@@ -122,14 +123,16 @@ class SeriesOracle:
         self.note(f"candidate {self.candidates.label(k)}: apply, build, boot")
         prepared = pipeline.apply_stage(series, opts)
         self.current = k
-        # _after_apply is `harness test`'s configure/build/boot, run in the slot the
-        # apply stage took; the slot stays held for the candidate's repeats.
-        plan = pipeline._after_apply(series, opts, prepared)
+        # `harness test`'s configure/build/boot, in the slot the apply stage took; the slot
+        # stays held for the candidate's repeats.
+        # A build failure is bisected: what the boot does cannot change the answer.
+        boot = not self.predicate.build_only
+        plan = pipeline.build_and_boot(series, opts, prepared, boot=boot)
         suites = prepared.run.suites
         build_case = next((c for c in suites if c.name == "build"), None)
         bdir = self._build_dir(series, opts, prepared, plan)
         built = bdir is not None and build_case is not None and not build_case.status.is_bad
-        sha = _vmlinux_sha(bdir) if built and bdir else ""
+        sha = vmlinux_sha(bdir) if built and bdir else ""
         self.built[k] = Built(prepared, plan, observe(suites), build_case, sha)
 
     def _boot_again(self, k: int, known: Built) -> Observation:
@@ -142,8 +145,7 @@ class SeriesOracle:
         assert bdir is not None
         build = make.BuildSpec(known.prepared.worktree.path, bdir, self.opts.jobs)
         self.note(f"candidate {self.candidates.label(k)}: boot {known.runs}")
-        # `harness test`'s guest stage again on the kernel the first run built.
-        pipeline._guest_stage(series, self.opts, run, build, make_kernel(bdir), known.plan)
+        pipeline.boot_again(series, self.opts, run, build, make_kernel(bdir), known.plan)
         return observe(run.suites)
 
     def _build_dir(
@@ -171,7 +173,7 @@ def make_kernel(bdir: Path) -> Path:
     return bdir / "arch/x86/boot/bzImage"
 
 
-def _vmlinux_sha(bdir: Path) -> str:
+def vmlinux_sha(bdir: Path) -> str:
     """The built vmlinux's digest: a culprit whose vmlinux equals its parent's changed
     nothing the kernel runs (the failure came from elsewhere)."""
     vmlinux = bdir / "vmlinux"

@@ -23,9 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from harness import proc
+from harness.bisection import perf, summary
 from harness.bisection import state as saved
-from harness.bisection import summary
 from harness.bisection.candidates import Candidates, SeriesOracle, series_candidates
+from harness.bisection.perf_oracle import PerfOracle
 from harness.bisection.request import BisectRequest
 from harness.bisection.search import (
     InfraAborted,
@@ -62,7 +63,7 @@ class Bisection:
     state: dict[str, Any]
     candidates: Candidates
     predicate: Predicate
-    oracle: SeriesOracle
+    oracle: SeriesOracle | PerfOracle
     culprit_of: Callable[[int, str], summary.Culprit]
 
 
@@ -102,7 +103,11 @@ def series_bisection(request: BisectRequest) -> Bisection:
     run, state = open_run(request, series.name)
     predicate.target = state["target"]
     candidates = series_candidates(series)
-    oracle = SeriesOracle(candidates, test_options(request, run, request.tree), predicate, note)
+    oracle: SeriesOracle | PerfOracle
+    if request.perf is not None:  # --bad-when metric:NAME: compare's sides, boots, statistics
+        oracle = PerfOracle(series, candidates, request, run.path / "steps", request.perf, note)
+    else:
+        oracle = SeriesOracle(candidates, test_options(request, run, request.tree), predicate, note)
     run.meta.update(series=series.name, subject=series.subject, message_id=series.message_id)
 
     def culprit_of(k: int, excerpt: str) -> summary.Culprit:
@@ -119,7 +124,9 @@ def print_plan(b: Bisection) -> None:
     n, spec = b.candidates.count, b.request.search
     steps = math.ceil(math.log2(n + 1))
     boots = (
-        "no boots (a build failure)"
+        perf.plan_text(b.request.perf, steps)
+        if b.request.perf is not None
+        else "no boots (a build failure)"
         if b.predicate.build_only
         else (
             f"boots: {spec.end_runs} of the bad end (to estimate p), then up to "
@@ -209,7 +216,9 @@ def write_outputs(b: Bisection, result: SearchResult) -> summary.Culprit | None:
     for case in summary.step_cases(result, b.candidates.label):
         b.run.add(case)
     b.run.add(summary.verdict_case(result, culprit, mode))
-    text = summary.summary_markdown(result, culprit, b.candidates.label, mode)
+    text = summary.summary_markdown(
+        result, culprit, b.candidates.label, mode, method_text(b, result)
+    )
     extra = findings(b, result)
     if extra:
         text += "\n## Findings\n\n" + "\n".join(f"- {f}" for f in extra) + "\n"
@@ -232,6 +241,24 @@ def write_outputs(b: Bisection, result: SearchResult) -> summary.Culprit | None:
     return culprit
 
 
+def method_text(b: Bisection, result: SearchResult) -> list[str]:
+    """How "bad" was decided, and what it cost: the summary's paragraph under the culprit."""
+    spec = b.request.perf
+    if spec is None or not isinstance(b.oracle, PerfOracle):
+        return summary.repeat_method(result)
+    pool = len(b.oracle.pool)
+    return [
+        f"Perf mode: bad when {spec.metric} is worse than the good end beyond ±"
+        f"{spec.threshold:g}%: Mann-Whitney U (exact, two-sided, the boot the replicate) "
+        f"and `harness compare`'s verdict at alpha {spec.alpha:g}; inconclusive steps got "
+        f"more boots up to {spec.max_boots}, then count as skips. Step confidence: bad 1 - p, "
+        f"good 1 - p of the one-sided non-inferiority test; overall confidence "
+        f"{result.confidence:.3f}.",
+        f"{result.builds} builds, {b.oracle.boots} boots ({pool} of the good end in its "
+        f"pool), {sum(s.seconds for s in result.steps):.0f}s in the steps.",
+    ]
+
+
 def write_reproducer(b: Bisection, k: int) -> None:
     """RUN/culprit/: the series up to the culprit; reproduce.sh tests it with the same
     options (a flaky failure shows in a share p of the runs)."""
@@ -249,8 +276,11 @@ def write_reproducer(b: Bisection, k: int) -> None:
     yaml = series.path / "series.yaml" if series.path.is_dir() else None
     if yaml is not None and yaml.exists():
         (where / "series.yaml").write_bytes(yaml.read_bytes())
-    argv = ["harness", "test", str(where)]
     r = b.request
+    argv = ["harness", "test", str(where)]
+    if r.perf is not None:  # the slowdown: compare the culprit's series with the base
+        argv = ["harness", "compare", str(where), "--bench", r.perf.bench]
+        argv += ["--threshold", f"{r.perf.threshold:g}", "--reps", str(r.reps)]
     argv += ["--tree", str(r.tree)] if r.tree else (["--base", r.base] if r.base else [])
     for fragment in r.kconfig:
         argv += ["--kconfig", fragment]

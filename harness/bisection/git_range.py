@@ -134,6 +134,7 @@ def after_search(b: Bisection, result: SearchResult, note: Callable[[str], None]
         return
     revert = revert_series(b, commits[result.culprit], commits[-1])
     single = Candidates(0, lambda k: revert, lambda k: f"{commits[-1].sha[:12]} + revert")
+    assert isinstance(b.oracle, SeriesOracle)  # perf mode is series mode only (request.py)
     oracle = SeriesOracle(single, b.oracle.opts, b.predicate, note)
     try:
         step = evaluate(oracle, 0, result.runs_for_good, b.request.search)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from harness.errors import UserError
 
 if TYPE_CHECKING:  # `harness --help` builds this parser: the search loads when a bisect runs
+    from harness.bisection.perf import PerfSpec
     from harness.bisection.search import SearchSpec
 
 
@@ -36,6 +37,9 @@ class BisectRequest:
     bad: str = ""
     first_parent: bool = False
     resume: Path | None = None
+    perf: PerfSpec | None = None  # --bad-when metric:NAME (perf mode)
+    reps: int = 3  # perf mode: inner repetitions per benchmark and boot
+    warmup: int = 1
 
     @property
     def mode(self) -> str:
@@ -66,6 +70,43 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--min-confidence", type=float, default=0.9, help="overall confidence to confirm"
     )
     p.add_argument("--resume", type=Path, default=None, help="continue the bisection in RUN")
+    perf = p.add_argument_group("perf mode (--bad-when metric:NAME, a `harness compare` metric)")
+    perf.add_argument("--threshold", type=float, default=5.0, help="percent change that is bad")
+    perf.add_argument("--boots", type=int, default=3, help="candidate boots per step, at least")
+    perf.add_argument("--end-boots", type=int, default=5, help="boots of each end at the start")
+    perf.add_argument(
+        "--max-boots", type=int, default=8, help="candidate boots per step at most (the budget)"
+    )
+    perf.add_argument("--reps", type=int, default=3, help="inner repetitions per boot")
+    perf.add_argument("--warmup", type=int, default=1, help="untimed repetitions before them")
+
+
+def perf_spec(args: argparse.Namespace, mode_is_series: bool) -> PerfSpec | None:
+    """--bad-when metric:NAME's settings, checked: a benchmark guest-tests/bench has, a
+    series (not a range), and boots that can reach p < 0.05 at all."""
+    kind, _, name = args.bad_when.partition(":")
+    if kind != "metric" or not name:
+        return None
+    from harness.bisection.perf import PerfSpec
+    from harness.bisection.signature import parse_predicate
+    from harness.compare.request import known_benches
+
+    parse_predicate(args.bad_when)  # NAME's form
+    spec = PerfSpec(name, args.threshold, 0.05, args.boots, args.end_boots, args.max_boots)
+    known = known_benches()
+    if spec.bench not in known:
+        raise UserError(
+            f"--bad-when {args.bad_when}: no benchmark '{spec.bench}' in guest-tests/bench "
+            f"(known: {', '.join(known)})"
+        )
+    if not mode_is_series:
+        raise UserError("bisect: perf mode (metric:) bisects a series, not a range")
+    if not 0 < spec.threshold < 100 or args.reps < 1 or args.warmup < 0:
+        raise UserError("bisect: 0 < --threshold < 100, --reps >= 1, --warmup >= 0")
+    # 4 boots a side is the fewest at which an exact two-sided MW p can be < 0.05.
+    if spec.boots < 3 or spec.end_boots < 4 or spec.max_boots < spec.boots:
+        raise UserError("bisect: --boots >= 3, --end-boots >= 4, --max-boots >= --boots")
+    return spec
 
 
 def from_args(args: argparse.Namespace, argv: list[str], cache: Path) -> BisectRequest:
@@ -81,7 +122,10 @@ def from_args(args: argparse.Namespace, argv: list[str], cache: Path) -> BisectR
         raise UserError("bisect: --repeats >= 1, 0 < --alpha < 1, 0 < --min-confidence <= 1")
     from harness.bisection.search import SearchSpec
 
-    spec = SearchSpec(end_runs=args.repeats, alpha=args.alpha, min_confidence=args.min_confidence)
+    perf = perf_spec(args, args.series is not None)
+    # Perf mode decides a step in one oracle call (many boots and a test): one "run" each.
+    runs = 1 if perf else args.repeats
+    spec = SearchSpec(end_runs=runs, alpha=args.alpha, min_confidence=args.min_confidence)
     return BisectRequest(
         argv=tuple(argv),
         out=args.out,
@@ -99,4 +143,7 @@ def from_args(args: argparse.Namespace, argv: list[str], cache: Path) -> BisectR
         bad=args.bad,
         first_parent=args.first_parent,
         resume=args.resume,
+        perf=perf,
+        reps=args.reps,
+        warmup=args.warmup,
     )

@@ -15,7 +15,8 @@ The rules, from issue 12:
   probability (1 − p)^k ≤ α; one run when p = 1;
 - a run that fails differently makes the candidate a skip (git bisect run's 125);
 - each good step's confidence is 1 − (1 − p)^k, a bad step's 1; the overall confidence
-  is their product.
+  is their product. An oracle that decides a whole step in one call (perf mode: many boots
+  and a statistical test, bisection/perf.py) states the step's confidence itself.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ class Outcome:
     kind: Kind
     signature: str = ""  # what failed ("build: mm/mmap.c: error: ..."); '' when clean
     seconds: float = 0.0
+    stated: float | None = None  # the step's confidence, when the oracle measured it
+    detail: str = ""  # what the oracle measured (perf mode: n, medians, change, p)
 
 
 Oracle = Callable[[int], Outcome]
@@ -77,6 +80,8 @@ class Step:
     confidence: float
     seconds: float
     role: str = ""  # "bad end", "good end", "" for a search step
+    detail: str = ""
+    stated: float | None = None  # the oracle's own confidence (perf mode)
 
 
 @dataclass
@@ -125,8 +130,33 @@ def evaluate(oracle: Oracle, candidate: int, limit: int, spec: SearchSpec) -> St
         seconds += outcome.seconds
         if outcome.kind is not Kind.GOOD:
             failed += 1
-            return Step(candidate, outcome.kind, runs, failed, outcome.signature, 1.0, seconds)
-    return Step(candidate, Kind.GOOD, runs, 0, "", 0.0, seconds)
+            confidence = 1.0 if outcome.stated is None else outcome.stated
+            return Step(
+                candidate,
+                outcome.kind,
+                runs,
+                failed,
+                outcome.signature,
+                confidence,
+                seconds,
+                detail=outcome.detail,
+                stated=outcome.stated,
+            )
+    return Step(
+        candidate,
+        Kind.GOOD,
+        runs,
+        0,
+        "",
+        0.0,
+        seconds,
+        detail=outcome.detail,
+        stated=outcome.stated,
+    )
+
+
+def _good_step_confidence(step: Step, p: float) -> float:
+    return good_confidence(p, step.runs) if step.stated is None else step.stated
 
 
 def _run_once(oracle: Oracle, candidate: int, spec: SearchSpec) -> Outcome:
@@ -152,7 +182,19 @@ def measure_bad_end(oracle: Oracle, n: int, spec: SearchSpec) -> Step:
         raise NothingToBisect(
             f"nothing to bisect: the bad end passed {clean}/{len(outcomes)} runs{why}"
         )
-    return Step(n, Kind.BAD, len(outcomes), len(bad), bad[0].signature, 1.0, seconds, "bad end")
+    confidence = 1.0 if bad[0].stated is None else bad[0].stated
+    return Step(
+        n,
+        Kind.BAD,
+        len(outcomes),
+        len(bad),
+        bad[0].signature,
+        confidence,
+        seconds,
+        "bad end",
+        bad[0].detail,
+        bad[0].stated,
+    )
 
 
 def check_good_end(oracle: Oracle, limit: int, p: float, spec: SearchSpec) -> Step:
@@ -162,7 +204,7 @@ def check_good_end(oracle: Oracle, limit: int, p: float, spec: SearchSpec) -> St
         raise NothingToBisect(f"nothing to bisect: the good end fails too ({step.signature})")
     if step.kind is Kind.SKIP:
         raise NothingToBisect(f"the good end fails otherwise, cannot start: {step.signature}")
-    step.confidence = good_confidence(p, step.runs)
+    step.confidence = _good_step_confidence(step, p)
     return step
 
 
@@ -190,7 +232,7 @@ def search(
     while (candidate := next_candidate(lo, hi, skipped)) is not None:
         step = evaluate(oracle, candidate, limit, spec)
         if step.kind is Kind.GOOD:
-            step.confidence = good_confidence(p, step.runs)
+            step.confidence = _good_step_confidence(step, p)
             lo = candidate
         elif step.kind is Kind.BAD:
             hi = candidate

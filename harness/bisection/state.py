@@ -61,7 +61,13 @@ class Recorder:
         if self.replay and self.replay[0]["candidate"] == candidate:
             record = self.replay.pop(0)
             self.replayed += 1
-            return Outcome(Kind(record["kind"]), record["signature"], record["seconds"])
+            return Outcome(
+                Kind(record["kind"]),
+                record["signature"],
+                record["seconds"],
+                record.get("stated"),
+                record.get("detail", ""),
+            )
         # A record that does not fit means the search went elsewhere (another --alpha):
         # the rest of the records are dropped and the candidates run again.
         del self.state["runs"][len(self.state["runs"]) - len(self.replay) :]
@@ -73,6 +79,8 @@ class Recorder:
                 "kind": outcome.kind.value,
                 "signature": outcome.signature,
                 "seconds": round(outcome.seconds, 1),
+                "stated": outcome.stated,  # perf mode: the step's own confidence
+                "detail": outcome.detail,
             }
         )
         save(self.run_dir, self.state)

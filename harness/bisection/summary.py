@@ -40,7 +40,7 @@ def sentence(result: SearchResult, culprit: Culprit | None, mode: str) -> str:
 def step_line(step: Step, label: str) -> str:
     return (
         f"{label[:48]:48}  {step.kind.value:5}  {step.failed}/{step.runs} failed  "
-        f"{step.seconds:6.0f}s  {step.signature[:70]}"
+        f"{step.seconds:6.0f}s  {(step.detail or step.signature)[:110]}"
     )
 
 
@@ -51,17 +51,36 @@ def step_table(result: SearchResult, label: Callable[[int], str]) -> list[str]:
         rows.append(
             f"| {label(step.candidate)} | {step.role or 'step'} | {step.kind.value} | "
             f"{step.failed}/{step.runs} | {step.confidence:.3f} | {step.seconds:.0f}s | "
-            f"{_cell(step.signature)} |"
+            f"{_cell(_measured(step))} |"
         )
     return rows
+
+
+def _measured(step: Step) -> str:
+    """The signature, and what the oracle measured (perf mode: n, medians, change, p)."""
+    return "; ".join(t for t in (step.signature, step.detail) if t)
 
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|")[:160]
 
 
+def repeat_method(result: SearchResult) -> list[str]:
+    """How the repeats decided (the failure modes): p, k, the overall confidence, the cost."""
+    return [
+        f"Reproduction rate of the bad end p = {result.p:.2f}; a candidate is good after "
+        f"{result.runs_for_good} clean run(s); overall confidence {result.confidence:.3f}.",
+        f"{result.builds} builds, {result.total_runs} runs, "
+        f"{sum(s.seconds for s in result.steps):.0f}s in the steps.",
+    ]
+
+
 def summary_markdown(
-    result: SearchResult, culprit: Culprit | None, label: Callable[[int], str], mode: str
+    result: SearchResult,
+    culprit: Culprit | None,
+    label: Callable[[int], str],
+    mode: str,
+    method: list[str] | None = None,
 ) -> str:
     lines = [f"# harness bisect: {result.verdict.value}", "", sentence(result, culprit, mode), ""]
     if culprit is not None:
@@ -73,13 +92,7 @@ def summary_markdown(
         ]
     else:
         lines.append("Still possible: " + ", ".join(label(c) for c in result.remaining))
-    lines += [
-        "",
-        f"Reproduction rate of the bad end p = {result.p:.2f}; a candidate is good after "
-        f"{result.runs_for_good} clean run(s); overall confidence {result.confidence:.3f}.",
-        f"{result.builds} builds, {result.total_runs} runs, "
-        f"{sum(s.seconds for s in result.steps):.0f}s in the steps.",
-    ]
+    lines += ["", *(method or repeat_method(result))]
     lines += [f"- unreliable: {why}" for why in result.flags]
     lines += ["", "## Steps", "", *step_table(result, label)]
     if culprit is not None and culprit.excerpt:
@@ -95,7 +108,7 @@ def step_cases(result: SearchResult, label: Callable[[int], str]) -> list[Case]:
                 f"{index:02d} {label(step.candidate)}",
                 STEP_STATUS[step.kind],
                 f"{step.role or 'step'}: {step.kind.value}, {step.failed}/{step.runs} runs "
-                f"failed{': ' + step.signature if step.signature else ''}",
+                f"failed{': ' + _measured(step) if _measured(step) else ''}",
                 seconds=step.seconds,
                 properties={"candidate": str(step.candidate), "runs": str(step.runs)},
             )
