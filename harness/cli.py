@@ -351,6 +351,7 @@ def _test_options(args: argparse.Namespace, argv: list[str]) -> pipeline.TestOpt
         cpus=args.cpus,
         compare_base=args.compare_base,
         shard=parse_shard(args.shard),
+        boots=args.jobs,
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import signal
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ from harness import proc
 from harness.boot.defaults import DEFAULT_CPUS as DEFAULT_CPUS  # re-exported: the guest's
 from harness.boot.defaults import DEFAULT_MEMORY as DEFAULT_MEMORY  # defaults when neither
 from harness.boot.defaults import DEFAULT_TIMEOUT as DEFAULT_TIMEOUT  # CLI nor yaml says
-from harness.boot.guest_box import guest_box
+from harness.boot.guest_box import guest_box, kernel_build_dir
 from harness.boot.phases import SUITE_BEGIN, Phases
 from harness.cases import Status
 
@@ -46,6 +47,12 @@ WEDGED = re.compile(
 WEDGED_GRACE_SECONDS = 45.0
 PANIC_GRACE_SECONDS = 10.0
 HALT_GRACE_SECONDS = 2.0
+STOP_POLL_SECONDS = 0.2  # how often a boot beside others looks whether the run is stopping
+
+
+class Stopped(Exception):
+    """The run is stopping (a signal reached the main thread while boots ran side by
+    side): this boot ended early and its QEMU was killed. Never a result."""
 
 
 @dataclass(frozen=True)
@@ -101,14 +108,18 @@ def vng_argv(spec: VmSpec) -> list[str]:
     return [*argv, "--exec", spec.command]
 
 
-def boot(spec: VmSpec, phases: Phases | None = None) -> BootResult:
-    """`phases` follows the boot as it goes (kernel up, suite k/n) for progress and stage times."""
+def boot(
+    spec: VmSpec, phases: Phases | None = None, stop: threading.Event | None = None
+) -> BootResult:
+    """`phases` follows the boot as it goes (kernel up, suite k/n) for progress and stage times.
+    `stop`: set by the main thread when the run stops; the boot then raises Stopped
+    (a signal cannot reach a boot that runs in a pool's thread)."""
     started = time.monotonic()
     spec.console_log.parent.mkdir(parents=True, exist_ok=True)
     with open(spec.guest_log, "wb") as guest_out, open(spec.console_log, "wb") as console:
         box = guest_box(spec.kernel, (spec.console_log.parent, *spec.shares), spec.kvm)
         with proc.watched(vng_argv(spec), stdout=guest_out, box=box) as popen:
-            watch = _watch_console(popen, console, started + spec.timeout, phases)
+            watch = _watch_console(popen, console, started + spec.timeout, phases, stop)
     returncode = None if watch.timed_out or watch.halted else popen.returncode
     console_text = spec.console_log.read_text(errors="replace")
     guest_text = spec.guest_log.read_text(errors="replace")
@@ -125,6 +136,20 @@ def boot(spec: VmSpec, phases: Phases | None = None) -> BootResult:
     )
 
 
+def modules_ready(kernel: Path) -> bool:
+    """Will vng boot `kernel` without first (re)linking its modules into
+    <build>/.virtme_mods? It does that when modules.order is newer than that dir's
+    modules.dep (virtme's run.py), deleting modules.dep first: two boots doing it at
+    once would read each other's half-made dir, so that boot goes alone."""
+    build = kernel_build_dir(kernel)
+    order = build / "modules.order"
+    dep = build / ".virtme_mods/lib/modules/0.0.0/modules.dep"
+    config = build / ".config"
+    if not order.exists() or (config.exists() and "CONFIG_MODULES=y" not in config.read_text()):
+        return True  # vng boots without modules: nothing to prepare
+    return dep.exists() and dep.stat().st_mtime >= order.stat().st_mtime
+
+
 @dataclass(frozen=True)
 class Watch:
     """How the console watch ended."""
@@ -136,9 +161,14 @@ class Watch:
 
 
 def _watch_console(
-    popen: proc.Child, console: IO[bytes], deadline: float, phases: Phases | None
+    popen: proc.Child,
+    console: IO[bytes],
+    deadline: float,
+    phases: Phases | None,
+    stop: threading.Event | None = None,
 ) -> Watch:
-    """Tee the console until vng exits; stop a little after a panic or a halt."""
+    """Tee the console until vng exits; stop a little after a panic or a halt, or at once
+    (Stopped) when `stop` is set."""
     assert popen.stderr is not None
     watcher = pexpect.fdpexpect.fdspawn(popen.stderr.fileno(), logfile=console)
     panicked = halted = wedged = False
@@ -147,10 +177,15 @@ def _watch_console(
         try:
             if remaining <= 0:
                 raise pexpect.TIMEOUT("deadline")
+            wait = min(remaining, STOP_POLL_SECONDS) if stop else remaining
             index = watcher.expect(
-                [PANIC, HALTED, WEDGED, pexpect.EOF, KERNEL_UP, SUITE_BEGIN], timeout=remaining
+                [PANIC, HALTED, WEDGED, pexpect.EOF, KERNEL_UP, SUITE_BEGIN], timeout=wait
             )
         except pexpect.TIMEOUT:
+            if stop is not None and stop.is_set():
+                raise Stopped from None
+            if time.monotonic() < deadline:
+                continue  # only a look at `stop`
             # After a halt or panic the deadline is only the grace period: not a hang.
             return Watch(not (halted or panicked or wedged), panicked, halted, wedged)
         if index == 3:
