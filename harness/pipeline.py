@@ -66,6 +66,7 @@ class Prepared:
     worktree: Worktree
     applied: bool
     build_suffix: str = ""  # "-base": the base tree's build dir, cached next to the patched one
+    refreshed: bool = False  # reused as it was: git's index was refreshed by the check
 
 
 def fragments_for(series: Series, opts: TestOptions, discovered: Path | None = None) -> list[Path]:
@@ -98,7 +99,8 @@ def apply_stage(series: Series, opts: TestOptions) -> Prepared:
         wt, applied = _apply(spec, slot.worktree, series, run)
     run.meta["base_commit"] = wt.base_rev
     (run.file("apply-report.txt")).write_text(apply_report(applied))
-    return Prepared(run, slot, wt, applied.worst() is Status.PASS)
+    reused = "reused" in applied.properties
+    return Prepared(run, slot, wt, applied.worst() is Status.PASS, refreshed=reused)
 
 
 def _apply(
@@ -189,7 +191,7 @@ def _after_apply(
         series_tests.explain_dropped(config_case, plan, src, bdir / ".config")
         run.flush()
         return plan
-    kept = mtimes.restore(src, bdir)
+    kept = mtimes.restore(src, bdir, prepared.refreshed)
     note(
         f"building (make -j{opts.jobs}, {kept} unchanged files keep their mtimes; "
         f"log: {run.file('build.log')})"
