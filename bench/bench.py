@@ -11,8 +11,11 @@ Prints, on this machine and the Debian 6.12 tree:
      its wall time spent outside the kernel build, guest-tests build, boot and tests
      (results.json stage_seconds), n runs after one warm-up;
   5. `harness --help` and `harness parse` wall times (median of n);
-  6. isolated boots serial vs side by side, when asked (--isolated SERIES).
+  6. isolated boots serial vs side by side, when asked (--isolated SERIES): `harness test
+     SERIES --no-kvm` with --jobs 1 and --jobs 2 in turn (A B A B ...), whole-run wall time
+     and the boot loop's (boot + tests stage seconds), each pair's ratio, the load.
 Usage: python3 bench/bench.py [--cold] [--skip-vng-build] [--boots N] [--runs N]
+       [--isolated SERIES [--pairs N]] [--only cli,boot,warm,isolated]
 """
 
 from __future__ import annotations
@@ -197,6 +200,44 @@ def warm_overhead(runs: int) -> dict[str, Any]:
     return results
 
 
+def isolated_boots(series: Path, pairs: int) -> dict[str, Any]:
+    """--jobs 1 against --jobs 2 on a warm slot, in turn; the first pair's order A B."""
+    rows: dict[int, list[tuple[float, float]]] = {1: [], 2: []}
+    with tempfile.TemporaryDirectory() as out:
+        for pair in range(pairs):
+            for jobs in (1, 2):
+                load = os.getloadavg()[0]
+                started = time.monotonic()
+                subprocess.run(
+                    [*HARNESS, "test", str(series), "--no-kvm", "--jobs", str(jobs)]
+                    + ["--out", f"{out}/{pair}-{jobs}", "-q"],
+                    cwd=ROOT,
+                    env={**os.environ, "PYTHONPATH": str(ROOT)},
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    check=False,
+                )
+                wall = time.monotonic() - started
+                (result,) = Path(out, f"{pair}-{jobs}").glob("*/results.json")
+                stages = json.loads(result.read_text()).get("stage_seconds", {})
+                loop = stages.get("boot", 0.0) + stages.get("tests", 0.0)
+                rows[jobs].append((wall, loop))
+                row = f"{wall:.1f} s, boots {loop:.1f} s, load {load:.1f}"
+                print(f"  pair {pair + 1} --jobs {jobs}: {row}", flush=True)
+    results: dict[str, Any] = {}
+    for jobs, runs in rows.items():
+        results[f"isolated_jobs{jobs}_s"] = round(statistics.median(w for w, _ in runs), 1)
+        results[f"isolated_jobs{jobs}_boots_s"] = round(statistics.median(b for _, b in runs), 1)
+    ratios = [a[0] / b[0] for a, b in zip(rows[2], rows[1], strict=True)]
+    results["isolated_ratio"] = round(statistics.median(ratios), 3)
+    print(
+        f"isolated boots ({series.name}, n={pairs} pairs):"
+        f" --jobs 1 {results['isolated_jobs1_s']} s, --jobs 2 {results['isolated_jobs2_s']} s;"
+        f" ratio 2/1 {results['isolated_ratio']}"
+    )
+    return results
+
+
 def cli_times(n: int) -> dict[str, Any]:
     helps = [timed([*HARNESS, "--help"], cwd=ROOT) for _ in range(n)]
     parses = [timed([*HARNESS, "parse", str(CONSOLE)], cwd=ROOT) for _ in range(n)]
@@ -215,15 +256,24 @@ def main() -> int:
     parser.add_argument("--boots", type=int, default=3)
     parser.add_argument("--runs", type=int, default=3, help="warm demo runs")
     parser.add_argument("--cli-runs", type=int, default=10)
+    parser.add_argument("--isolated", type=Path, help="a series with isolated suites")
+    parser.add_argument("--pairs", type=int, default=2, help="--isolated: A/B pairs")
+    parser.add_argument("--only", default="cli,boot,warm,isolated", help="figures to take")
     args = parser.parse_args()
+    only = set(args.only.split(","))
     src = worktree.debian_repo("debian:6.12", CACHE)
     ours, vng_out = WORK / "harness-min", WORK / "vng-default"
     results: dict[str, Any] = {"load_before": os.getloadavg()[0]}
     if args.cold:
         results.update(cold_builds(src, ours, vng_out, args))
-    results.update(cli_times(args.cli_runs))
-    results.update(boots(ours, vng_out, args.boots))
-    results.update(warm_overhead(args.runs))
+    if "cli" in only:
+        results.update(cli_times(args.cli_runs))
+    if "boot" in only:
+        results.update(boots(ours, vng_out, args.boots))
+    if "warm" in only:
+        results.update(warm_overhead(args.runs))
+    if args.isolated and "isolated" in only:
+        results.update(isolated_boots(args.isolated, args.pairs))
     results["load_after"] = os.getloadavg()[0]
     print(
         f"host load (1 min) before/after: {results['load_before']:.1f}/{results['load_after']:.1f}"

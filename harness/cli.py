@@ -101,7 +101,10 @@ def _add_series_arguments(p: argparse.ArgumentParser, *, builds: bool) -> None:
 def _add_jobs_argument(p: argparse.ArgumentParser) -> None:
     # Not in _add_series_arguments: `harness test --help` lists its own options before --jobs.
     p.add_argument(
-        "--jobs", type=int, default=os.cpu_count() or 1, help="make -j (default: all CPUs)"
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="make -j; test: also boots side by side, as memory allows (default: all CPUs)",
     )
 
 
@@ -354,6 +357,7 @@ def _test_options(args: argparse.Namespace, argv: list[str]) -> pipeline.TestOpt
         cpus=args.cpus,
         compare_base=args.compare_base,
         shard=parse_shard(args.shard),
+        boots=args.jobs,
     )
 
 

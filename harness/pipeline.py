@@ -10,12 +10,14 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import shlex
+import threading
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from harness import proc, progress
-from harness.boot import kvm, vm
+from harness.boot import kvm, pool, vm
 from harness.boot.console_cases import incident_cases
 from harness.boot.phases import Phases
 from harness.build import kconfig, kconfig_deps, make
@@ -45,6 +47,7 @@ class TestOptions:
     kconfig: tuple[str, ...] = ()
     suites: tuple[str, ...] = ()
     jobs: int = 2
+    boots: int = 1  # boots side by side (harness test --jobs); bisect and watch: one by one
     # The command line wins over series.yaml; 0 / "" means "not given on the command line".
     timeout: int = 0
     no_kvm: bool = False
@@ -64,6 +67,7 @@ class Prepared:
     worktree: Worktree
     applied: bool
     build_suffix: str = ""  # "-base": the base tree's build dir, cached next to the patched one
+    refreshed: bool = False  # reused as it was: git's index was refreshed by the check
 
 
 def fragments_for(series: Series, opts: TestOptions, discovered: Path | None = None) -> list[Path]:
@@ -96,7 +100,8 @@ def apply_stage(series: Series, opts: TestOptions) -> Prepared:
         wt, applied = _apply(spec, slot.worktree, series, run)
     run.meta["base_commit"] = wt.base_rev
     (run.file("apply-report.txt")).write_text(apply_report(applied))
-    return Prepared(run, slot, wt, applied.worst() is Status.PASS)
+    reused = "reused" in applied.properties
+    return Prepared(run, slot, wt, applied.worst() is Status.PASS, refreshed=reused)
 
 
 def _apply(
@@ -213,7 +218,7 @@ def _after_apply(
         series_tests.explain_dropped(config_case, plan, src, bdir / ".config")
         run.flush()
         return plan
-    kept = mtimes.restore(src, bdir)
+    kept = mtimes.restore(src, bdir, prepared.refreshed)
     note(
         f"building (make -j{opts.jobs}, {kept} unchanged files keep their mtimes; "
         f"log: {run.file('build.log')})"
@@ -271,13 +276,7 @@ def _guest_stage(
             return
     # Built-in KUnit suites need a boot even when no guest suite runs.
     batches = boot_batches(built_suites, series.config.isolate) or [[]]
-    boots = GuestRun(series, opts, run, kernel, use_kvm, plan)
-    started = time.monotonic()
-    for boot_id, batch in enumerate(batches):
-        if boot_id:  # one boot per isolated workload: how far, and how long the rest takes
-            note(f"boots done: {progress.eta(boot_id, len(batches), time.monotonic() - started)}")
-        if _boot_and_collect(boots, boot_id, batch):  # KVM failed: TCG from now on
-            boots = dataclasses.replace(boots, use_kvm=False)
+    _boot_all(GuestRun(series, opts, run, kernel, use_kvm, plan), batches)
 
 
 @dataclass(frozen=True)
@@ -313,11 +312,12 @@ def vm_spec(
     )
 
 
-def boot_batches(
-    suites: list[guest.BuiltSuite], isolate: tuple[str, ...]
-) -> list[list[tuple[guest.BuiltSuite, tuple[str, ...]]]]:
+# One boot's suites, each with the workloads it runs (none: all of them).
+Batch = list[tuple[guest.BuiltSuite, tuple[str, ...]]]
+
+
+def boot_batches(suites: list[guest.BuiltSuite], isolate: tuple[str, ...]) -> list[Batch]:
     """Ordinary suites share one boot; an isolated suite gets one boot per workload."""
-    Batch = list[tuple[guest.BuiltSuite, tuple[str, ...]]]
     shared: Batch = [(s, s.workloads if s.subset else ()) for s in suites if s.name not in isolate]
     batches: list[Batch] = [shared] if shared else []
     for suite in suites:
@@ -326,15 +326,68 @@ def boot_batches(
     return batches
 
 
-def _boot_and_collect(
-    boots: GuestRun, boot_id: int, batch: list[tuple[guest.BuiltSuite, tuple[str, ...]]]
-) -> bool:
-    """One boot and its results; True when KVM failed the guest (it ran under TCG)."""
-    series, run, use_kvm, plan = boots.series, boots.run, boots.use_kvm, boots.plan
+def _boot_all(boots: GuestRun, batches: list[Batch]) -> None:
+    """Every boot, up to --jobs of them side by side (boot/pool.py), each collected into the
+    run dir in boot order. Stage times stay wall time: overlapping boots' own boot and test
+    seconds are scaled down to the wall time the boots took together."""
+    memory = vm_spec(boots, Path("console.log"), "true").memory
+    at_once = pool.at_once(boots.opts.boots, len(batches), memory)
+    # The first boot goes alone when vng must link the kernel's modules first, or when it
+    # tries KVM: the probe can pass where a real kernel then fails, and the boots after
+    # it should not each find that out (vm.boot retries the failed one under TCG).
+    first_alone = not vm.modules_ready(boots.kernel) or boots.use_kvm
+    alone = 1 if at_once > 1 and first_alone else 0
+    if at_once > 1:
+        boots.run.meta["boots_at_once"] = at_once
+        first = "; the first boot goes alone (vng links modules, or KVM is tried)"
+        note(f"{len(batches)} boots, up to {at_once} at once (--jobs){first if alone else ''}")
+    started, spent = time.monotonic(), [0.0, 0.0]
+    now = [boots]  # use_kvm turns False once a boot finds KVM failing the guest
+
+    def boot_now(boot_id: int, batch: Batch, stop: threading.Event | None) -> Booted:
+        return _boot(now[0], boot_id, batch, stop)
+
+    def collect(boot_id: int, booted: Booted) -> None:
+        if booted.result.kvm_failed and now[0].use_kvm:
+            why = f"a boot failed: {booted.result.kvm_failed}"
+            kvm.record(boots.opts.cache, kvm.KvmVerdict(False, why))
+            boots.run.meta["accel"] = "tcg"
+            now[0] = dataclasses.replace(now[0], use_kvm=False)
+        booting, testing = _collect(now[0], boot_id, batches[boot_id], booted)
+        spent[0], spent[1] = spent[0] + booting, spent[1] + testing
+        if boot_id + 1 < len(batches):  # one boot per isolated workload: how far, the rest
+            note(
+                f"boots done: {progress.eta(boot_id + 1, len(batches), time.monotonic() - started)}"
+            )
+
+    work = [partial(boot_now, i, batch) for i, batch in enumerate(batches)]
+    try:
+        pool.run_in_order(work[:alone], 1, collect)
+        pool.run_in_order(work[alone:], at_once, lambda i, booted: collect(i + alone, booted))
+    finally:
+        wall, both = time.monotonic() - started, sum(spent)
+        scale = min(1.0, wall / both) if at_once > 1 and both else 1.0
+        boots.run.clock.add("boot", spent[0] * scale)
+        boots.run.clock.add("tests", spent[1] * scale)
+
+
+@dataclass(frozen=True)
+class Booted:
+    """One boot as it ended, before its results are collected into the run dir."""
+
+    label: str
+    console_log: Path
+    phases: Phases
+    result: vm.BootResult
+
+
+def _boot(boots: GuestRun, boot_id: int, batch: Batch, stop: threading.Event | None) -> Booted:
+    """Boot one batch. Writes only this boot's files (its script, console, guest output):
+    boots side by side run this in their own threads."""
     label = (
         "+".join(s.name + (f":{w[0]}" if w else "") for s, w in batch) or series_tests.KUNIT_PREFIX
     )
-    console_log = run.file(f"console-{boot_id}.log" if boot_id else "console.log")
+    console_log = boots.run.file(f"console-{boot_id}.log" if boot_id else "console.log")
     # vng carries the command on the kernel command line (2048 bytes on x86, encoded):
     # a few suites with long run-dir paths overflow it and the kernel loses root=. The
     # script lives in the run dir, which the guest sees through the shared host root.
@@ -342,16 +395,18 @@ def _boot_and_collect(
     script.write_text((guest.guest_command(batch) or "true") + "\n")
     suite_dirs = tuple(suite.out for suite, _ in batch)
     spec = vm_spec(boots, console_log, f"sh {shlex.quote(str(script))}", suite_dirs)
-    note(f"booting {label} ({'KVM' if use_kvm else 'TCG'}, timeout {spec.timeout:.0f}s)")
+    accel = "KVM" if boots.use_kvm else "TCG"
+    note(f"booting {label} ({accel}, timeout {spec.timeout:.0f}s)")
     phases = Phases(label, suites=len(batch))
-    result = vm.boot(spec, phases)
-    if result.kvm_failed:  # the probe's "usable" was wrong for a real kernel: say so once
-        kvm.record(boots.opts.cache, kvm.KvmVerdict(False, f"a boot failed: {result.kvm_failed}"))
-        run.meta["accel"] = "tcg"
-        use_kvm = False
-    booting = phases.boot_seconds(result.seconds)
-    run.clock.add("boot", booting)
-    run.clock.add("tests", result.seconds - booting)
+    return Booted(label, console_log, phases, vm.boot(spec, phases, stop))
+
+
+def _collect(boots: GuestRun, boot_id: int, batch: Batch, booted: Booted) -> tuple[float, float]:
+    """One boot's cases into the run dir (main thread only); its boot and test seconds."""
+    series, run, plan = boots.series, boots.run, boots.plan
+    label, console_log, result = booted.label, booted.console_log, booted.result
+    use_kvm = boots.use_kvm and not result.kvm_failed  # a KVM failure was booted again, TCG
+    booting = booted.phases.boot_seconds(result.seconds)
     run.add(
         Case(
             f"boot {label}",
@@ -381,7 +436,7 @@ def _boot_and_collect(
         run.add(kunit_case)
     if incidents.children:
         run.add(incidents)
-    return bool(result.kvm_failed)
+    return booting, result.seconds - booting
 
 
 def _merge_suite(run: RunDir, case: Case) -> None:

@@ -28,7 +28,9 @@ def test_kunit_only_run_boots_once_and_reads_the_console(
 ) -> None:
     specs: list[vm.VmSpec] = []
 
-    def fake_boot(spec: vm.VmSpec, phases: Phases | None = None) -> vm.BootResult:
+    def fake_boot(
+        spec: vm.VmSpec, phases: Phases | None = None, stop: object = None
+    ) -> vm.BootResult:
         specs.append(spec)
         console = CONSOLE.read_text()
         return vm.BootResult(Status.PASS, "guest command exited 0", 0, 1.0, "", console, False)
@@ -174,7 +176,9 @@ def test_a_base_boot_may_read_the_patched_runs_kselftest_build(
     the sandboxed guest must be given it, or `cd` fails there (seen in a fresh-clone CI)."""
     specs: list[vm.VmSpec] = []
 
-    def fake_boot(spec: vm.VmSpec, phases: Phases | None = None) -> vm.BootResult:
+    def fake_boot(
+        spec: vm.VmSpec, phases: Phases | None = None, stop: object = None
+    ) -> vm.BootResult:
         specs.append(spec)
         return vm.BootResult(Status.PASS, "guest command exited 0", 0, 1.0, "", "", False)
 

@@ -65,13 +65,15 @@ def _applied_once(repo: Path, tmp_path: Path) -> tuple[Series, Path, Path]:
     return one, wt, git_dir
 
 
-@pytest.mark.parametrize("mess", ["edited", "untracked", "stale index.lock"])
+@pytest.mark.parametrize("mess", ["edited", "staged", "untracked", "stale index.lock"])
 def test_a_worktree_not_exactly_as_recorded_is_reset(
     tiny_repo: Path, tmp_path: Path, mess: str
 ) -> None:
     one, wt, git_dir = _applied_once(tiny_repo, tmp_path)
-    if mess == "edited":
+    if mess in ("edited", "staged"):
         (wt / "Makefile").write_text("dirty")
+    if mess == "staged":  # the worktree matches the index; only the index is not HEAD
+        git(wt, "add", "Makefile")
     elif mess == "untracked":
         (wt / ".tmp.config.x").write_text("left by a killed merge_config.sh")
     else:
@@ -137,6 +139,26 @@ def test_a_file_touched_outside_git_gets_its_mtime_back(tiny_repo: Path, tmp_pat
     assert (tiny_repo / "Makefile").stat().st_mtime_ns == OLD
     mtimes.save(tiny_repo, build)  # the incremental save keeps what restore put back
     assert mtimes.restore(tiny_repo, build) == 0
+
+
+def test_the_reuse_check_refreshes_the_index_for_the_mtimes(
+    tiny_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """reuse.clean stats the tree once; restore(refreshed=True) then skips its own stat and
+    still puts back the mtime of a file touched outside git (the index saw the touch)."""
+    _aged(tiny_repo)
+    build = tmp_path / "build"
+    build.mkdir()
+    mtimes.save(tiny_repo, build)
+    (tiny_repo / "Makefile").write_text((tiny_repo / "Makefile").read_text())
+    assert reuse.clean(tiny_repo, tmp_path / "log")
+
+    def no_second_stat(worktree: Path) -> None:
+        raise AssertionError("the tree was stat'ed again after the reuse check")
+
+    monkeypatch.setattr(mtimes, "_refresh", no_second_stat)
+    assert mtimes.restore(tiny_repo, build, refreshed=True) == 1
+    assert (tiny_repo / "Makefile").stat().st_mtime_ns == OLD
 
 
 def test_the_merged_config_is_kept_until_something_it_reads_changes(

@@ -66,7 +66,9 @@ def test_a_wedged_workload_is_its_own_error_and_the_others_still_run(
 
     booted: list[str] = []
 
-    def fake_boot(spec: vm.VmSpec, phases: Phases | None = None) -> vm.BootResult:
+    def fake_boot(
+        spec: vm.VmSpec, phases: Phases | None = None, stop: object = None
+    ) -> vm.BootResult:
         script = Path(spec.command.split()[-1]).read_text()
         workload = script.split("run.sh ")[1].split(")")[0]
         booted.append(workload)
@@ -155,3 +157,50 @@ def test_the_subtest_a_workload_died_in_is_crashed_and_other_suites_lines_are_ig
         ("attach_detach_loop", Status.FAIL, False),
         ("two_devices_every_order", Status.ERROR, True),
     ]
+
+
+def test_boots_side_by_side_learn_from_the_first_that_kvm_fails_the_guest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--jobs 2 with a KVM the probe passed: the first boot goes alone, KVM fails it (vm.boot
+    booted it again under TCG), so the verdict is recorded and the others boot TCG, side by
+    side, instead of each paying for KVM's failure."""
+    import threading
+
+    from harness.boot import kvm, pool, vm
+    from harness.boot.phases import Phases
+    from harness.build import make
+    from harness.cases import Status
+    from harness.intake.series import Series, SeriesConfig
+    from harness.results.rundir import RunDir
+    from harness.suites.discover import Discovery
+
+    kvm_of: list[bool] = []
+    lock = threading.Lock()
+
+    def fake_boot(
+        spec: vm.VmSpec, phases: Phases | None = None, stop: object = None
+    ) -> vm.BootResult:
+        with lock:
+            kvm_of.append(spec.kvm)
+        workload = Path(spec.command.split()[-1]).read_text().split("run.sh ")[1].split(")")[0]
+        out = f"# harness: suite gmem begin\nKTAP version 1\n1..1\nok 1 {workload}\n"
+        result = vm.BootResult(Status.PASS, "guest command exited 0", 0, 1.0, out, "", False)
+        return vm.dataclasses.replace(result, kvm_failed="KVM internal error." if spec.kvm else "")
+
+    monkeypatch.setattr(vm, "boot", fake_boot)
+    monkeypatch.setattr(vm, "modules_ready", lambda kernel: True)
+    monkeypatch.setattr(pool, "at_once", lambda jobs, boots, memory: 2)
+    monkeypatch.setattr(kvm, "probe", lambda: kvm.KvmVerdict(True, "firmware ran under KVM"))
+    series = Series("s", tmp_path, (), None, SeriesConfig(isolate=("gmem",)), "")
+    opts = pipeline.TestOptions(argv=[], out=tmp_path, cache=tmp_path, boots=2)
+    run = RunDir.create(tmp_path, "s", [])
+    built = guest.BuiltSuite("gmem", tmp_path / "gmem", ("a", "b", "c"))
+    plan = series_tests.Plan(Discovery(), (), prebuilt=(built,))
+    build = make.BuildSpec(tmp_path, tmp_path, 1)
+    pipeline._guest_stage(series, opts, run, build, tmp_path / "bzImage", plan)
+    assert kvm_of == [True, False, False]
+    assert not kvm.verdict(tmp_path).usable
+    assert run.meta["accel"] == "tcg"
+    accels = [c.properties["accel"] for c in run.suites if c.name.startswith("boot ")]
+    assert accels == ["tcg", "tcg", "tcg"]

@@ -15,6 +15,7 @@ import re
 import shlex
 import shutil
 import signal
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,7 @@ from harness import proc
 from harness.boot.defaults import DEFAULT_CPUS as DEFAULT_CPUS  # re-exported: the guest's
 from harness.boot.defaults import DEFAULT_MEMORY as DEFAULT_MEMORY  # defaults when neither
 from harness.boot.defaults import DEFAULT_TIMEOUT as DEFAULT_TIMEOUT  # CLI nor yaml says
-from harness.boot.guest_box import guest_box
+from harness.boot.guest_box import guest_box, kernel_build_dir
 from harness.boot.phases import SUITE_BEGIN, Phases
 from harness.cases import Status
 
@@ -65,6 +66,12 @@ SILENT_AFTER_DEATH_SECONDS = 180.0
 SILENCE_POLL_SECONDS = 5.0
 PANIC_GRACE_SECONDS = 10.0
 HALT_GRACE_SECONDS = 2.0
+STOP_POLL_SECONDS = 0.2  # how often a boot beside others looks whether the run is stopping
+
+
+class Stopped(Exception):
+    """The run is stopping (a signal reached the main thread while boots ran side by
+    side): this boot ended early and its QEMU was killed. Never a result."""
 
 
 @dataclass(frozen=True)
@@ -152,8 +159,12 @@ def write_qemu_wrapper(spec: VmSpec) -> None:
     path.chmod(0o755)
 
 
-def boot(spec: VmSpec, phases: Phases | None = None) -> BootResult:
-    """`phases` follows the boot as it goes (kernel up, suite k/n) for progress and stage times."""
+def boot(
+    spec: VmSpec, phases: Phases | None = None, stop: threading.Event | None = None
+) -> BootResult:
+    """`phases` follows the boot as it goes (kernel up, suite k/n) for progress and stage times.
+    `stop`: set by the main thread when the run stops; the boot then raises Stopped
+    (a signal cannot reach a boot that runs in a pool's thread)."""
     started = time.monotonic()
     spec.console_log.parent.mkdir(parents=True, exist_ok=True)
     if spec.qemu_wrapper:
@@ -161,12 +172,12 @@ def boot(spec: VmSpec, phases: Phases | None = None) -> BootResult:
     with open(spec.guest_log, "wb") as guest_out, open(spec.console_log, "wb") as console:
         box = guest_box(spec.kernel, (spec.console_log.parent, *spec.shares), spec.kvm)
         with proc.watched(vng_argv(spec), stdout=guest_out, box=box) as popen:
-            watch = _watch_console(popen, console, started + spec.timeout, phases)
+            watch = _watch_console(popen, console, started + spec.timeout, phases, stop)
     returncode = None if watch.timed_out or watch.halted else popen.returncode
     console_text = spec.console_log.read_text(errors="replace")
     guest_text = spec.guest_log.read_text(errors="replace")
     if watch.kvm_failed and spec.kvm:
-        return _again_under_tcg(spec, phases, _kvm_line(console_text))
+        return _again_under_tcg(spec, phases, stop, _kvm_line(console_text))
     status, reason = classify(returncode, watch, console_text, guest_text, spec)
     return BootResult(
         status,
@@ -185,12 +196,28 @@ def _kvm_line(console: str) -> str:
     return match.group(0).decode(errors="replace").strip() if match else "KVM failed"
 
 
-def _again_under_tcg(spec: VmSpec, phases: Phases | None, why: str) -> BootResult:
+def _again_under_tcg(
+    spec: VmSpec, phases: Phases | None, stop: threading.Event | None, why: str
+) -> BootResult:
     """The same boot under TCG; the KVM attempt's console is kept beside it."""
     spec.console_log.replace(spec.console_log.with_suffix(".kvm-failed.log"))
     proc.note(f"KVM failed this guest ({why}); booting it again under TCG")
-    result = boot(dataclasses.replace(spec, kvm=False), phases)
+    result = boot(dataclasses.replace(spec, kvm=False), phases, stop)
     return dataclasses.replace(result, kvm_failed=why)
+
+
+def modules_ready(kernel: Path) -> bool:
+    """Will vng boot `kernel` without first (re)linking its modules into
+    <build>/.virtme_mods? It does that when modules.order is newer than that dir's
+    modules.dep (virtme's run.py), deleting modules.dep first: two boots doing it at
+    once would read each other's half-made dir, so that boot goes alone."""
+    build = kernel_build_dir(kernel)
+    order = build / "modules.order"
+    dep = build / ".virtme_mods/lib/modules/0.0.0/modules.dep"
+    config = build / ".config"
+    if not order.exists() or (config.exists() and "CONFIG_MODULES=y" not in config.read_text()):
+        return True  # vng boots without modules: nothing to prepare
+    return dep.exists() and dep.stat().st_mtime >= order.stat().st_mtime
 
 
 @dataclass(frozen=True)
@@ -205,9 +232,14 @@ class Watch:
 
 
 def _watch_console(
-    popen: proc.Child, console: IO[bytes], deadline: float, phases: Phases | None
+    popen: proc.Child,
+    console: IO[bytes],
+    deadline: float,
+    phases: Phases | None,
+    stop: threading.Event | None = None,
 ) -> Watch:
-    """Tee the console until vng exits; stop a little after a panic or a halt."""
+    """Tee the console until vng exits; stop a little after a panic or a halt, or at once
+    (Stopped) when `stop` is set."""
     assert popen.stderr is not None
     watcher = pexpect.fdpexpect.fdspawn(popen.stderr.fileno(), logfile=console)
     panicked = halted = wedged = kvm_failed = False
@@ -218,12 +250,18 @@ def _watch_console(
         try:
             if remaining <= 0:
                 raise pexpect.TIMEOUT("deadline")
-            index = watcher.expect(patterns, timeout=silence.poll(remaining))
+            # Short polls while a dead task's silence is timed, or while others may stop us.
+            wait = (
+                min(silence.poll(remaining), STOP_POLL_SECONDS) if stop else silence.poll(remaining)
+            )
+            index = watcher.expect(patterns, timeout=wait)
         except pexpect.TIMEOUT:
+            if stop is not None and stop.is_set():
+                raise Stopped from None
             if silence.wedged():
                 return Watch(panicked=panicked, halted=halted, wedged=True, kvm_failed=kvm_failed)
             if time.monotonic() < deadline:
-                continue  # a poll of the console's silence, not the deadline
+                continue  # a poll of `stop` or of the console's silence, not the deadline
             # After a halt or panic the deadline is only the grace period: not a hang.
             ended = halted or panicked or wedged or kvm_failed
             return Watch(not ended, panicked, halted, wedged, kvm_failed)

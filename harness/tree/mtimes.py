@@ -108,16 +108,18 @@ def save(worktree: Path, build: Path) -> None:
     taken.unlink(missing_ok=True)
 
 
-def restore(worktree: Path, build: Path) -> int:
+def restore(worktree: Path, build: Path, refreshed: bool = False) -> int:
     """Put back old mtimes on unchanged files; returns how many were reset. Call it right
-    before make, and save() after: the manifest is taken away here, before make starts."""
+    before make, and save() after: the manifest is taken away here, before make starts.
+    `refreshed`: git's index was refreshed since the tree was last touched (reuse.clean)."""
     taken = build / TAKEN
     taken.unlink(missing_ok=True)  # left by a build that was interrupted: never reused
     try:
         os.replace(build / MANIFEST, taken)
     except OSError:
         return 0
-    _refresh(worktree)  # a file touched without git changes the index now
+    if not refreshed:
+        _refresh(worktree)  # a file touched without git changes the index now
     index = index_id(worktree)
     if index and _header(taken) == index:
         return 0
