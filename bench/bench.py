@@ -169,16 +169,7 @@ def warm_overhead(runs: int) -> dict[str, Any]:
     shares, walls = [], []
     with tempfile.TemporaryDirectory() as out:
         for i in range(runs + 1):
-            started = time.monotonic()
-            subprocess.run(
-                [*HARNESS, "test", str(DEMO), "--out", out, "-q"],
-                cwd=ROOT,
-                env={**os.environ, "PYTHONPATH": str(ROOT)},
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                check=False,
-            )
-            wall = time.monotonic() - started
+            wall = timed([*HARNESS, "test", str(DEMO), "--out", out, "-q"], cwd=ROOT)
             newest = max(Path(out).glob("*/results.json"), key=lambda p: p.stat().st_mtime)
             stages = json.loads(newest.read_text()).get("stage_seconds", {})
             if i == 0:
@@ -207,17 +198,11 @@ def isolated_boots(series: Path, pairs: int) -> dict[str, Any]:
         for pair in range(pairs):
             for jobs in (1, 2):
                 load = os.getloadavg()[0]
-                started = time.monotonic()
-                subprocess.run(
+                wall = timed(
                     [*HARNESS, "test", str(series), "--no-kvm", "--jobs", str(jobs)]
                     + ["--out", f"{out}/{pair}-{jobs}", "-q"],
                     cwd=ROOT,
-                    env={**os.environ, "PYTHONPATH": str(ROOT)},
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                    check=False,
                 )
-                wall = time.monotonic() - started
                 (result,) = Path(out, f"{pair}-{jobs}").glob("*/results.json")
                 stages = json.loads(result.read_text()).get("stage_seconds", {})
                 loop = stages.get("boot", 0.0) + stages.get("tests", 0.0)
