@@ -209,7 +209,8 @@ def test_a_signal_while_the_guest_runs(signum: signal.Signals, tmp_path: Path) -
 
 
 def test_qemu_killed_then_a_guest_oom_then_a_hang(tmp_path: Path) -> None:
-    run = Run(tmp_path / "run", "test", str(FIXTURE), "--timeout", "60")
+    # --jobs 1: the kill is aimed at the sleep boot; side by side it would race the others.
+    run = Run(tmp_path / "run", "test", str(FIXTURE), "--timeout", "60", "--jobs", "1")
     run.wait_console("console.log", "harness: start sleep", 900)
     (qemu,) = run.running("qemu-system")
     os.kill(qemu.pid, signal.SIGKILL)
