@@ -30,7 +30,7 @@ from harness.build import kconfig
 from harness.compare import boots as compare_boots
 from harness.compare import sides
 from harness.compare.model import BootSample, Side
-from harness.compare.request import CompareRequest, Timing
+from harness.compare.request import BOOT_TIMEOUT, GUEST_CPUS, GUEST_MEMORY, CompareRequest, Timing
 from harness.intake.series import Series
 
 POOL = 0  # the good end: candidate 0
@@ -187,9 +187,9 @@ def compare_request(series: Series, request: BisectRequest, spec: perf.PerfSpec)
         threshold=spec.threshold,
         reps=request.reps,
         warmup=request.warmup,
-        cpus=2,
-        memory="3G",
-        timeout=request.timeout or 900,
+        cpus=GUEST_CPUS,
+        memory=GUEST_MEMORY,
+        timeout=request.timeout or BOOT_TIMEOUT,
         no_kvm=False,
         out=request.out,
         cache=request.cache,

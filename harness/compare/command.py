@@ -25,7 +25,15 @@ from ..results.rundir import RunDir
 from . import stats
 from .boots import BootPlan, append_jsonl, boot_once, interleaved, vm_spec
 from .model import BootSample, Comparison, Side, Verdict
-from .request import ALPHA, DEFAULT_MIN_BOOTS, CompareRequest, Timing, validate
+from .request import (
+    ALPHA,
+    DEFAULT_MIN_BOOTS,
+    GUEST_CPUS,
+    GUEST_MEMORY,
+    CompareRequest,
+    Timing,
+    validate,
+)
 from .sides import (
     BuiltSide,
     SideFailed,
@@ -97,8 +105,8 @@ def _measure(
         kvm=use_kvm,
         reps=request.reps,
         warmup=request.warmup,
-        cpus=request.cpus or 2,
-        memory=request.memory or "3G",
+        cpus=request.cpus or GUEST_CPUS,
+        memory=request.memory or GUEST_MEMORY,
         timeout=request.timeout,
         cmdline=request.series.config.cmdline,
     )

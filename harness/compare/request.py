@@ -24,6 +24,10 @@ MIN_BOOTS = 3
 # Boots per side when the family of metrics is small; `auto` raises it so that Holm over
 # the metrics the first pair of boots printed can reach significance at all.
 DEFAULT_MIN_BOOTS = 5
+# The guest compare boots when --cpus/--memory are not given (bisect's perf mode too).
+GUEST_CPUS = 2
+GUEST_MEMORY = "3G"
+BOOT_TIMEOUT = 900  # seconds
 ALPHA = 0.05
 # The guest's own view: ASLR off (the page-table layout moves from boot to boot
 # otherwise) and every slab cache on its own (merged caches hide whose metadata grew).
@@ -114,9 +118,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threshold", type=float, default=5.0, help="percent change that matters")
     p.add_argument("--reps", type=int, default=5, help="inner repetitions per benchmark and boot")
     p.add_argument("--warmup", type=int, default=1, help="untimed repetitions before them")
-    p.add_argument("--cpus", type=int, default=0, help="guest CPUs (default: 2)")
-    p.add_argument("--memory", default="", help="guest memory (default: 3G)")
-    p.add_argument("--timeout", type=int, default=900, help="per boot, seconds")
+    p.add_argument("--cpus", type=int, default=0, help=f"guest CPUs (default: {GUEST_CPUS})")
+    p.add_argument("--memory", default="", help=f"guest memory (default: {GUEST_MEMORY})")
+    p.add_argument("--timeout", type=int, default=BOOT_TIMEOUT, help="per boot, seconds")
     p.add_argument("--no-kvm", action="store_true", help="force TCG")
 
 
