@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from conftest import PROJECT, make_series
+from process_state import alive
 
 from harness import pipeline
 from harness.boot import kvm, pool, vm
@@ -171,13 +172,6 @@ sys.exit(cli.main(sys.argv[2:]))
 """
 
 
-def _alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 def test_sigterm_while_two_boots_run_kills_both(tiny_repo: Path, tmp_path: Path) -> None:
     """Fails if only the main thread's boot were killed, or if boots ran one by one (the
     second pid file would never appear: the first fake hangs)."""
@@ -204,12 +198,12 @@ def test_sigterm_while_two_boots_run_kills_both(tiny_repo: Path, tmp_path: Path)
         pytest.fail(f"the two boots never ran at once: {harness.communicate()[1]}")
     assert not (pids / "console-2").exists()  # at most two at once
     children = [int(p) for f in files for p in f.read_text().split()]
-    assert len(children) == 4 and all(_alive(p) for p in children)
+    assert len(children) == 4 and all(alive(p) for p in children)
     harness.send_signal(signal.SIGTERM)
     _, stderr = harness.communicate(timeout=30)
     assert harness.returncode == 143, stderr
     assert "interrupted by SIGTERM" in stderr and "Traceback" not in stderr
-    assert not [p for p in children if _alive(p)]
+    assert not [p for p in children if alive(p)]
     assert not (pids / "console-2").exists()  # the queued third boot never started
     (run_dir,) = out.iterdir()
     errors = [e.get("message") for e in ET.parse(run_dir / "junit.xml").getroot().iter("error")]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import PROJECT, make_series
+from process_state import alive
 
 # The harness with the build stage replaced by a long child that has a grandchild
 # (like vng and QEMU); the slot's release records whether they were still alive.
@@ -44,13 +45,6 @@ sys.exit(cli.main(sys.argv[2:]))
 """
 
 
-def _alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 @pytest.mark.parametrize(
     ("signum", "status", "message"),
     [
@@ -77,12 +71,12 @@ def test_a_signal_kills_the_children_and_leaves_an_error_case(
         time.sleep(0.05)
     assert pids.exists(), harness.communicate()[1]
     children = [int(p) for p in pids.read_text().split()]
-    assert all(_alive(p) for p in children)
+    assert all(alive(p) for p in children)
     harness.send_signal(signum)
     _, stderr = harness.communicate(timeout=30)
     assert harness.returncode == status, stderr
     assert message in stderr and "Traceback" not in stderr
-    assert not [p for p in children if _alive(p)]
+    assert not [p for p in children if alive(p)]
     assert (tmp_path / "pids.at-release").read_text() == "none"
     (run_dir,) = out.iterdir()
     root = ET.parse(run_dir / "junit.xml").getroot()
