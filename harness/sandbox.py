@@ -44,6 +44,9 @@ class Sandbox:
     devices: tuple[Path, ...] = ()  # e.g. /dev/kvm for vng
     memory: int | None = DEFAULT_MEMORY  # RLIMIT_AS per process; None: no limit (QEMU)
     ccache: bool = False  # bind ccache's dir (writable) and its config back
+    # (host path, what is bound read-only over it): the guest's init finds harness's
+    # files in place of the host's (boot/guest_init.py); skipped where either is missing.
+    replaced: tuple[tuple[Path, Path], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,7 @@ class Mounts:
     readable: tuple[str, ...]
     writable: tuple[str, ...]
     devices: tuple[str, ...] = ()
+    replaced: tuple[tuple[str, str], ...] = ()  # (host path, the file bound over it)
 
 
 DEFAULT_POLICY = "1"  # on; HARNESS_SANDBOX=0 or --no-sandbox for trusted trees
@@ -84,6 +88,8 @@ def bwrap_argv(mounts: Mounts, argv: Sequence[str], cwd: str, memory: int | None
     binds = [(p, "--ro-bind") for p in mounts.readable] + [(p, "--bind") for p in mounts.writable]
     for path, flag in sorted(binds, key=lambda b: _depth(b[0])):
         out += [flag, path, path]
+    for target, source in mounts.replaced:
+        out += ["--ro-bind", source, target]
     # The hidden dirs read-only too: a write there fails loudly, not into a tmpfs that vanishes.
     # /tmp stays the command's private scratch space.
     for hidden in sorted(mounts.hidden_dirs, key=_depth):
@@ -140,7 +146,14 @@ def resolve(box: Sandbox, environ: Mapping[str, str], ccache_dir: Path | None) -
 
     hidden = [d for d in real(hidden_dirs(environ, writable)) if os.path.isdir(d) and d != "/"]
     files = [f for f in real([Path(f) for f in HIDDEN_FILES]) if os.path.isfile(f)]
-    return Mounts(tuple(hidden), tuple(files), real(readable), real(writable), real(box.devices))
+    replaced = tuple(
+        (os.path.realpath(target), os.path.realpath(source))
+        for target, source in box.replaced
+        if os.path.exists(target) and os.path.exists(source)
+    )
+    return Mounts(
+        tuple(hidden), tuple(files), real(readable), real(writable), real(box.devices), replaced
+    )
 
 
 # What a blocked write, read or connection prints: EROFS anywhere (only the sandbox makes

@@ -257,3 +257,29 @@ def test_a_guest_that_goes_on_printing_after_the_note_is_not_cut(
     result = _boot_with(tmp_path, monkeypatch, goes_on, timeout=60)
     assert result.status is Status.PASS, result.reason
     assert "tick" in result.console.splitlines()[-1]
+
+
+HALTED = "echo '[    4.7] reboot: Power off not available: System halted instead' >&2"
+
+
+def test_after_a_halt_the_guest_output_still_arriving_is_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The boot ends once guest.log stops growing after the halt: output that QEMU is
+    still writing then (here 4 lines 0.2 s apart, each inside the 0.3 s settle) is kept."""
+    late = "; ".join(f"sleep 0.2; echo 'ok {n} late'" for n in range(2, 6))
+    script = f"{BOOTED}; {KTAP}; {HALTED}; {late}; sleep 60"
+    result = _boot_with(tmp_path, monkeypatch, script)
+    assert result.status is Status.PASS and result.halted
+    assert result.guest_output.rstrip().endswith("ok 5 late")
+    assert _left_running(tmp_path) == []
+
+
+def test_a_halted_guest_whose_output_never_stops_ends_at_the_halt_grace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    script = f"{BOOTED}; {KTAP}; {HALTED}; while :; do echo more; sleep 0.1; done"
+    result = _boot_with(tmp_path, monkeypatch, script, timeout=60)
+    assert result.status is Status.PASS and result.halted
+    assert result.seconds < 30  # the grace (2 s), not the 60 s timeout
+    assert _left_running(tmp_path) == []

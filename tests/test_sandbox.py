@@ -117,3 +117,24 @@ def test_a_worktree_brings_its_git_dirs(tmp_path: Path) -> None:
     mounts = sandbox.resolve(Sandbox(readable=(tree,)), {}, None)
     assert str(common) in mounts.readable and str(tree) in mounts.readable
 
+
+
+def test_replaced_files_are_bound_over_the_host_after_everything_else() -> None:
+    mounts = Mounts((), (), (), (), (), (("/usr/bin/systemd-tmpfiles", "/usr/bin/true"),))
+    argv = sandbox.bwrap_argv(mounts, ["vng"], "/", None)
+    assert ("/usr/bin/true", "/usr/bin/systemd-tmpfiles") in pairs(argv, "--ro-bind")
+    assert argv.index("/usr/bin/true") > argv.index("--proc")
+
+
+def test_a_replacement_whose_target_or_source_is_missing_is_dropped(tmp_path: Path) -> None:
+    (tmp_path / "target").write_text("host")
+    (tmp_path / "source").write_text("ours")
+    box = Sandbox(
+        replaced=(
+            (tmp_path / "target", tmp_path / "source"),
+            (tmp_path / "no-such-target", tmp_path / "source"),
+            (tmp_path / "target", tmp_path / "no-such-source"),
+        )
+    )
+    mounts = sandbox.resolve(box, {}, None)
+    assert mounts.replaced == ((str(tmp_path / "target"), str(tmp_path / "source")),)

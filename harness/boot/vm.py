@@ -11,6 +11,7 @@ Raises EnvError when vng is not installed.
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import shlex
 import shutil
@@ -25,6 +26,7 @@ import pexpect
 import pexpect.fdpexpect
 
 from harness import proc
+from harness.boot import guest_init
 from harness.boot.defaults import DEFAULT_CPUS as DEFAULT_CPUS  # re-exported: the guest's
 from harness.boot.defaults import DEFAULT_MEMORY as DEFAULT_MEMORY  # defaults when neither
 from harness.boot.defaults import DEFAULT_TIMEOUT as DEFAULT_TIMEOUT  # CLI nor yaml says
@@ -65,7 +67,12 @@ DIED_LOCKED = re.compile(rb"note: \S+\[\d+\] exited with (?:preempt_count \d+|ir
 SILENT_AFTER_DEATH_SECONDS = 180.0
 SILENCE_POLL_SECONDS = 5.0
 PANIC_GRACE_SECONDS = 10.0
+# After the halt the guest writes nothing more, but its stdout (virtio-serial, written
+# to guest.log by QEMU) may still be on its way: the boot ends once guest.log has not
+# grown for HALT_SETTLE_SECONDS, and at the latest HALT_GRACE_SECONDS after the halt.
+# A fixed 2 s wait here was 2 s of every boot (17 boots in a GMEM run).
 HALT_GRACE_SECONDS = 2.0
+HALT_SETTLE_SECONDS = 0.3
 STOP_POLL_SECONDS = 0.2  # how often a boot beside others looks whether the run is stopping
 
 
@@ -170,9 +177,12 @@ def boot(
     if spec.qemu_wrapper:
         write_qemu_wrapper(spec)
     with open(spec.guest_log, "wb") as guest_out, open(spec.console_log, "wb") as console:
-        box = guest_box(spec.kernel, (spec.console_log.parent, *spec.shares), spec.kvm)
+        boot_dir = spec.console_log.parent
+        replaced = guest_init.replacements(boot_dir)
+        box = guest_box(spec.kernel, (boot_dir, *spec.shares), spec.kvm, replaced)
         with proc.watched(vng_argv(spec), stdout=guest_out, box=box) as popen:
-            watch = _watch_console(popen, console, started + spec.timeout, phases, stop)
+            deadline = started + spec.timeout
+            watch = _watch_console(popen, console, deadline, phases, stop, guest_out)
     returncode = None if watch.timed_out or watch.halted else popen.returncode
     console_text = spec.console_log.read_text(errors="replace")
     guest_text = spec.guest_log.read_text(errors="replace")
@@ -237,14 +247,17 @@ def _watch_console(
     deadline: float,
     phases: Phases | None,
     stop: threading.Event | None = None,
+    guest_out: IO[bytes] | None = None,
 ) -> Watch:
     """Tee the console until vng exits; stop a little after a panic or a halt, or at once
-    (Stopped) when `stop` is set."""
+    (Stopped) when `stop` is set. `guest_out`: the file QEMU writes the guest's stdout
+    to, watched after a halt until it stops growing."""
     assert popen.stderr is not None
     watcher = pexpect.fdpexpect.fdspawn(popen.stderr.fileno(), logfile=console)
     panicked = halted = wedged = kvm_failed = False
     patterns = [PANIC, HALTED, WEDGED, pexpect.EOF, KERNEL_UP, SUITE_BEGIN, KVM_FAILED, DIED_LOCKED]
     silence = _Silence(console)
+    halt_cap, settled = 0.0, -1
     while True:
         remaining = deadline - time.monotonic()
         try:
@@ -262,6 +275,12 @@ def _watch_console(
                 return Watch(panicked=panicked, halted=halted, wedged=True, kvm_failed=kvm_failed)
             if time.monotonic() < deadline:
                 continue  # a poll of `stop` or of the console's silence, not the deadline
+            if halted and not panicked and time.monotonic() < halt_cap:
+                grown = _size(guest_out)
+                if grown != settled:  # the guest's last output is still arriving
+                    settled = grown
+                    deadline = min(halt_cap, time.monotonic() + HALT_SETTLE_SECONDS)
+                    continue
             # After a halt or panic the deadline is only the grace period: not a hang.
             ended = halted or panicked or wedged or kvm_failed
             return Watch(not ended, panicked, halted, wedged, kvm_failed)
@@ -280,12 +299,19 @@ def _watch_console(
             deadline = min(deadline, time.monotonic() + PANIC_GRACE_SECONDS)
         elif index == 1 and not halted:
             halted = True
-            deadline = min(deadline, time.monotonic() + HALT_GRACE_SECONDS)
+            halt_cap = time.monotonic() + HALT_GRACE_SECONDS
+            settled = _size(guest_out)
+            deadline = min(deadline, time.monotonic() + HALT_SETTLE_SECONDS)
         elif index == 2 and not wedged:
             wedged = True
             deadline = min(deadline, time.monotonic() + WEDGED_GRACE_SECONDS)
         elif index == 7:
             silence.start()
+
+
+def _size(out: IO[bytes] | None) -> int:
+    """The file's size as the other writer (QEMU) left it; -1 without a file."""
+    return os.fstat(out.fileno()).st_size if out is not None else -1
 
 
 class _Silence:
