@@ -118,7 +118,6 @@ def test_a_worktree_brings_its_git_dirs(tmp_path: Path) -> None:
     assert str(common) in mounts.readable and str(tree) in mounts.readable
 
 
-
 def test_replaced_files_are_bound_over_the_host_after_everything_else() -> None:
     mounts = Mounts((), (), (), (), (), (("/usr/bin/systemd-tmpfiles", "/usr/bin/true"),))
     argv = sandbox.bwrap_argv(mounts, ["vng"], "/", None)
