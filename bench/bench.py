@@ -28,16 +28,18 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from harness.boot import kvm  # noqa: E402
+from harness import proc  # noqa: E402
+from harness.boot import guest_box, guest_init, kvm, vm  # noqa: E402
 from harness.build import kconfig, make  # noqa: E402
-from harness.proc import kill_group  # noqa: E402
 from harness.tree import worktree  # noqa: E402
 
 CACHE = Path(os.environ.get("HARNESS_CACHE", Path.home() / ".cache/harness"))
@@ -45,8 +47,6 @@ WORK = CACHE / "bench"
 HARNESS = [sys.executable, "-m", "harness.cli"]
 DEMO = ROOT / "patches/fixtures/demo"
 CONSOLE = ROOT / "tests/fixtures/console/warning_oops_panic.log"
-# What harness's own boots add to vng's defaults (boot/vm.py vng_argv).
-HARNESS_VNG_FLAGS = ["--force-9p"]
 
 
 def timed(argv: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> float:
@@ -108,23 +108,51 @@ def cold_builds(src: Path, ours: Path, vng_out: Path, args: argparse.Namespace) 
     return results
 
 
-def first_output_seconds(kernel: Path, use_kvm: bool, flags: list[str]) -> float:
-    argv = ["vng", "--run", str(kernel), "--memory", "1G", *flags, "--exec", "echo first-test"]
+def first_output_seconds(kernel: Path, use_kvm: bool) -> float:
+    """vng's default kernel booted the way vng boots it: `vng --run K --exec`."""
+    argv = ["vng", "--run", str(kernel), "--memory", "1G", "--exec", "echo first-test"]
     if not use_kvm:
         argv.insert(1, "--disable-kvm")
     started = time.monotonic()
-    proc = subprocess.Popen(
+    popen = subprocess.Popen(
         argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True
     )
-    assert proc.stdout is not None
+    assert popen.stdout is not None
     try:
-        for line in proc.stdout:
+        for line in popen.stdout:
             if "first-test" in line:
                 return time.monotonic() - started
         raise RuntimeError(f"{kernel}: guest never printed")
     finally:
-        # Without ACPI our kernel halts instead of powering off: stop QEMU ourselves.
-        kill_group(proc)
+        proc.kill_group(popen)
+
+
+def harness_first_output_seconds(kernel: Path, use_kvm: bool) -> float:
+    """harness's kernel booted as harness boots it: vm.vng_argv's command line (--verbose,
+    --force-9p) in the guest sandbox with guest_init's replacements, the guest's stdout
+    in a file, the console on a pipe (drained)."""
+    WORK.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=WORK) as tmp:
+        boot_dir = Path(tmp)
+        spec = vm.VmSpec(
+            kernel,
+            "echo first-test",
+            boot_dir / "console.log",
+            boot_dir / "guest.log",
+            memory="1G",
+            kvm=use_kvm,
+        )
+        box = guest_box.guest_box(kernel, (boot_dir,), use_kvm, guest_init.replacements(boot_dir))
+        started = time.monotonic()
+        with open(spec.guest_log, "wb") as out, proc.watched(vm.vng_argv(spec), out, box) as popen:
+            assert popen.stderr is not None
+            drain = threading.Thread(target=popen.stderr.read, daemon=True)
+            drain.start()
+            while b"first-test" not in spec.guest_log.read_bytes():
+                if popen.poll() is not None or time.monotonic() - started > 300:
+                    raise RuntimeError(f"{kernel}: guest never printed")
+                time.sleep(0.01)
+            return time.monotonic() - started
 
 
 def harness_kernel(ours: Path) -> Path | None:
@@ -139,9 +167,9 @@ def harness_kernel(ours: Path) -> Path | None:
 def boots(ours: Path, vng_out: Path, n: int) -> dict[str, Any]:
     use_kvm = kvm.verdict(CACHE).usable
     results: dict[str, Any] = {"accel": "kvm" if use_kvm else "tcg"}
-    kernels: dict[str, tuple[Path | None, list[str]]] = {
-        "harness": (harness_kernel(ours), HARNESS_VNG_FLAGS),
-        "vng": (vng_out / "arch/x86/boot/bzImage", []),
+    kernels: dict[str, tuple[Path | None, Callable[[Path, bool], float]]] = {
+        "harness": (harness_kernel(ours), harness_first_output_seconds),
+        "vng": (vng_out / "arch/x86/boot/bzImage", first_output_seconds),
     }
     # Alternate the two kernels boot by boot: a load change on the shared host hits both.
     samples: dict[str, list[float]] = {label: [] for label in kernels}
@@ -149,9 +177,9 @@ def boots(ours: Path, vng_out: Path, n: int) -> dict[str, Any]:
     for label in set(kernels) - set(present):
         print(f"boot to first test, {label} kernel: not built (run with --cold)")
     for _ in range(n):
-        for label, (kernel, flags) in present.items():
+        for label, (kernel, boot) in present.items():
             assert kernel is not None
-            samples[label].append(first_output_seconds(kernel, use_kvm, flags))
+            samples[label].append(boot(kernel, use_kvm))
     for label in present:
         results[f"{label}_boot_to_first_test_s"] = round(statistics.median(samples[label]), 2)
         print(
