@@ -3,7 +3,9 @@ how the pipe is read, which a fake runner would not exercise."""
 
 from __future__ import annotations
 
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -111,3 +113,34 @@ def test_a_fresh_machine_s_missing_ccache_dir_is_made_and_bound_writable(
     result = proc.run(["sh", "-c", script], timeout=60, box=Sandbox(ccache=True))
     assert result.ok and result.output == "made\n", result.output
     assert (ccache / "tmp/x").read_text() == "made\n"
+
+
+def test_kill_group_does_not_wait_for_a_zombie_nobody_reaps_yet(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """bwrap's pid-namespace init, orphaned when vng's bwrap is killed, stays a zombie until
+    pid 1 reaps it: a container's slow init made every boot wait 1.5 s. Here the zombie's
+    parent is this test, which reaps it only afterwards."""
+    monkeypatch.setattr(proc, "GROUP_GONE_WAIT", 60.0)
+    leader = subprocess.Popen(["sleep", "600"], process_group=0)
+    member = subprocess.Popen(["sleep", "600"], process_group=leader.pid)
+    started = time.monotonic()
+    proc.kill_group(leader)
+    waited = time.monotonic() - started
+    assert member.poll() is None or member.returncode == -9  # reaped only now
+    member.wait()
+    assert waited < 30  # not the 60 s wait for a live member
+
+
+def test_a_group_is_alive_while_a_member_runs_and_not_once_only_zombies_are_left() -> None:
+    leader = subprocess.Popen(["sleep", "600"], process_group=0)
+    member = subprocess.Popen(["sleep", "600"], process_group=leader.pid)
+    leader.kill()
+    leader.wait()
+    assert proc._group_alive(leader.pid)  # the member still runs
+    member.kill()
+    deadline = time.monotonic() + 30
+    while proc._group_alive(leader.pid) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not proc._group_alive(leader.pid)
+    assert member.poll() == -9  # it was a zombie until this reaped it
