@@ -20,7 +20,7 @@ from harness import proc, progress
 from harness.boot import kvm, pool, vm
 from harness.boot.console_cases import incident_cases
 from harness.boot.phases import Phases
-from harness.build import kconfig, kconfig_deps, make
+from harness.build import kconfig, kconfig_deps, make, unchanged
 from harness.build.kconfig import ConfigCase
 from harness.cases import Case, Status
 from harness.ci import shard
@@ -219,14 +219,20 @@ def _after_apply(
         run.flush()
         return plan
     kept = mtimes.restore(src, bdir, prepared.refreshed)
-    note(
-        f"building (make -j{opts.jobs}, {kept} unchanged files keep their mtimes; "
-        f"log: {run.file('build.log')})"
-    )
     build = make.BuildSpec(src, bdir, opts.jobs)
     with run.clock.stage("build"):
-        built = make.build(build, run.file("build.log"))
+        built = unchanged.unchanged(build, checked_clean=prepared.refreshed)
+        if built is not None:
+            note(f"not building: {built.case.message}")
+        else:
+            note(
+                f"building (make -j{opts.jobs}, {kept} unchanged files keep their mtimes; "
+                f"log: {run.file('build.log')})"
+            )
+            unchanged.forget(build)
+            built = make.build(build, run.file("build.log"))
     mtimes.save(src, bdir)
+    unchanged.remember(build, built)
     run.add(built.case)
     run.write_reproducer(
         opts.argv,
