@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from harness import proc
@@ -98,13 +99,19 @@ def clean(worktree: Path, log: Path) -> bool:
     again); a staged edit matches the index, so the index is compared with HEAD; then
     every file git does not track, ignored or not (empty dirs, as `status`, are none)."""
     git = ["git", "-C", str(worktree)]
-    if not proc.run([*git, "update-index", "--refresh"], log=log, timeout=300).ok:
-        return False
-    if not proc.run([*git, "diff-index", "--cached", "--quiet", "HEAD"], log=log, timeout=300).ok:
-        return False
-    others = ["ls-files", "--others", "--directory", "--no-empty-directory"]
-    left = proc.run([*git, *others], log=log, timeout=300)
-    return left.ok and not left.output.strip()
+    checks = (
+        ["update-index", "--refresh"],
+        ["diff-index", "--cached", "--quiet", "HEAD"],
+        ["ls-files", "--others", "--directory", "--no-empty-directory"],
+    )
+    # At once: each reads the index, and the refresh replaces it atomically (the others
+    # see the old or the new one, which name the same files and blobs). On the 86k-file
+    # tree: 0.34 s against 0.52 s one after another (medians of 6, in turn, load 6.6).
+    with ThreadPoolExecutor(len(checks)) as pool:
+        refreshed, staged, left = pool.map(
+            lambda args: proc.run([*git, *args], log=log, timeout=300), checks
+        )
+    return refreshed.ok and staged.ok and left.ok and not left.output.strip()
 
 
 def _apply_suite(patches: list[list[str]], head: str) -> Case:
