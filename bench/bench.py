@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from harness import proc  # noqa: E402
-from harness.boot import guest_box, guest_init, kvm, vm  # noqa: E402
+from harness.boot import kvm, vm  # noqa: E402
 from harness.build import kconfig, make  # noqa: E402
 from harness.tree import worktree  # noqa: E402
 
@@ -128,7 +128,7 @@ def first_output_seconds(kernel: Path, use_kvm: bool) -> float:
 
 def harness_first_output_seconds(kernel: Path, use_kvm: bool) -> float:
     """harness's kernel booted as harness boots it: vm.vng_argv's command line (--verbose,
-    --force-9p) in the guest sandbox with guest_init's replacements, the guest's stdout
+    --force-9p) in vm.guest_sandbox (with guest_init's replacements), the guest's stdout
     in a file, the console on a pipe (drained)."""
     WORK.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=WORK) as tmp:
@@ -141,8 +141,8 @@ def harness_first_output_seconds(kernel: Path, use_kvm: bool) -> float:
             memory="1G",
             kvm=use_kvm,
         )
-        box = guest_box.guest_box(kernel, (boot_dir,), use_kvm, guest_init.replacements(boot_dir))
         started = time.monotonic()
+        box = vm.guest_sandbox(spec)
         with open(spec.guest_log, "wb") as out, proc.watched(vm.vng_argv(spec), out, box) as popen:
             assert popen.stderr is not None
             stderr, console = popen.stderr, []

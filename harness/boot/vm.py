@@ -33,6 +33,7 @@ from harness.boot.defaults import DEFAULT_TIMEOUT as DEFAULT_TIMEOUT  # CLI nor 
 from harness.boot.guest_box import guest_box, kernel_build_dir
 from harness.boot.phases import SUITE_BEGIN, Phases
 from harness.cases import Status
+from harness.sandbox import Sandbox
 
 GUEST_DIED = 255
 PANIC = re.compile(rb"Kernel panic - not syncing[^\n]*")
@@ -166,6 +167,14 @@ def write_qemu_wrapper(spec: VmSpec) -> None:
     path.chmod(0o755)
 
 
+def guest_sandbox(spec: VmSpec) -> Sandbox:
+    """The sandbox a boot of `spec` runs in: the guest sees its boot dir and shares, and
+    its init finds guest_init's files in place of the host's (written into the boot dir)."""
+    boot_dir = spec.console_log.parent
+    replaced = guest_init.replacements(boot_dir)
+    return guest_box(spec.kernel, (boot_dir, *spec.shares), spec.kvm, replaced)
+
+
 def boot(
     spec: VmSpec, phases: Phases | None = None, stop: threading.Event | None = None
 ) -> BootResult:
@@ -177,10 +186,7 @@ def boot(
     if spec.qemu_wrapper:
         write_qemu_wrapper(spec)
     with open(spec.guest_log, "wb") as guest_out, open(spec.console_log, "wb") as console:
-        boot_dir = spec.console_log.parent
-        replaced = guest_init.replacements(boot_dir)
-        box = guest_box(spec.kernel, (boot_dir, *spec.shares), spec.kvm, replaced)
-        with proc.watched(vng_argv(spec), stdout=guest_out, box=box) as popen:
+        with proc.watched(vng_argv(spec), stdout=guest_out, box=guest_sandbox(spec)) as popen:
             deadline = started + spec.timeout
             watch = _watch_console(popen, console, deadline, phases, stop, guest_out)
     returncode = None if watch.timed_out or watch.halted else popen.returncode

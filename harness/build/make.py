@@ -136,6 +136,10 @@ def tree_relative(output: str, spec: BuildSpec) -> str:
     return output
 
 
+def kernel_image(spec: BuildSpec) -> Path:
+    return spec.build / "arch/x86/boot/bzImage"
+
+
 def build(spec: BuildSpec, log: Path, name: str = "build") -> BuildResult:
     watcher = _Progress()
     result = proc.run(
@@ -171,7 +175,7 @@ def build(spec: BuildSpec, log: Path, name: str = "build") -> BuildResult:
             properties=props,
         )
         return BuildResult(case, None, warnings, result.seconds)
-    kernel = spec.build / "arch/x86/boot/bzImage"
+    kernel = kernel_image(spec)
     message = f"built in {result.seconds:.0f}s, {len(warnings)} warning(s)"
     case = Case(
         name,

@@ -21,7 +21,7 @@ import hashlib
 import json
 import os
 
-from harness.build.make import BuildResult, BuildSpec, make_argv, make_env
+from harness.build.make import BuildResult, BuildSpec, kernel_image, make_argv, make_env
 from harness.cases import Case, Status
 from harness.tree.mtimes import index_id
 
@@ -29,10 +29,9 @@ RECORD = ".harness-built.json"
 
 
 def _state(spec: BuildSpec) -> dict[str, object] | None:
-    kernel = spec.build / "arch/x86/boot/bzImage"
     try:
         config = hashlib.sha256((spec.build / ".config").read_bytes()).hexdigest()
-        image = os.stat(kernel)
+        image = os.stat(kernel_image(spec))
     except OSError:
         return None
     index = index_id(spec.src)
@@ -63,7 +62,7 @@ def remember(spec: BuildSpec, built: BuildResult) -> None:
     tmp.replace(spec.build / RECORD)
 
 
-def unchanged(spec: BuildSpec, checked_clean: bool, name: str = "build") -> BuildResult | None:
+def unchanged(spec: BuildSpec, checked_clean: bool) -> BuildResult | None:
     if not checked_clean:
         return None
     try:
@@ -78,7 +77,7 @@ def unchanged(spec: BuildSpec, checked_clean: bool, name: str = "build") -> Buil
         return None
     warnings = [str(w) for w in record.get("warnings", [])]
     case = Case(
-        name,
+        "build",
         Status.PASS,
         f"unchanged since its last build here (worktree index {state['index']!s:.12}, same"
         f" .config and make command): make not run, {len(warnings)} warning(s) as then",
@@ -86,4 +85,4 @@ def unchanged(spec: BuildSpec, checked_clean: bool, name: str = "build") -> Buil
         seconds=0.0,
         properties={"seconds": "0.0", "warnings": str(len(warnings)), "make": "skipped"},
     )
-    return BuildResult(case, spec.build / "arch/x86/boot/bzImage", warnings, 0.0)
+    return BuildResult(case, kernel_image(spec), warnings, 0.0)
