@@ -9,13 +9,16 @@ Prints, on this machine and the Debian 6.12 tree:
      booted as harness boots it vs vng's default kernel booted the way vng does;
   4. warm overhead: `harness test` on the demo fixture with nothing changed, the share of
      its wall time spent outside the kernel build, guest-tests build, boot and tests
-     (results.json stage_seconds), n runs after one warm-up;
+     (results.json stage_seconds), n runs after one warm-up: as a new process each time, and
+     as a rerun (Enter) of a resident `harness test --loop`, in turn;
   5. `harness --help` and `harness parse` wall times (median of n);
   6. isolated boots serial vs side by side, when asked (--isolated SERIES): `harness test
      SERIES --no-kvm` with --jobs 1 and --jobs 2 in turn (A B A B ...), whole-run wall time
-     and the boot loop's (boot + tests stage seconds), each pair's ratio, the load.
+     and the boot loop's (boot + tests stage seconds), each pair's ratio, the load;
+  7. with --isolated too: two 1-vCPU guests at once against one 2-vCPU guest after another
+     (both with kconfigs/acpi.config, so that the guest sees its second CPU), in turn.
 Usage: python3 bench/bench.py [--cold] [--skip-vng-build] [--boots N] [--runs N]
-       [--isolated SERIES [--pairs N]] [--only cli,boot,warm,isolated]
+       [--isolated SERIES [--pairs N]] [--only cli,boot,warm,isolated,vcpus]
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -198,61 +202,119 @@ def boots(src: Path, ours: Path, vng_out: Path, n: int) -> dict[str, Any]:
     return results
 
 
+INSIDE = ("build", "guest-tests build", "boot", "tests")  # what the share is outside of
+
+
+def _stages(run_dir: Path) -> dict[str, float]:
+    stages: dict[str, float] = json.loads((run_dir / "results.json").read_text())["stage_seconds"]
+    return stages
+
+
+class Resident:
+    """`harness test DEMO --loop`: Enter on its stdin is a rerun; the summary's `results:`
+    line on its stdout is the end of one."""
+
+    def __init__(self, out: str) -> None:
+        argv = [*HARNESS, "test", str(DEMO), "--loop", "--out", out, "-q"]
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        self.child = subprocess.Popen(
+            argv, cwd=ROOT, env=env, text=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+
+    def finished(self) -> Path:
+        assert self.child.stdout is not None
+        for line in self.child.stdout:
+            if line.startswith("  results: "):
+                return Path(line.removeprefix("  results: ").strip())
+        raise RuntimeError(f"harness test --loop ended: status {self.child.wait()}")
+
+    def rerun(self) -> tuple[float, Path]:
+        assert self.child.stdin is not None
+        started = time.monotonic()
+        self.child.stdin.write("\n")
+        self.child.stdin.flush()
+        run_dir = self.finished()
+        return time.monotonic() - started, run_dir
+
+    def close(self) -> None:
+        self.child.send_signal(signal.SIGINT)  # Ctrl-C while it waits: the loop ends
+        self.child.wait(timeout=30)
+
+
 def warm_overhead(runs: int) -> dict[str, Any]:
-    """`harness test` on the demo fixture, nothing changed: one warm-up, then `runs` runs."""
-    shares, walls = [], []
+    """`harness test` on the demo fixture, nothing changed: a new process each time, and a
+    rerun of a resident `--loop`, in turn; each after a warm-up; `runs` of each."""
+    shares: dict[str, list[float]] = {"process": [], "resident": []}
+    walls: dict[str, list[float]] = {"process": [], "resident": []}
     with tempfile.TemporaryDirectory() as out:
-        for i in range(runs + 1):
-            wall = timed([*HARNESS, "test", str(DEMO), "--out", out, "-q"], cwd=ROOT)
-            newest = max(Path(out).glob("*/results.json"), key=lambda p: p.stat().st_mtime)
-            stages = json.loads(newest.read_text()).get("stage_seconds", {})
-            if i == 0:
-                continue  # the warm-up: whatever the previous run on this slot left
-            inside = sum(
-                stages.get(s, 0.0) for s in ("build", "guest-tests build", "boot", "tests")
-            )
-            walls.append(wall)
-            shares.append(100 * (wall - inside) / wall)
-            print(f"  warm run {i}: {wall:.1f} s, stages {stages}", flush=True)
-    results = {
-        "warm_run_s": round(statistics.median(walls), 2),
-        "warm_overhead_pct": round(statistics.median(shares), 2),
-    }
-    print(
-        f"warm overhead (demo, nothing changed, n={runs}): median {results['warm_overhead_pct']}%"
-        f" of {results['warm_run_s']} s outside build and boot (target <= 2 %)"
-    )
+        resident = Resident(f"{out}/resident")
+        try:
+            resident.finished()  # its first run: the warm-up of the resident process
+            for i in range(runs + 1):
+                wall = timed([*HARNESS, "test", str(DEMO), "--out", f"{out}/process", "-q"], ROOT)
+                newest = max(Path(out, "process").glob("*/results.json"), key=os.path.getmtime)
+                measured = {"process": (wall, newest.parent), "resident": resident.rerun()}
+                if i == 0:
+                    continue  # the warm-up: whatever the previous run on this slot left
+                for how, (took, run_dir) in measured.items():
+                    stages = _stages(run_dir)
+                    inside = sum(stages.get(s, 0.0) for s in INSIDE)
+                    walls[how].append(took)
+                    shares[how].append(100 * (took - inside) / took)
+                    print(f"  warm run {i}, {how}: {took:.2f} s, stages {stages}", flush=True)
+        finally:
+            resident.close()
+    results: dict[str, Any] = {}
+    for how, suffix in (("process", ""), ("resident", "_resident")):
+        results[f"warm_run{suffix}_s"] = round(statistics.median(walls[how]), 2)
+        results[f"warm_overhead{suffix}_pct"] = round(statistics.median(shares[how]), 2)
+        print(
+            f"warm overhead (demo, nothing changed, n={runs}, {how}): median"
+            f" {results[f'warm_overhead{suffix}_pct']}% of {results[f'warm_run{suffix}_s']} s"
+            " outside build and boot (target <= 2 %)"
+        )
     return results
 
 
-def isolated_boots(series: Path, pairs: int) -> dict[str, Any]:
-    """--jobs 1 against --jobs 2 on a warm slot, in turn; the first pair's order A B."""
-    rows: dict[int, list[tuple[float, float]]] = {1: [], 2: []}
+JOBS_VARIANTS = {"jobs1": ["--jobs", "1"], "jobs2": ["--jobs", "2"]}
+# Issue 14's question: on 2 cores, two 1-vCPU guests at once against one 2-vCPU guest after
+# another. Both with ACPI: without it the guest finds one CPU whatever --cpus says.
+VCPU_VARIANTS = {
+    "two_1vcpu_guests": ["--kconfig", "acpi", "--jobs", "2", "--cpus", "1"],
+    "one_2vcpu_guest": ["--kconfig", "acpi", "--jobs", "1", "--cpus", "2"],
+}
+
+
+def isolated_boots(series: Path, pairs: int, variants: dict[str, list[str]]) -> dict[str, Any]:
+    """Each variant's `harness test SERIES` on a warm slot, in turn (A B, A B, ...): the
+    whole run's wall time and its boot loop's (boot + tests stage seconds)."""
+    rows: dict[str, list[tuple[float, float]]] = {label: [] for label in variants}
     with tempfile.TemporaryDirectory() as out:
         for pair in range(pairs):
-            for jobs in (1, 2):
+            for label, extra in variants.items():
                 load = os.getloadavg()[0]
+                where = f"{out}/{pair}-{label}"
                 wall = timed(
-                    [*HARNESS, "test", str(series), "--no-kvm", "--jobs", str(jobs)]
-                    + ["--out", f"{out}/{pair}-{jobs}", "-q"],
+                    [*HARNESS, "test", str(series), "--no-kvm", *extra, "--out", where, "-q"],
                     cwd=ROOT,
                 )
-                (result,) = Path(out, f"{pair}-{jobs}").glob("*/results.json")
+                (result,) = Path(where).glob("*/results.json")
                 stages = json.loads(result.read_text()).get("stage_seconds", {})
                 loop = stages.get("boot", 0.0) + stages.get("tests", 0.0)
-                rows[jobs].append((wall, loop))
+                rows[label].append((wall, loop))
                 row = f"{wall:.1f} s, boots {loop:.1f} s, load {load:.1f}"
-                print(f"  pair {pair + 1} --jobs {jobs}: {row}", flush=True)
+                print(f"  pair {pair + 1} {' '.join(extra)}: {row}", flush=True)
     results: dict[str, Any] = {}
-    for jobs, runs in rows.items():
-        results[f"isolated_jobs{jobs}_s"] = round(statistics.median(w for w, _ in runs), 1)
-        results[f"isolated_jobs{jobs}_boots_s"] = round(statistics.median(b for _, b in runs), 1)
-    ratios = [a[0] / b[0] for a, b in zip(rows[2], rows[1], strict=True)]
-    results["isolated_ratio"] = round(statistics.median(ratios), 3)
+    for label, runs in rows.items():
+        results[f"isolated_{label}_s"] = round(statistics.median(w for w, _ in runs), 1)
+        results[f"isolated_{label}_boots_s"] = round(statistics.median(b for _, b in runs), 1)
+    (a, b) = variants
+    ratios = [x[0] / y[0] for x, y in zip(rows[b], rows[a], strict=True)]
+    results[f"isolated_ratio_{b}_{a}"] = round(statistics.median(ratios), 3)
     print(
-        f"isolated boots ({series.name}, n={pairs} pairs):"
-        f" --jobs 1 {results['isolated_jobs1_s']} s, --jobs 2 {results['isolated_jobs2_s']} s;"
-        f" ratio 2/1 {results['isolated_ratio']}"
+        f"isolated boots ({series.name}, n={pairs} pairs): {a} {results[f'isolated_{a}_s']} s,"
+        f" {b} {results[f'isolated_{b}_s']} s; ratio {b}/{a} {results[f'isolated_ratio_{b}_{a}']}"
     )
     return results
 
@@ -277,7 +339,7 @@ def main() -> int:
     parser.add_argument("--cli-runs", type=int, default=10)
     parser.add_argument("--isolated", type=Path, help="a series with isolated suites")
     parser.add_argument("--pairs", type=int, default=2, help="--isolated: A/B pairs")
-    parser.add_argument("--only", default="cli,boot,warm,isolated", help="figures to take")
+    parser.add_argument("--only", default="cli,boot,warm,isolated,vcpus", help="figures to take")
     args = parser.parse_args()
     only = set(args.only.split(","))
     src = worktree.debian_repo("debian:6.12", CACHE)
@@ -292,7 +354,9 @@ def main() -> int:
     if "warm" in only:
         results.update(warm_overhead(args.runs))
     if args.isolated and "isolated" in only:
-        results.update(isolated_boots(args.isolated, args.pairs))
+        results.update(isolated_boots(args.isolated, args.pairs, JOBS_VARIANTS))
+    if args.isolated and "vcpus" in only:
+        results.update(isolated_boots(args.isolated, args.pairs, VCPU_VARIANTS))
     results["load_after"] = os.getloadavg()[0]
     print(
         f"host load (1 min) before/after: {results['load_before']:.1f}/{results['load_after']:.1f}"

@@ -130,6 +130,12 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument(
         "--compare-base", action="store_true", help="run the same tests on the base; report changes"
     )
+    test.add_argument(
+        "--loop",
+        action="store_true",
+        help="stay resident: run again when the series, a kconfig fragment or guest-tests/ "
+        "changes, or on Enter (Ctrl-C ends)",
+    )
     _add_jobs_argument(test)
     test.add_argument(
         "--timeout",
@@ -325,19 +331,13 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
         from harness.results import parse_log
 
         return parse_log.parse_command(args.log, args.junit, args.json)
-    from harness import pipeline
+    from harness import loop
     from harness.intake import series
-    from harness.results.rundir import terminal_summary
 
+    if getattr(args, "loop", False):
+        return loop.run_loop(args.series, _test_options(args, argv))
     all_series = series.load(args.series)  # validated before any tree is touched
-    opts = _test_options(args, argv)
-    failed = False
-    for one in all_series:
-        run = pipeline.test_series(one, opts)
-        print(f"\n{one.name}: {one.subject}")
-        terminal_summary(run)
-        failed = failed or run.failed
-    return EXIT_FAILED if failed else EXIT_OK
+    return loop.test_all(all_series, _test_options(args, argv))
 
 
 def _test_options(args: argparse.Namespace, argv: list[str]) -> pipeline.TestOptions:

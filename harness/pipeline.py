@@ -28,10 +28,12 @@ from harness.ci.shard import WHOLE, Shard
 from harness.errors import EnvError, interrupt_message
 from harness.intake.series import Series
 from harness.proc import note
+from harness.readfiles import read_or_empty
 from harness.results import base_comparison
 from harness.results.rundir import RunDir
 from harness.suites import guest, series_tests
 from harness.tree import mtimes, reuse, slots, worktree
+from harness.tree.watch import TreeWatch, TreeWatches
 from harness.tree.worktree import DEFAULT_BASE, PatchCase, Worktree
 
 DEFAULT_SUITES = ("smoke",)
@@ -56,6 +58,8 @@ class TestOptions:
     apply_only: bool = False
     compare_base: bool = False  # run the same tests on the base tree too
     shard: Shard = WHOLE  # --shard K/N: this runner's slice of the boots (ci/shard.py)
+    # `harness test --loop` (loop.py): what inotify saw of each worktree since the last run.
+    tree_watches: TreeWatches | None = None
 
 
 @dataclass
@@ -97,7 +101,8 @@ def apply_stage(series: Series, opts: TestOptions) -> Prepared:
         opts.cache, worktree.slot_name(spec), kconfig.config_key(fragments_for(series, opts))
     )
     with run.clock.stage("apply"):
-        wt, applied = _apply(spec, slot.worktree, series, run)
+        watch = opts.tree_watches.get(slot.worktree) if opts.tree_watches else None
+        wt, applied = _apply(spec, slot.worktree, series, run, watch)
     run.meta["base_commit"] = wt.base_rev
     (run.file("apply-report.txt")).write_text(apply_report(applied))
     reused = "reused" in applied.properties
@@ -105,13 +110,17 @@ def apply_stage(series: Series, opts: TestOptions) -> Prepared:
 
 
 def _apply(
-    spec: worktree.TreeSpec, where: Path, series: Series, run: RunDir
+    spec: worktree.TreeSpec,
+    where: Path,
+    series: Series,
+    run: RunDir,
+    watch: TreeWatch | None = None,
 ) -> tuple[Worktree, Case]:
     """The series on the base in the slot's worktree: taken as it is when it already holds
     exactly that (tree/reuse.py), else reset to the base and applied patch by patch."""
     log = run.file("apply.log")
     rev = worktree.git(spec.repo, "rev-parse", f"{spec.rev}^{{commit}}")
-    reused = reuse.reuse(where, rev.output.strip(), series, log) if rev.ok else None
+    reused = reuse.reuse(where, rev.output.strip(), series, log, watch) if rev.ok else None
     if reused is not None:
         note(f"the worktree already holds these {len(series.patches)} patch(es) on {spec.label}")
         return Worktree(where, rev.output.strip()), run.add(reused)
@@ -280,9 +289,17 @@ def _guest_stage(
         if not built_suites and not plan.kunit:
             note(f"shard {opts.shard}: no boot falls to this shard")
             return
+    _note_one_cpu(opts.cpus or series.config.cpus or vm.DEFAULT_CPUS, bdir)
     # Built-in KUnit suites need a boot even when no guest suite runs.
     batches = boot_batches(built_suites, series.config.isolate) or [[]]
     _boot_all(GuestRun(series, opts, run, kernel, use_kvm, plan), batches)
+
+
+def _note_one_cpu(cpus: int, build_dir: Path) -> None:
+    """Under SeaBIOS the MP table names only the boot CPU (kconfigs/acpi.config): without
+    ACPI the guest sees one CPU whatever -smp says, and a user asking for more should know."""
+    if cpus > 1 and "CONFIG_ACPI=y" not in read_or_empty(build_dir / ".config").splitlines():
+        note(f"{cpus} CPUs asked for, but without CONFIG_ACPI the guest sees 1 (--kconfig acpi)")
 
 
 @dataclass(frozen=True)

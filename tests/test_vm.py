@@ -132,3 +132,18 @@ def test_kvm_verdict_is_probed_again_after_a_qemu_or_kernel_upgrade(
     monkeypatch.setattr(kvm.platform, "release", lambda: "6.12.999-amd64")
     kvm.verdict(tmp_path)
     assert calls == [1, 1, 1]
+
+
+@pytest.mark.parametrize(
+    ("cpus", "config", "noted"),
+    [(2, "CONFIG_SMP=y\n", True), (2, "CONFIG_ACPI=y\n", False), (1, "CONFIG_SMP=y\n", False)],
+)
+def test_more_cpus_than_the_guest_can_see_is_said(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], cpus: int, config: str, noted: bool
+) -> None:
+    from harness import pipeline, progress
+
+    progress.quiet(False)
+    (tmp_path / ".config").write_text(config)
+    pipeline._note_one_cpu(cpus, tmp_path)
+    assert ("without CONFIG_ACPI the guest sees 1" in capsys.readouterr().err) is noted

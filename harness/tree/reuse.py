@@ -12,9 +12,11 @@ that resulted and each patch's outcome. `reuse` accepts the worktree only when
   what `git status --porcelain --ignored` shows, without a second stat of 86k files
   in mtimes.restore's refresh (Debian's packaging .gitignore ignores everything, so
   ignored files are the untracked ones).
-Input: a TreeSpec's commit, the worktree path, the Series. Output: the apply suite rebuilt
-from the record, or None. Writes only the record (and git's refreshed index). Raises
-nothing (a bad record is no reuse).
+- in a resident `harness test --loop`, that one stat is skipped while inotify has
+  reported no change under the tree since a stat found it clean (tree/watch.py).
+Input: a TreeSpec's commit, the worktree path, the Series (and a TreeWatch). Output: the
+apply suite rebuilt from the record, or None. Writes only the record (and git's refreshed
+index). Raises nothing (a bad record is no reuse).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from pathlib import Path
 from harness import proc
 from harness.cases import Case, Status
 from harness.intake.series import Series
+from harness.tree.watch import TreeWatch
 from harness.tree.worktree import PatchCase
 
 RECORD = "harness-applied.json"
@@ -72,8 +75,12 @@ def remember(worktree: Path, base: str, series: Series, applied: Case) -> None:
     tmp.replace(git_dir / RECORD)
 
 
-def reuse(worktree: Path, base: str, series: Series, log: Path) -> Case | None:
-    """The apply suite as the record has it when the worktree is exactly that state, else None."""
+def reuse(
+    worktree: Path, base: str, series: Series, log: Path, watch: TreeWatch | None = None
+) -> Case | None:
+    """The apply suite as the record has it when the worktree is exactly that state, else None.
+    With a `watch` (a resident `harness test --loop`), the git walks are skipped when inotify
+    reported no change since a walk last found the tree clean."""
     git_dir = gitdir(worktree)
     if git_dir is None:
         return None
@@ -87,9 +94,26 @@ def reuse(worktree: Path, base: str, series: Series, log: Path) -> Case | None:
         return None
     if (git_dir / "index.lock").exists() or (git_dir / "rebase-apply").exists():
         return None
-    if not clean(worktree, log):
+    if watch is not None and watch.untouched():
+        suite = _apply_suite(record["patches"], record["head"])
+        suite.properties["checked"] = "no change under the tree since it was checked (inotify)"
+        return suite
+    if not _clean_watched(worktree, log, watch):
         return None
     return _apply_suite(record["patches"], record["head"])
+
+
+def _clean_watched(worktree: Path, log: Path, watch: TreeWatch | None) -> bool:
+    """`clean`, with the watches armed before it starts so that its verdict can stand
+    until inotify reports a change."""
+    if watch is not None and not watch.arm():
+        watch = None
+    if watch is not None:
+        watch.begin_check()
+    verdict = clean(worktree, log)
+    if watch is not None:
+        watch.end_check(verdict)
+    return verdict
 
 
 def clean(worktree: Path, log: Path) -> bool:
