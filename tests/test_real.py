@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -172,3 +173,33 @@ def test_compare_finds_the_planted_fault_path_regression(out: Path) -> None:
     failed = [c.get("name") for c in junit.iter("testcase") if c.find("failure") is not None]
     assert failed == ["pf1.thp_never.pages_per_s"]
     assert "data:image/png;base64," in (run_dir / "report.html").read_text()
+
+
+def test_a_resident_loop_reruns_on_enter_and_stops_walking_the_tree(out: Path) -> None:
+    """harness test --loop on the demo: the first run that reuses the worktree checks it
+    with git (the first run, on a warm slot; else the first rerun), and proves it clean;
+    after that, inotify's word is taken. Ctrl-C ends it with the last status."""
+    where = out / "loop"
+    child = subprocess.Popen(
+        [sys.executable, "-m", "harness.cli", "test", str(PROJECT / "patches/fixtures/demo")]
+        + ["--loop", "--out", str(where), "-q"],
+        cwd=PROJECT, text=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+    )  # fmt: skip
+    assert child.stdin is not None and child.stdout is not None
+    runs = []
+    try:
+        for _ in range(3):
+            line = ""
+            while not line.startswith("  results: "):
+                line = child.stdout.readline()
+                assert line, "the loop ended before its run did"
+            runs.append(Path(line.removeprefix("  results: ").strip()))
+            child.stdin.write("\n")
+            child.stdin.flush()
+    finally:
+        child.send_signal(signal.SIGINT)
+        status = child.wait(timeout=120)
+    assert status == 0
+    applied = [results(run)["apply"]["properties"] for run in runs]
+    assert "checked" not in applied[0]  # walked, or applied afresh
+    assert "reused" in applied[1] and "inotify" in applied[2]["checked"]
