@@ -200,6 +200,6 @@ def test_a_resident_loop_reruns_on_enter_and_stops_walking_the_tree(out: Path) -
         child.send_signal(signal.SIGINT)
         status = child.wait(timeout=120)
     assert status == 0
-    applied = [results(run)["apply"]["properties"] for run in runs]
+    applied = [results(run)["apply"].get("properties") or {} for run in runs]
     assert "checked" not in applied[0]  # walked, or applied afresh
     assert "reused" in applied[1] and "inotify" in applied[2]["checked"]

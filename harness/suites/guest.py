@@ -73,8 +73,10 @@ def build_suite(
 ) -> tuple[Case, BuiltSuite | None]:
     source = suite_dir(name)
     argv = ["make", "-C", str(source), f"OUT={out}", f"KDIR={kbuild}", f"KSRC={ksrc}"]
-    # Its modules build through the tree's Kbuild: that code is the series'.
-    box = Sandbox(writable=(out,), readable=(source, kbuild, ksrc))
+    # Its modules build through the tree's Kbuild: that code is the series'. All of
+    # guest-tests/ is readable: a suite's Makefile includes a sibling's (bench includes
+    # gmem/suite.mk), invisible in a checkout under /tmp, which the sandbox makes a tmpfs.
+    box = Sandbox(writable=(out,), readable=(GUEST_TESTS, kbuild, ksrc))
     result = proc.run(argv, log=log, timeout=900, box=box)
     if result.denied or not result.ok:
         return Case(
