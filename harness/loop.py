@@ -20,7 +20,6 @@ Raises what `harness test` raises, in the first run.
 from __future__ import annotations
 
 import dataclasses
-import os
 import select
 import sys
 from collections.abc import Iterable
@@ -35,14 +34,14 @@ from harness.errors import UserError
 from harness.intake import series as intake
 from harness.results.rundir import terminal_summary
 from harness.suites.guest import GUEST_TESTS
-from harness.tree.watch import CHANGES, TreeWatches
+from harness.tree.watch import CHANGES, TreeWatches, watch_dirs
 
 SETTLE_MS = 100  # no further change for this long: the edit is complete
 # Not CLOSE_WRITE: Python's mailbox.mbox opens every patch file rb+ (intake/mail.py), so
 # the run's own reading of the series would look like an edit and rerun it forever. A
 # write is a MODIFY, a save by rename a MOVED_TO.
 EDITS = CHANGES & ~flags.CLOSE_WRITE
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED = 0, 1
 
 
 def test_all(all_series: Iterable[intake.Series], opts: pipeline.TestOptions) -> int:
@@ -84,7 +83,7 @@ def _rerun(series_path: Path, opts: pipeline.TestOptions) -> int:
         return test_all(intake.load(series_path), opts)
     except UserError as err:  # an edit in progress: say so once, wait for the next one
         print(f"harness: {err}", file=sys.stderr)
-        return EXIT_USAGE
+        return err.exit_status
 
 
 def inputs(series_path: Path, opts: pipeline.TestOptions) -> list[Path]:
@@ -147,26 +146,17 @@ class Triggers:
             only = self._only.get(wd, "")
             if where is None or (only and name != only) or _editor_scratch(name):
                 continue
-            if mask & flags.ISDIR and mask & flags.CREATE:
-                self._watch(where / name)
-            return where / name
+            return where / name  # a new dir too: the next run's Triggers watch inside it
         return None
 
     def _watch(self, path: Path) -> None:
+        """A file: its directory, for that name only. A directory: all of it but dot-dirs."""
         if path.is_file():
-            self._add(path.parent, path.name)
-            return
-        for where, dirs, _files in os.walk(path):
-            dirs[:] = [d for d in dirs if not d.startswith(".")]
-            self._add(Path(where))
-
-    def _add(self, where: Path, only: str = "") -> None:
-        """A watch on the directory `where`: for every name in it, or `only` that one."""
-        try:
-            wd = self._inotify.add_watch(where, EDITS | flags.ONLYDIR)
-        except FileNotFoundError:
-            return
-        self._only[wd], self._where[wd] = only, where
+            watched = watch_dirs(self._inotify, path.parent, EDITS, lambda name: True)
+            self._only |= dict.fromkeys(watched, path.name)
+        else:
+            watched = watch_dirs(self._inotify, path, EDITS, lambda name: name.startswith("."))
+        self._where |= watched
 
 
 def _editor_scratch(name: str) -> bool:

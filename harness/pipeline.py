@@ -289,10 +289,15 @@ def _guest_stage(
         if not built_suites and not plan.kunit:
             note(f"shard {opts.shard}: no boot falls to this shard")
             return
-    _note_one_cpu(opts.cpus or series.config.cpus or vm.DEFAULT_CPUS, bdir)
+    _note_one_cpu(guest_cpus(opts, series), bdir)
     # Built-in KUnit suites need a boot even when no guest suite runs.
     batches = boot_batches(built_suites, series.config.isolate) or [[]]
     _boot_all(GuestRun(series, opts, run, kernel, use_kvm, plan), batches)
+
+
+def guest_cpus(opts: TestOptions, series: Series) -> int:
+    """--cpus, else series.yaml's, else the default."""
+    return opts.cpus or series.config.cpus or vm.DEFAULT_CPUS
 
 
 def _note_one_cpu(cpus: int, build_dir: Path) -> None:
@@ -325,7 +330,7 @@ def vm_spec(
         command=command,
         console_log=console_log,
         guest_log=console_log.with_suffix(".out"),
-        cpus=opts.cpus or config.cpus or vm.DEFAULT_CPUS,
+        cpus=guest_cpus(opts, boots.series),
         memory=opts.memory or config.memory or vm.DEFAULT_MEMORY,
         append=(*config.cmdline, *boots.plan.cmdline),
         kvm=boots.use_kvm,

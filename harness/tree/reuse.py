@@ -94,25 +94,24 @@ def reuse(
         return None
     if (git_dir / "index.lock").exists() or (git_dir / "rebase-apply").exists():
         return None
-    if watch is not None and watch.untouched():
-        suite = _apply_suite(record["patches"], record["head"])
-        suite.properties["checked"] = "no change under the tree since it was checked (inotify)"
-        return suite
-    if not _clean_watched(worktree, log, watch):
+    untouched = watch is not None and watch.untouched()
+    if not untouched and not _clean_watched(worktree, log, watch):
         return None
-    return _apply_suite(record["patches"], record["head"])
+    suite = _apply_suite(record["patches"], record["head"])
+    if untouched:
+        suite.properties["checked"] = "no change under the tree since it was checked (inotify)"
+    return suite
 
 
 def _clean_watched(worktree: Path, log: Path, watch: TreeWatch | None) -> bool:
     """`clean`, with the watches armed before it starts so that its verdict can stand
     until inotify reports a change."""
-    if watch is not None and not watch.arm():
-        watch = None
-    if watch is not None:
-        watch.begin_check()
+    watching = watch if watch is not None and watch.arm() else None
+    if watching is not None:
+        watching.begin_check()
     verdict = clean(worktree, log)
-    if watch is not None:
-        watch.end_check(verdict)
+    if watching is not None:
+        watching.end_check(verdict)
     return verdict
 
 

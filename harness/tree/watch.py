@@ -22,6 +22,7 @@ inotify (or past the watch limit) `arm` says so, and every run walks.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from inotify_simple import INotify, flags
@@ -43,6 +44,22 @@ CHANGES = (
 # A linked worktree's .git is a file (its git dir lives elsewhere, and HEAD, locks and the
 # record there are stat'ed each run by reuse.reuse); a .git dir is git's, not the tree's.
 SKIPPED_DIRS = {".git"}
+
+
+def watch_dirs(
+    inotify: INotify, top: Path, mask: int, skipped: Callable[[str], bool]
+) -> dict[int, Path]:
+    """A watch on `top` and on every directory under it but those whose name is `skipped`
+    (and what is under them): watch descriptor -> directory. Shared with loop.Triggers."""
+    watched: dict[int, Path] = {}
+    for where, dirs, _files in os.walk(top):
+        dirs[:] = [d for d in dirs if not skipped(d)]
+        try:
+            wd = inotify.add_watch(where, mask | flags.ONLYDIR | flags.DONT_FOLLOW)
+        except FileNotFoundError:
+            continue  # gone since the walk listed it: its parent's watch saw that
+        watched[wd] = Path(where)
+    return watched
 
 
 class TreeWatch:
@@ -94,13 +111,7 @@ class TreeWatch:
 
     def _watch_tree(self, top: Path) -> None:
         assert self._inotify is not None
-        for where, dirs, _files in os.walk(top):
-            dirs[:] = [d for d in dirs if d not in SKIPPED_DIRS]
-            try:
-                wd = self._inotify.add_watch(where, CHANGES | flags.ONLYDIR | flags.DONT_FOLLOW)
-            except FileNotFoundError:
-                continue  # gone since the walk listed it: its parent's watch saw that
-            self._watched[wd] = Path(where)
+        self._watched |= watch_dirs(self._inotify, top, CHANGES, SKIPPED_DIRS.__contains__)
 
     def _drain(self) -> bool:
         """Read every pending event; True if any was a change. New directories are watched
