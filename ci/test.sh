@@ -11,5 +11,7 @@ py=${HARNESS_VENV:-.venv}/bin/python
 "$py" -m ruff format --check harness
 "$py" -m mypy harness
 shellcheck -s sh ci/*.sh guest-tests/*/run.sh .ci/run
-"$py" -m pytest -q -m "not real" tests
-"$py" -m pytest -q -m real --durations=0 tests
+# Two workers (pytest-xdist): a real test's time is mostly one guest's single TCG vCPU,
+# one host core; the long ones start first (tests/conftest.py), one per worker.
+"$py" -m pytest -q -n 2 -m "not real" tests
+"$py" -m pytest -q -n 2 -m real --durations=0 tests

@@ -104,7 +104,8 @@ def _add_jobs_argument(p: argparse.ArgumentParser) -> None:
         "--jobs",
         type=int,
         default=os.cpu_count() or 1,
-        help="make -j; test: also boots side by side, as memory allows (default: all CPUs)",
+        help="make -j; test, and compare under icount: also boots side by side, as memory "
+        "allows (default: all CPUs)",
     )
 
 

@@ -46,6 +46,12 @@ def make_series(repo: Path, out: Path, edits: list[tuple[str, str, str]]) -> Pat
     return out
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The long real tests first: pytest-xdist hands tests out in this order, so each of
+    them starts on a worker of its own at once, and the short ones fill in around them."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
+
+
 @pytest.fixture(autouse=True)
 def _unit_tests_run_unsandboxed(
     request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch

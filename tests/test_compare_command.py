@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 import math
+import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from harness.cases import Status
+from harness.cases import Case, Status
 from harness.compare import command, request, stats
 from harness.compare.boots import BootPlan, guest_script, interleaved, load_jsonl
 from harness.compare.model import Better, BootSample, Metric, Side, Verdict
@@ -19,6 +21,7 @@ from harness.compare.request import CompareRequest, Timing
 from harness.compare.sides import BuiltSide, SideSpec
 from harness.errors import UserError
 from harness.intake import series as series_mod
+from harness.results.rundir import RunDir
 from harness.suites.guest import BuiltSuite
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -190,3 +193,86 @@ def test_recorded_full_aa_gives_no_false_verdict() -> None:
     assert not {Verdict.BETTER, Verdict.WORSE} & set(verdicts.values())
     assert verdicts["pf1.thp_never.pages_per_s"] is Verdict.SAME
     assert verdicts["fork.anon_256m.us_per_op"] is Verdict.SAME
+
+
+class _FakeBoots:
+    """boot_once's stand-in: each boot takes a moment; it counts how many ran at once."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.running = 0
+        self.most = 0
+        self.started: list[tuple[Side, int]] = []
+        self.running_at_start: list[int] = []  # this boot included
+
+    def __call__(
+        self, plan: BootPlan, side: BuiltSide, label: Side, index: int, rundir: Path, stop: object
+    ) -> tuple[BootSample, Case]:
+        with self.lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+            self.started.append((label, index))
+            self.running_at_start.append(self.running)
+        time.sleep(0.02 if label is Side.A else 0.004)  # B ends first: the order must hold
+        with self.lock:
+            self.running -= 1
+        return _boot(label, index, 100.0 + index), Case(f"bench {label.value}{index}")
+
+
+def _sides(tmp_path: Path, same_kernel: bool) -> dict[Side, BuiltSide]:
+    bench = BuiltSuite("bench", tmp_path, ("pf1",))
+    return {
+        side: BuiltSide(
+            spec=SideSpec(side, None, side.value, f"-{side.value}"),
+            kernel=tmp_path / ("bzImage" if same_kernel else f"bzImage-{side.value}"),
+            bench=bench,
+            commit="0" * 40,
+            seconds=0.0,
+        )
+        for side in (Side.A, Side.B)
+    }
+
+
+def _boot_all(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, timing: Timing, same_kernel: bool = False
+) -> tuple[_FakeBoots, list[BootSample], RunDir]:
+    fake = _FakeBoots()
+    monkeypatch.setattr(command, "boot_once", fake)
+    monkeypatch.setattr(command.vm, "modules_ready", lambda kernel: not same_kernel)
+    monkeypatch.setattr(command.pool, "available_memory", lambda: 64 << 30)
+    plan = BootPlan(0, ("pf1",), timing, False, 3, 1, 1, "3G", 600, ())
+    run = RunDir.create(tmp_path / "out", "compare", [])
+    run.meta["qemu"] = {"A": "qemu-a", "B": "qemu-b"}
+    at_once = command._boots_at_once(make_request(jobs=2), plan)
+    samples: list[BootSample] = []
+    command._boot_all(plan, _sides(tmp_path, same_kernel), run, samples, at_once)
+    return fake, samples, run
+
+
+def test_under_icount_two_boots_run_at_once_and_are_recorded_in_abab_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake, samples, run = _boot_all(tmp_path, monkeypatch, Timing.ICOUNT)
+    boots = run.meta["boots_per_side"]
+    assert fake.running_at_start[:2] == [1, 2]  # B0 began while A0 ran
+    assert [(s.side, s.index) for s in samples] == interleaved(boots)
+    recorded = load_jsonl(run.path / "boots.jsonl")
+    assert [(s.side, s.index) for s in recorded] == interleaved(boots)
+    assert all(s.qemu_cmdline == f"qemu-{s.side.value.lower()}" for s in recorded)
+
+
+def test_under_a_wall_clock_boots_go_one_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake, samples, run = _boot_all(tmp_path, monkeypatch, Timing.WALL)
+    assert fake.most == 1 and len(samples) == 2 * run.meta["boots_per_side"]
+
+
+def test_an_aa_run_whose_modules_vng_must_link_boots_its_first_pair_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake, samples, run = _boot_all(tmp_path, monkeypatch, Timing.ICOUNT, same_kernel=True)
+    assert fake.started[:2] == [(Side.A, 0), (Side.B, 0)]
+    assert fake.running_at_start[:2] == [1, 1]  # B0 began after A0 ended
+    assert fake.most == 2  # the later pairs: vng linked the modules in the first boot
+    assert [(s.side, s.index) for s in samples] == interleaved(run.meta["boots_per_side"])

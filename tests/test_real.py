@@ -136,6 +136,7 @@ def test_verbatim_gmem_series_reports_hunks_on_6_12(tmp_path: Path) -> None:
     assert (total, rejected) == (77, 24)
 
 
+@pytest.mark.long
 def test_gmem_port_end_to_end(out: Path) -> None:
     rc, run_dir = run_harness("patches/gmem-rfc-v1-6.12", out)
     suites = results(run_dir)
@@ -156,6 +157,7 @@ def test_gmem_port_end_to_end(out: Path) -> None:
     assert any(c["status"] == "pass" for c in suites["gmem"]["children"])
 
 
+@pytest.mark.long
 def test_compare_finds_the_planted_fault_path_regression(out: Path) -> None:
     """The planted series adds work to do_anonymous_page only: the 4 KiB anonymous fault
     rate must come out worse, the THP fault rate (another path) must not."""

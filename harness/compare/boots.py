@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import threading
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -69,16 +70,22 @@ def guest_script(plan: BootPlan, side: BuiltSide) -> str:
 
 
 def boot_once(
-    plan: BootPlan, side: BuiltSide, label: Side, index: int, rundir: Path
+    plan: BootPlan,
+    side: BuiltSide,
+    label: Side,
+    index: int,
+    rundir: Path,
+    stop: threading.Event | None = None,
 ) -> tuple[BootSample, Case]:
-    """One boot: the benchmarks' figures, and their KTAP verdicts as a suite Case."""
+    """One boot: the benchmarks' figures, and their KTAP verdicts as a suite Case.
+    `stop`: set by the main thread when boots run side by side and the run stops."""
     stem = rundir / "boots" / f"{index:02d}-{label.value}"
     stem.parent.mkdir(parents=True, exist_ok=True)
     script = stem.with_suffix(".sh")
     script.write_text(guest_script(plan, side))
     spec = vm_spec(plan, side, stem.with_suffix(".console.log"), f"sh {shlex.quote(str(script))}")
     before = os.getloadavg()
-    result = vm.boot(spec)
+    result = vm.boot(spec, stop=stop)
     after = os.getloadavg()
     [suite] = guest.suite_results(result.guest_output, [BENCH_SUITE], result.reason)
     suite.name = f"bench {label.value}{index}"

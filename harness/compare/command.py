@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from .. import proc
-from ..boot import kvm, vm
+from ..boot import kvm, pool, vm
 from ..cases import Case, Status
 from ..errors import interrupt_message
 from ..progress import StageClock, note
@@ -116,10 +118,14 @@ def _measure(
         timing_label=timing_label(timing, use_kvm),
     )
     run.meta["qemu"] = {s.value: qemu_command(plan, b, run.path) for s, b in built.items()}
+    at_once = _boots_at_once(request, plan)
+    run.meta["boots_at_once"] = at_once
+    if at_once > 1:
+        note(f"up to {at_once} boots at once (--jobs): under icount, load does not move figures")
     samples: list[BootSample] = []
     try:
         with clock.stage("boots"):
-            _boot_all(plan, built, run, samples)
+            _boot_all(plan, built, run, samples, at_once)
     except KeyboardInterrupt as err:  # Ctrl-C, SIGTERM, SIGHUP: what was measured is kept
         why = f"{interrupt_message(err)} after {len(samples)} boots"
         run.add(Case("interrupted", Status.ERROR, why))
@@ -130,23 +136,48 @@ def _measure(
             _write_outputs(request, run, samples)
 
 
+def _boots_at_once(request: CompareRequest, plan: BootPlan) -> int:
+    """Boots side by side: only under icount, where a boot's figures count the guest's
+    executed instructions, which the host's load does not change (it only stretches the
+    wall time); under a wall clock, a second guest's load would be measured too."""
+    if plan.timing is not Timing.ICOUNT:
+        return 1
+    return pool.at_once(request.jobs, 2, plan.memory)
+
+
 def _boot_all(
-    plan: BootPlan, built: dict[Side, BuiltSide], run: RunDir, samples: list[BootSample]
+    plan: BootPlan,
+    built: dict[Side, BuiltSide],
+    run: RunDir,
+    samples: list[BootSample],
+    at_once: int,
 ) -> None:
-    boots = plan.boots or math.inf
-    index = 0
-    order = iter(interleaved(10_000))
-    while index < 2 * boots:
-        side, i = next(order)
-        note(f"boot {index + 1}/{'?' if boots == math.inf else 2 * boots}: side {side.value} #{i}")
-        sample, suite = boot_once(plan, built[side], side, i, run.path)
-        sample = replace(sample, qemu_cmdline=run.meta["qemu"][side.value])
+    """ABAB…, `at_once` boots side by side; each is recorded in that order as it ends."""
+    planned = [2 * plan.boots if plan.boots else 0]
+
+    def start(side: Side, i: int, k: int, stop: threading.Event | None) -> tuple[BootSample, Case]:
+        note(f"boot {k}/{planned[0] or '?'}: side {side.value} #{i}")
+        return boot_once(plan, built[side], side, i, run.path, stop)
+
+    def record(result: tuple[BootSample, Case]) -> None:
+        sample, suite = result
+        sample = replace(sample, qemu_cmdline=run.meta["qemu"][sample.side.value])
         samples.append(sample)
         append_jsonl(run.file("boots.jsonl"), sample)
         _record_boot(run, sample, suite)
-        index += 1
-        if index == 2:  # the first pair shows the family; n is fixed from it, not from results
-            boots = _fix_boots(plan, samples, run)
+
+    def boot(order: list[tuple[Side, int]], first: int, width: int) -> None:
+        work = [partial(start, side, i, first + k + 1) for k, (side, i) in enumerate(order)]
+        pool.run_in_order(work, width, lambda _, result: record(result))
+
+    # The first pair shows the family; n is fixed from it, not from results. It goes one
+    # boot at a time when vng must first link a kernel's modules (A/A: one kernel twice).
+    kernels = {b.kernel for b in built.values()}
+    ready = len(kernels) == 2 and all(vm.modules_ready(k) for k in kernels)
+    boot(interleaved(1), 0, at_once if ready else 1)
+    boots = _fix_boots(plan, samples, run)
+    planned[0] = 2 * boots
+    boot(interleaved(boots)[2:], 2, at_once)
 
 
 def _fix_boots(plan: BootPlan, samples: list[BootSample], run: RunDir) -> int:

@@ -125,13 +125,20 @@ def _delta(s: SlabResult) -> float:
     return b - a
 
 
+def _side_by_side(meta: dict[str, str]) -> str:
+    at_once = meta.get("boots_at_once", "1")
+    return f", {at_once} at a time" if at_once not in ("", "1") else ""
+
+
 def render_table(comparison: Comparison) -> str:
     meta = comparison.meta
     head = [
         f"harness compare: A = {meta.get('side_a', 'A')}, B = {meta.get('side_b', 'B')}; "
         f"timing: {meta.get('timing_label', meta.get('timing', '?'))}",
-        f"boots per side: {comparison.n_a}/{comparison.n_b} (interleaved ABAB; the boot is the "
-        f"unit, its value the median of its inner repetitions); alpha {comparison.alpha:g}, "
+        f"boots per side: {comparison.n_a}/{comparison.n_b} "
+        f"(interleaved ABAB{_side_by_side(meta)}; "
+        f"the boot is the unit, its value the median of its inner repetitions); "
+        f"alpha {comparison.alpha:g}, "
         f"threshold ±{comparison.threshold_pct:g}%",
     ]
     for ex in comparison.excluded:
