@@ -68,8 +68,10 @@ def run_loop(series_path: Path, opts: pipeline.TestOptions, stdin: TextIO = sys.
                     status, first = test_all(intake.load(series_path), opts), False
                 else:
                     status = _rerun(series_path, opts)
-                progress.note(f"--loop: waiting for a change ({triggers.describe()}); Enter reruns")
-                try:
+                try:  # from the line on: a Ctrl-C after it ends the loop, not a run
+                    progress.note(
+                        f"--loop: waiting for a change ({triggers.describe()}); Enter reruns"
+                    )
                     why = triggers.wait()
                 except KeyboardInterrupt:
                     return status

@@ -138,7 +138,9 @@ def test_verbatim_gmem_series_reports_hunks_on_6_12(tmp_path: Path) -> None:
 
 @pytest.mark.long
 def test_gmem_port_end_to_end(out: Path) -> None:
-    rc, run_dir = run_harness("patches/gmem-rfc-v1-6.12", out)
+    # 120 s a boot, not series.yaml's 240: a workload boots and ends in ~20 s even beside
+    # another test's guests, and a silent hang (as_lifecycle's, now and then) costs half.
+    rc, run_dir = run_harness("patches/gmem-rfc-v1-6.12", out, "--timeout", "120")
     suites = results(run_dir)
     assert rc in (0, 1)
     assert suites["apply"]["status"] == "pass"
@@ -184,20 +186,25 @@ def test_a_resident_loop_reruns_on_enter_and_stops_walking_the_tree(out: Path) -
     where = out / "loop"
     child = subprocess.Popen(
         [sys.executable, "-m", "harness.cli", "test", str(PROJECT / "patches/fixtures/demo")]
-        + ["--loop", "--out", str(where), "-q"],
+        + ["--loop", "--out", str(where)],
         cwd=PROJECT, text=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,  # the progress lines say when the loop waits
     )  # fmt: skip
     assert child.stdin is not None and child.stdout is not None
     runs = []
     try:
-        for _ in range(3):
+        for rerun in (True, True, False):
             line = ""
             while not line.startswith("  results: "):
                 line = child.stdout.readline()
                 assert line, "the loop ended before its run did"
             runs.append(Path(line.removeprefix("  results: ").strip()))
-            child.stdin.write("\n")
-            child.stdin.flush()
+            while "--loop: waiting for a change" not in line:
+                line = child.stdout.readline()
+                assert line, "the loop ended instead of waiting"
+            if rerun:  # not after the last: the Ctrl-C must find the loop waiting
+                child.stdin.write("\n")
+                child.stdin.flush()
     finally:
         child.send_signal(signal.SIGINT)
         status = child.wait(timeout=120)
