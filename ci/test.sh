@@ -12,6 +12,8 @@ py=${HARNESS_VENV:-.venv}/bin/python
 "$py" -m mypy harness
 shellcheck -s sh ci/*.sh guest-tests/*/run.sh .ci/run
 # Two workers (pytest-xdist): a real test's time is mostly one guest's single TCG vCPU,
-# one host core; the long ones start first (tests/conftest.py), one per worker.
+# one host core. loadgroup hands the real tests out one at a time (load sends each worker
+# a run of them at once), so the long ones, collected first (tests/conftest.py), go one
+# to each worker.
 "$py" -m pytest -q -n 2 -m "not real" tests
-"$py" -m pytest -q -n 2 -m real --durations=0 tests
+"$py" -m pytest -q -n 2 --dist loadgroup -m real --durations=0 tests

@@ -47,8 +47,9 @@ def make_series(repo: Path, out: Path, edits: list[tuple[str, str, str]]) -> Pat
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The long real tests first: pytest-xdist hands tests out in this order, so each of
-    them starts on a worker of its own at once, and the short ones fill in around them."""
+    """The long real tests first: pytest-xdist (--dist loadgroup) hands tests out one at a
+    time in this order, so each starts at once on a worker of its own, and the short ones
+    fill in around them."""
     items.sort(key=lambda item: item.get_closest_marker("long") is None)
 
 
