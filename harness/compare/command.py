@@ -140,7 +140,7 @@ def _boots_at_once(request: CompareRequest, plan: BootPlan) -> int:
     """Boots side by side: only under icount, where a boot's figures count the guest's
     executed instructions, which the host's load does not change (it only stretches the
     wall time); under a wall clock, a second guest's load would be measured too."""
-    if plan.timing is not Timing.ICOUNT:
+    if plan.timing is not Timing.ICOUNT or plan.kvm:  # icount counts TCG's instructions
         return 1
     return pool.at_once(request.jobs, 2, plan.memory)
 
