@@ -153,10 +153,11 @@ def _boot_all(
     at_once: int,
 ) -> None:
     """ABAB…, `at_once` boots side by side; each is recorded in that order as it ends."""
-    planned = [2 * plan.boots if plan.boots else 0]
 
-    def start(side: Side, i: int, k: int, stop: threading.Event | None) -> tuple[BootSample, Case]:
-        note(f"boot {k}/{planned[0] or '?'}: side {side.value} #{i}")
+    def start(
+        side: Side, i: int, k: int, total: str, stop: threading.Event | None
+    ) -> tuple[BootSample, Case]:
+        note(f"boot {k}/{total}: side {side.value} #{i}")
         return boot_once(plan, built[side], side, i, run.path, stop)
 
     def record(result: tuple[BootSample, Case]) -> None:
@@ -166,18 +167,17 @@ def _boot_all(
         append_jsonl(run.file("boots.jsonl"), sample)
         _record_boot(run, sample, suite)
 
-    def boot(order: list[tuple[Side, int]], first: int, width: int) -> None:
-        work = [partial(start, side, i, first + k + 1) for k, (side, i) in enumerate(order)]
+    def boot(order: list[tuple[Side, int]], first: int, width: int, total: str) -> None:
+        work = [partial(start, side, i, first + k + 1, total) for k, (side, i) in enumerate(order)]
         pool.run_in_order(work, width, lambda _, result: record(result))
 
     # The first pair shows the family; n is fixed from it, not from results. It goes one
     # boot at a time when vng must first link a kernel's modules (A/A: one kernel twice).
     kernels = {b.kernel for b in built.values()}
     ready = len(kernels) == 2 and all(vm.modules_ready(k) for k in kernels)
-    boot(interleaved(1), 0, at_once if ready else 1)
+    boot(interleaved(1), 0, at_once if ready else 1, str(2 * plan.boots) if plan.boots else "?")
     boots = _fix_boots(plan, samples, run)
-    planned[0] = 2 * boots
-    boot(interleaved(boots)[2:], 2, at_once)
+    boot(interleaved(boots)[2:], 2, at_once, str(2 * boots))
 
 
 def _fix_boots(plan: BootPlan, samples: list[BootSample], run: RunDir) -> int:
