@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark: every warm-loop figure of harness against its anchor, in one run.
 
-Prints, on this machine and the Debian 6.12 tree:
+Prints, on the machine it runs on and the Debian 6.12 tree:
   1. cold build time (ccache off) of harness's config vs vng's default (what `vng --kconfig`
      runs: virtme-configkernel --defconfig)                       [--cold]
   2. warm rebuild after touching one mm file (harness config)    [--cold]
@@ -278,7 +278,7 @@ def warm_overhead(runs: int) -> dict[str, Any]:
 
 
 JOBS_VARIANTS = {"jobs1": ["--jobs", "1"], "jobs2": ["--jobs", "2"]}
-# Issue 14's question: on 2 cores, two 1-vCPU guests at once against one 2-vCPU guest after
+# The question: on 2 cores, two 1-vCPU guests at once against one 2-vCPU guest after
 # another. Both with ACPI: without it the guest finds one CPU whatever --cpus says.
 VCPU_VARIANTS = {
     "two_1vcpu_guests": ["--kconfig", "acpi", "--jobs", "2", "--cpus", "1"],

@@ -75,9 +75,7 @@ def options_table(parser: argparse.ArgumentParser) -> list[str]:
 
 
 def _shown(action: argparse.Action) -> bool:
-    return action.help != argparse.SUPPRESS and not isinstance(
-        action, argparse._SubParsersAction
-    )
+    return action.help != argparse.SUPPRESS and not isinstance(action, argparse._SubParsersAction)
 
 
 def _paragraphs(text: str) -> list[str]:
@@ -92,7 +90,9 @@ def render(parser: argparse.ArgumentParser) -> str:
     commands = subcommands(parser)
     lines += ["| command | what it does |", "|---|---|"]
     helps = _subcommand_helps(parser)
-    lines += [f"| [`{name}`](#harness-{name}) | {_cell(helps.get(name, ''))} |" for name in commands]
+    lines += [
+        f"| [`{name}`](#harness-{name}) | {_cell(helps.get(name, ''))} |" for name in commands
+    ]
     lines.append("")
     for name, sub in commands.items():
         lines += [f"## harness {name}", "", _cell(helps.get(name, "")), ""]

@@ -110,7 +110,7 @@ def test_qemu_killed_from_outside_is_an_error_not_a_kernel_failure(
 def test_a_guest_kvm_fails_is_booted_again_under_tcg_at_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Found on this machine's first boots (nested KVM, host 6.18.44-fc): the probe's
+    """Nested KVM can do this (seen on a 6.18.44-fc host): the probe's
     firmware ran under KVM, a Linux guest then stopped with 'KVM internal error', QEMU
     paused it forever, and every boot waited out its whole timeout (600 s)."""
     kvm_dies = (

@@ -102,7 +102,7 @@ def test_every_command_package_is_in_the_ordering() -> None:
 
 def test_no_module_reaches_into_the_pipeline_s_private_functions() -> None:
     """The commands use pipeline's public stages (build_and_boot, boot_again, ...): its
-    private functions can change under them (another engineer's --jobs in _guest_stage)."""
+    private functions can change under them (as --jobs changed _guest_stage)."""
     private = re.compile(r"\bpipeline\._[a-z]")
     wrong = [
         str(module.relative_to(HARNESS))

@@ -1,9 +1,9 @@
 """harness bisect for real, on the bisect-* fixtures (virtme-min, the warm build dir):
 each names its culprit in at most both ends + ceil(log2(n+1)) builds.
 
-Selected with `-m real`. Warm, under the load of the shared 2-core machine (load average
-8-16), the build-break bisection took 4.4 min and the WARN one 7.5 min; see the README's
-"harness bisect" section for all the runs. Fewer repeats of the bad end keep them short.
+Selected with `-m real`. Warm, on 2 cores shared with other builds (load average
+8-16), the build-break bisection took 4.4 min and the WARN one 7.5 min; see
+docs/measurements.md for all the runs. Fewer repeats of the bad end keep them short.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from conftest import PROJECT
 
 pytestmark = pytest.mark.real
 # The flaky bisection boots ~15 times, the range one starts with a cold build in its own
-# slot: 20 and ~25 min under this machine's shared load, more than CI should add. Set
+# slot: 20 and ~25 min on 2 loaded cores, more than CI should add. Set
 # HARNESS_BISECT_SLOW=1 to run them; without it they are skipped, saying so.
 SLOW = pytest.mark.skipif(
     os.environ.get("HARNESS_BISECT_SLOW") != "1",

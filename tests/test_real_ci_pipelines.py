@@ -1,4 +1,4 @@
-"""The CI pipelines in ci/, run for real on this machine: GitLab's with gitlab-ci-local
+"""The CI pipelines in ci/, run for real on the local host: GitLab's with gitlab-ci-local
 (shell executor) and GitHub's with act (self-hosted, offline: the archive job, the only
 one with a remote `uses:`, is skipped). Each tests the 3-patch fixture in 2 shards and
 merges them. They run in a clone of the committed tree, so what is tested is what a

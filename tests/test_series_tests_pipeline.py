@@ -173,7 +173,7 @@ def test_a_base_boot_may_read_the_patched_runs_kselftest_build(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The series' kselftest build lives in the patched run, outside the base run's dir:
-    the sandboxed guest must be given it, or `cd` fails there (seen in a fresh-clone CI)."""
+    the sandboxed guest must be given it, or `cd` fails there (run.sh exits 2, no KTAP)."""
     specs: list[vm.VmSpec] = []
 
     def fake_boot(

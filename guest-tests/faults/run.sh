@@ -1,5 +1,5 @@
 #!/bin/sh
-# Fault-injection suite for patches/fixtures/guest-faults (issue 16). Each workload claims
+# Fault-injection suite for patches/fixtures/guest-faults. Each workload claims
 # to pass: the harness must see the fault itself.
 #   sleep: runs 600 s, so a test can stop the run (SIGTERM, SIGHUP) or kill QEMU under it.
 #   oom:   allocates until the OOM killer ends the allocator (the console shows it).

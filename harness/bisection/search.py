@@ -7,7 +7,7 @@ confidence and a Verdict. Writes nothing. Raises NothingToBisect when the bad en
 fails or the good end fails too (bad input), InfraAborted when a run keeps failing for
 reasons of the machine (never counted as bad).
 
-The rules, from issue 12:
+The rules:
 - the bad end runs `end_runs` times; the share of matching failures is the reproduction
   rate p;
 - a candidate is bad after one matching failure; it is good only after

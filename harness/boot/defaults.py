@@ -6,7 +6,7 @@ machinery (pexpect, proc): help stays fast.
 
 # One vCPU: on the 2-core TCG host, the GMEM port's 17 boots took 270 s as two 1-vCPU
 # guests at once against 777 s as one 2-vCPU guest after another (both with ACPI, so the
-# second CPU was real; bench/bench.py's vcpus figure, README's warm-loop table). Give a
+# second CPU was real; bench/bench.py's vcpus figure, docs/measurements.md). Give a
 # guest more with --cpus or series.yaml's cpus, and CONFIG_ACPI (kconfigs/acpi.config).
 DEFAULT_CPUS = 1
 DEFAULT_MEMORY = "1G"

@@ -54,7 +54,7 @@ WEDGED = re.compile(
 # OOM killer, a stray kill -9): virtme-run drops QEMU's wait status. vng runs QEMU through
 # our wrapper (qemu_wrapper_text), which prints this line when a signal ended QEMU.
 QEMU_KILLED = re.compile(r"^harness: QEMU was killed by signal (\d+)", re.M)
-# KVM that runs firmware (the probe) but not this kernel (nested KVM here: an emulation
+# KVM that runs firmware (the probe) but not this kernel (nested KVM, e.g. an emulation
 # failure at a lock cmpxchg16b): QEMU prints this, pauses the guest and waits forever.
 KVM_FAILED = re.compile(rb"KVM internal error\. Suberror: \d+|kvm run failed[^\n]*")
 KVM_FAILED_GRACE_SECONDS = 1.0  # QEMU's register dump follows the line
@@ -62,7 +62,7 @@ WEDGED_GRACE_SECONDS = 45.0
 # A task that oopsed holding a spinlock dies with it held (make_task_dead prints this
 # note and resets the count, not the lock). The next taker spins with interrupts off on
 # a 1-vCPU guest, so no stall or lockup detector can print: the console just stops
-# (the debug kernel's as_lifecycle, issue 15). The guest may also go on (a lock nobody
+# (gmem's as_lifecycle on a debug kernel does so). The guest may also go on (a lock nobody
 # takes again), so the note alone ends nothing: a console silent this long after it does.
 DIED_LOCKED = re.compile(rb"note: \S+\[\d+\] exited with (?:preempt_count \d+|irqs disabled)")
 SILENT_AFTER_DEATH_SECONDS = 180.0
