@@ -1,11 +1,12 @@
 """A real SMTP server on 127.0.0.1 (aiosmtpd) that keeps what it receives, for the
-review-mail tests."""
+review-mail tests; with a certificate, it offers STARTTLS (or, implicit, is SMTPS)."""
 
 from __future__ import annotations
 
 import email
 import email.policy
 import socket
+import ssl
 from email.message import EmailMessage
 from typing import Any
 
@@ -15,10 +16,14 @@ from aiosmtpd.controller import Controller
 class _Keep:
     def __init__(self) -> None:
         self.mails: list[tuple[str, list[str], EmailMessage]] = []
+        self.over_tls: list[bool] = []
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
         self.mails.append((envelope.mail_from, list(envelope.rcpt_tos), msg))  # type: ignore[arg-type]
+        # session.ssl after STARTTLS; the transport's own for SMTPS.
+        implicit = server.transport.get_extra_info("sslcontext") is not None
+        self.over_tls.append(session.ssl is not None or implicit)
         return "250 OK"
 
 
@@ -29,9 +34,17 @@ def _free_port() -> int:
 
 
 class SmtpSink:
-    def __init__(self) -> None:
+    """`tls`: the server's context (e.g. from trustme); `implicit`: SMTPS instead of
+    STARTTLS, which is then required before MAIL."""
+
+    def __init__(self, tls: ssl.SSLContext | None = None, implicit: bool = False) -> None:
         self.keep = _Keep()
-        self.controller = Controller(self.keep, hostname="127.0.0.1", port=_free_port())
+        kwargs: dict[str, Any] = {}
+        if tls is not None and implicit:
+            kwargs["ssl_context"] = tls
+        elif tls is not None:
+            kwargs.update(tls_context=tls, require_starttls=True)
+        self.controller = Controller(self.keep, hostname="127.0.0.1", port=_free_port(), **kwargs)
 
     @property
     def mails(self) -> list[tuple[str, list[str], EmailMessage]]:

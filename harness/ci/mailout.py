@@ -3,17 +3,23 @@
 Input: review.eml (written by `harness report --email`: Subject, To, In-Reply-To and
 References already name the cover letter) and an SmtpTarget. Output: the Message-ID the
 mail went out with. The password comes from credentials, never from argv or a log.
-Raises EnvError when the server cannot be reached or refuses the mail.
+The connection is TLS that verifies the server's certificate (STARTTLS, or TLS from
+the first byte on an SMTPS port); clear text only to a server on this host, or with
+--insecure. Raises UserError for clear text elsewhere, EnvError when the server cannot
+be reached, fails verification, offers no STARTTLS or refuses the mail.
 """
 
 from __future__ import annotations
 
 import email.utils
 import smtplib
+import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 
+from harness.ci import tls
+from harness.ci.publish_args import SMTP_TLS_MODES
 from harness.errors import EnvError, UserError
 from harness.intake import mail
 
@@ -27,6 +33,8 @@ class SmtpTarget:
     cc: tuple[str, ...] = ()  # the list, usually
     user: str = ""
     password: str = ""
+    tls: str = "starttls"
+    ca_file: str = ""  # verify against this CA instead of the system's
 
 
 def parse_server(text: str) -> tuple[str, int]:
@@ -34,6 +42,20 @@ def parse_server(text: str) -> tuple[str, int]:
     if not host or not port.isdigit():
         raise UserError(f"--smtp takes HOST:PORT, not {text!r}")
     return host, int(port)
+
+
+def tls_mode(host: str, asked: str, insecure: bool) -> str:
+    """--smtp-tls as given, else starttls (none for a server on this host); clear text
+    to another host only with --insecure."""
+    mode = asked or ("none" if tls.is_loopback(host) else "starttls")
+    if mode not in SMTP_TLS_MODES:
+        raise UserError(f"--smtp-tls takes {', '.join(SMTP_TLS_MODES)}, not {mode!r}")
+    if mode == "none" and not tls.clear_text_allowed(host, insecure):
+        raise UserError(
+            f"--smtp-tls none: the mail and any password would cross the network to {host} "
+            "in clear text: use starttls or tls (or --insecure)"
+        )
+    return mode
 
 
 def message(review: Path, target: SmtpTarget) -> EmailMessage:
@@ -57,14 +79,25 @@ def message(review: Path, target: SmtpTarget) -> EmailMessage:
     return out
 
 
+def _connect(target: SmtpTarget, context: ssl.SSLContext) -> smtplib.SMTP:
+    if target.tls == "tls":
+        return smtplib.SMTP_SSL(target.host, target.port, timeout=60, context=context)
+    return smtplib.SMTP(target.host, target.port, timeout=60)
+
+
 def send(review: Path, target: SmtpTarget) -> str:
     msg = message(review, target)
+    context = tls.context(target.ca_file)
     try:
-        with smtplib.SMTP(target.host, target.port, timeout=60) as smtp:
+        with _connect(target, context) as smtp:
+            if target.tls == "starttls":
+                smtp.starttls(context=context)
             if target.user:
-                smtp.starttls()
                 smtp.login(target.user, target.password)
             smtp.send_message(msg)
+    except ssl.SSLCertVerificationError as err:
+        why = f"certificate not trusted ({err.verify_message}); --ca-file for a private CA"
+        raise EnvError(f"SMTP {target.host}:{target.port}: {why}") from None
     except (OSError, smtplib.SMTPException) as err:
-        raise EnvError(f"SMTP {target.host}:{target.port}: {err}") from None
+        raise EnvError(f"SMTP {target.host}:{target.port} ({target.tls}): {err}") from None
     return str(msg["Message-ID"])

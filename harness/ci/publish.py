@@ -4,8 +4,10 @@ Input: a run directory and Targets. Output: a patchwork check per patch, a KCIDB
 file (validated by kcidb-io first), and for a check run the review mail, sent in reply to
 the cover letter. A run that ended in an infrastructure error (interrupted, a watcher
 that could not run it) says nothing about the patches: nothing is posted, and publish
-says why. Raises UserError for a bad run dir or targets, EnvError for an unreachable
-server.
+says why. Every target is checked before anything is sent (a patchwork API that cannot
+filter by Message-ID, a token or mail that would travel in clear text, a context or URL
+patchwork refuses), and every patch is looked up before the first check is posted.
+Raises UserError for a bad run dir or targets, EnvError for an unreachable server.
 """
 
 from __future__ import annotations
@@ -25,34 +27,54 @@ from harness.review import report
 
 @dataclass(frozen=True)
 class Targets:
-    patchwork: str = ""
+    patchwork: str = ""  # the API base, checked by patchwork.api_url
+    project: str = ""
     context: str = ""
     target_url: str = ""
     kcidb: Path | None = None
     kcidb_origin: str = "harness"
     smtp: mailout.SmtpTarget | None = None
+    ca_file: str = ""
 
 
 def targets_from_args(args: argparse.Namespace) -> Targets:
-    smtp = None
-    if args.smtp:
-        host, port = mailout.parse_server(args.smtp)
-        if not args.sender:
-            raise UserError("--smtp needs --from (or $HARNESS_MAIL_FROM)")
-        user, password = credentials.secret("smtp_user"), credentials.secret("smtp_password")
-        to, cc = tuple(args.to), tuple(args.cc)
-        smtp = mailout.SmtpTarget(host, port, args.sender, to, cc, user, password)
+    """Every target checked, before publish touches a server."""
+    ca_file = _ca_file(args.ca_file)
+    api = patchwork.api_url(args.patchwork, args.insecure) if args.patchwork else ""
+    if api and not args.patchwork_project:
+        raise UserError(
+            "--patchwork needs --patchwork-project (or $HARNESS_PATCHWORK_PROJECT): "
+            "the project whose patches the bot checks"
+        )
     targets = Targets(
-        patchwork=args.patchwork,
-        context=args.context,
-        target_url=args.target_url,
+        patchwork=api,
+        project=args.patchwork_project,
+        context=patchwork.check_context(args.context) if args.context else "",
+        target_url=patchwork.check_target_url(args.target_url),
         kcidb=Path(args.kcidb) if args.kcidb else None,
         kcidb_origin=args.kcidb_origin,
-        smtp=smtp,
+        smtp=_smtp_target(args, ca_file) if args.smtp else None,
+        ca_file=ca_file,
     )
     if not (targets.patchwork or targets.kcidb or targets.smtp):
         raise UserError("nothing to publish to: give --patchwork, --kcidb and/or --smtp")
     return targets
+
+
+def _ca_file(given: str) -> str:
+    if given and not Path(given).is_file():
+        raise UserError(f"--ca-file {given}: no such file")
+    return given
+
+
+def _smtp_target(args: argparse.Namespace, ca_file: str) -> mailout.SmtpTarget:
+    host, port = mailout.parse_server(args.smtp)
+    if not args.sender:
+        raise UserError("--smtp needs --from (or $HARNESS_MAIL_FROM)")
+    mode = mailout.tls_mode(host, args.smtp_tls, args.insecure)
+    user, password = credentials.secret("smtp_user"), credentials.secret("smtp_password")
+    to, cc = tuple(args.to), tuple(args.cc)
+    return mailout.SmtpTarget(host, port, args.sender, to, cc, user, password, mode, ca_file)
 
 
 def infrastructure_error(meta: dict[str, Any], suites: list[Case]) -> str:
@@ -89,15 +111,19 @@ def _post_checks(meta: dict[str, Any], suites: list[Case], targets: Targets) -> 
     token = credentials.secret("patchwork_token")
     if not token:
         raise UserError("no patchwork token: set HARNESS_PATCHWORK_TOKEN or the credentials file")
-    context = targets.context or f"harness-{meta.get('kind', 'test')}"
-    found = patchwork.checks(meta, suites, context, targets.target_url)
-    if not found:
+    if not meta.get("patch_message_ids"):
         raise UserError("the run does not list its patches' Message-IDs (patch_message_ids)")
-    client = patchwork.Client(targets.patchwork, token)
-    for check in found:
-        patch_id = client.find_patch(check.message_id)
+    context = patchwork.check_context(targets.context or f"harness-{meta.get('kind', 'test')}")
+    found = patchwork.verdicts(meta, suites, context, targets.target_url)
+    for message_id in found.unjudged:
+        note(f"patchwork: {message_id}: the run has no results of its own for it; no check")
+    client = patchwork.Client(targets.patchwork, token, targets.project, targets.ca_file)
+    # Every lookup before the first post: a server that answers wrongly gets nothing.
+    located = [(client.find_patch(check.message_id), check) for check in found.checks]
+    for patch_id, check in located:
         if patch_id is None:
-            note(f"patchwork: no patch with Message-ID {check.message_id}; not posted")
+            where = f"in project {targets.project}"
+            note(f"patchwork: no patch with Message-ID {check.message_id} {where}; not posted")
             continue
         client.post(patch_id, check)
         print(f"patchwork: patch {patch_id}: {check.context} {check.state}: {check.description}")
