@@ -1,6 +1,6 @@
 """The README and docs/ say only what is true of this checkout: every repo path they name
 exists, every link and anchor resolves, every `harness COMMAND` they show answers --help,
-and docs/cli.md is what the argparse parser renders today."""
+and docs/cli.md is what the argparse parser renders."""
 
 from __future__ import annotations
 

@@ -114,8 +114,8 @@ def test_a_run_waiting_for_a_busy_slot_says_so(
 
 
 def test_a_slot_with_a_built_kernel_is_preferred_to_one_whose_build_failed(tmp_path: Path) -> None:
-    """After the first fresh-machine run failed in slot 0, slot 0 and slot 1 both had a
-    build dir for the config, and only slot 1 a kernel: runs took slot 0, a cold build."""
+    """When a cold build failed in slot 0, slot 0 and slot 1 both have a
+    build dir for the config, and only slot 1 a kernel: a run takes slot 1, not a cold build."""
     for n in (0, 1):
         (tmp_path / f"builds/debian-6.12-{n}-abc").mkdir(parents=True)
     (tmp_path / "builds/debian-6.12-1-abc/arch/x86/boot").mkdir(parents=True)
