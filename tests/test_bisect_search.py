@@ -65,7 +65,7 @@ def test_deterministic_runs_each_candidate_once_after_the_ends() -> None:
     assert [s.role for s in result.steps[:2]] == ["bad end", "good end"]
 
 
-def test_runs_for_good_is_the_issue_formula() -> None:
+def test_runs_for_good_is_the_fewest_runs_a_miss_survives_at_most_alpha() -> None:
     assert runs_for_good(0.5, 0.05) == 5  # 0.5^5 = 0.031 <= 0.05 < 0.5^4
     assert runs_for_good(0.3, 0.05) == 9  # 0.7^9 = 0.040 <= 0.05 < 0.7^8 = 0.058
     assert runs_for_good(1.0, 0.05) == 1
