@@ -2,12 +2,16 @@
 # The report stage of both CI pipelines (ci/gitlab-ci.yml, ci/github/harness.yml): merge
 # the test shards' run directories into one (junit.xml, results.json, summary.md), add the
 # summary to GitHub's step summary, and publish: KCIDB JSON always (validated by
-# kcidb-io), patchwork checks when HARNESS_PATCHWORK_URL is set (its token comes from
-# HARNESS_PATCHWORK_TOKEN or the credentials file, never from here).
+# kcidb-io), patchwork checks when HARNESS_PATCHWORK_URL is set (with
+# HARNESS_PATCHWORK_PROJECT; the token comes from HARNESS_PATCHWORK_TOKEN or the
+# credentials file, never from here).
 # Usage: ci/report.sh OUT    where each shard K wrote OUT/shard-K/<run>/
-# HARNESS_PYTHON: the python that has harness installed (ci/install.sh's venv).
+# harness runs from the checkout this script is in (the trusted one: docs/ci-bot.md),
+# whatever the current directory. HARNESS_PYTHON: the python with harness's dependencies
+# (ci/install.sh's venv).
 set -eu
-out=$1
+out=$(cd "$1" && pwd)
+cd "$(dirname "$0")/.."
 set -- "$out"/shard-*/*/
 if [ ! -f "$1/results.json" ]; then
 	echo "report: no shard results under $out" >&2
