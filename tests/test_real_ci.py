@@ -86,6 +86,8 @@ def test_watch_runs_a_delivered_series_once_and_publish_reports_it(tmp_path: Pat
                 str(run),
                 "--patchwork",
                 server.api,
+                "--patchwork-project",
+                "ci-three",  # the stand-in's project
                 "--kcidb",
                 str(run / "kcidb.json"),
                 "--smtp",

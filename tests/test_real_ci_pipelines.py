@@ -65,6 +65,8 @@ def test_gitlab_pipeline_checks_tests_two_shards_and_reports(tmp_path: Path) -> 
         str(tmp_path / "glcl-home"),
         "--variable",
         f"HARNESS_PYTHON={sys.executable}",
+        "--variable",
+        f"HARNESS_TRUSTED_REPO={repo}",  # gitlab-ci-local has no CI_REPOSITORY_URL
     ]
     log = run(argv, repo)
     assert "test: [1/2]" in log or "test [1/2]" in log, log[-3000:]
