@@ -16,11 +16,13 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+from harness import git as gitcmd
 from harness import proc, progress
 from harness.boot import kvm, pool, vm
 from harness.boot.console_cases import incident_cases
 from harness.boot.phases import Phases
-from harness.build import kconfig, kconfig_deps, make, unchanged
+from harness.build import ccache, kconfig, kconfig_deps, make, unchanged
+from harness.build.ccache import owner_suffix
 from harness.build.kconfig import ConfigCase
 from harness.cases import Case, Status
 from harness.ci import shard
@@ -70,8 +72,20 @@ class Prepared:
     slot: slots.Slot
     worktree: Worktree
     applied: bool
-    build_suffix: str = ""  # "-base": the base tree's build dir, cached next to the patched one
+    # Whose build dir and ccache (build/ccache.py): the series', or the bare base's own
+    # for --compare-base, which no series' build ever writes.
+    owner: str = ""
     refreshed: bool = False  # reused as it was: git's index was refreshed by the check
+
+
+def rewrote_git(src: Path) -> Case | None:
+    """A finding when the tree's code (kconfig, make) rewrote the worktree's .git: git is
+    not run there again, and the next run makes the worktree anew."""
+    try:
+        gitcmd.check_worktree(src)
+    except gitcmd.WorktreeTampered as err:
+        return Case("worktree", Status.FAIL, f"the series' code rewrote .git: {err.why}")
+    return None
 
 
 def fragments_for(series: Series, opts: TestOptions, discovered: Path | None = None) -> list[Path]:
@@ -97,16 +111,16 @@ def apply_stage(series: Series, opts: TestOptions) -> Prepared:
     if spec.note:
         note(spec.note)
         run.meta["base_note"] = spec.note
-    slot = slots.take(
-        opts.cache, worktree.slot_name(spec), kconfig.config_key(fragments_for(series, opts))
-    )
+    owner = ccache.owner_of(series)
+    key = kconfig.config_key(fragments_for(series, opts)) + owner_suffix(owner)
+    slot = slots.take(opts.cache, worktree.slot_name(spec), key)
     with run.clock.stage("apply"):
         watch = opts.tree_watches.get(slot.worktree) if opts.tree_watches else None
         wt, applied = _apply(spec, slot.worktree, series, run, watch)
     run.meta["base_commit"] = wt.base_rev
     (run.file("apply-report.txt")).write_text(apply_report(applied))
     reused = "reused" in applied.properties
-    return Prepared(run, slot, wt, applied.worst() is Status.PASS, refreshed=reused)
+    return Prepared(run, slot, wt, applied.status is Status.PASS, owner, refreshed=reused)
 
 
 def _apply(
@@ -214,11 +228,11 @@ def _after_apply(
         base_fragments = tuple(fragments_for(series, opts))
         plan = series_tests.plan(series, wanted, src, run.path, note, base_fragments)
     fragments = fragments_for(series, opts, plan.fragment)
-    bdir = prepared.slot.build_dir(kconfig.config_key(fragments) + prepared.build_suffix)
+    bdir = prepared.slot.build_dir(kconfig.config_key(fragments) + owner_suffix(prepared.owner))
     note(f"configuring in {bdir}")
     with run.clock.stage("kconfig"):
         config_case = kconfig.configure(src, bdir, fragments, run.file("build.log"))
-    if prepared.build_suffix:  # the base tree of --compare-base
+    if prepared.owner == ccache.TRUSTED:  # the base tree of --compare-base
         allow_options_the_series_adds(config_case, src)
     run.add(config_case)
     if (bdir / ".config").exists():
@@ -228,7 +242,7 @@ def _after_apply(
         run.flush()
         return plan
     kept = mtimes.restore(src, bdir, prepared.refreshed)
-    build = make.BuildSpec(src, bdir, opts.jobs)
+    build = make.BuildSpec(src, bdir, opts.jobs, owner=prepared.owner)
     with run.clock.stage("build"):
         built = unchanged.unchanged(build, checked_clean=prepared.refreshed)
         if built is not None:
@@ -240,6 +254,11 @@ def _after_apply(
             )
             unchanged.forget(build)
             built = make.build(build, run.file("build.log"))
+    tampered = rewrote_git(src)
+    if tampered is not None:
+        run.add(tampered)
+        run.flush()
+        return plan
     mtimes.save(src, bdir)
     unchanged.remember(build, built)
     run.add(built.case)
@@ -273,7 +292,7 @@ def _guest_stage(
     built_suites = list(plan.prebuilt)
     for case, suite in builds:
         if case.status.is_bad:
-            run.add(Case(case.name.removeprefix("build "), children=[case], status=case.status))
+            run.add(Case(case.name.removeprefix("build "), children=[case]))
         elif suite:
             built_suites.append(guest.only(suite, plan.workloads.get(suite.name, ())))
     if not built_suites and not plan.kunit:
@@ -472,7 +491,6 @@ def _merge_suite(run: RunDir, case: Case) -> None:
     for existing in run.suites:
         if existing.name == case.name and existing.children:
             existing.children += case.children
-            existing.status = existing.worst()
             run.flush()
             return
     run.add(case)
@@ -486,7 +504,7 @@ def allow_options_the_series_adds(case: ConfigCase, base_tree: Path) -> None:
     dropped = list(case.dropped)
     missing = [n for n in dropped if not kconfig_deps.defined(base_tree, n.removeprefix("CONFIG_"))]
     if dropped and missing == dropped:
-        case.status = Status.PASS
+        case.own = Status.PASS
         case.message = f"base: not defined before the series: {', '.join(missing)}"
 
 
@@ -512,14 +530,12 @@ def apply_xfail(case: Case, xfail: dict[str, str], prefix: str = "") -> None:
     for child in case.children:
         apply_xfail(child, xfail, path)
     reason = next((r for pattern, r in xfail.items() if fnmatch.fnmatchcase(path, pattern)), None)
-    if reason is None or case.children:
-        if case.children:
-            case.status = case.worst()
+    if reason is None:
         return
-    if case.status is Status.FAIL:
-        case.status, case.message = Status.XFAIL, f"{reason} ({case.message})".strip()
-    elif case.status is Status.PASS:
-        case.status = Status.FAIL
+    if case.own is Status.FAIL:  # a leaf's verdict, or a parent's own result line
+        case.own, case.message = Status.XFAIL, f"{reason} ({case.message})".strip()
+    elif case.own is Status.PASS and not case.children:
+        case.own = Status.FAIL
         case.message = f"passed but series.yaml expects a failure: {reason}"
 
 
@@ -534,7 +550,7 @@ def _compare_base(
     spec = worktree.TreeSpec(here.path, here.base_rev, f"base {here.base_rev[:12]}")
     wt = worktree.prepare_worktree(spec, here.path, base_run.file("apply.log"))
     note(f"running the same tests on the base {wt.base_rev[:12]} (results: {base_run.path})")
-    base = Prepared(base_run, prepared.slot, wt, True, build_suffix="-base")
+    base = Prepared(base_run, prepared.slot, wt, True, ccache.TRUSTED)
     patched_kselftests = patched.file("guest") / series_tests.KSELFTEST_PREFIX
     base_plan = series_tests.for_base(plan, wt.path, base_run.path, patched_kselftests)
     _after_apply(series, opts, base, base_plan)

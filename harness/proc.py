@@ -9,7 +9,6 @@ does not exist.
 
 from __future__ import annotations
 
-import functools
 import os
 import shlex
 import shutil
@@ -43,12 +42,13 @@ INSTALL_HINTS = {
     "bc": "apt-get install bc",
     "bwrap": sandbox.INSTALL_HINT,
     "prlimit": "apt-get install util-linux",
+    "setpriv": "apt-get install util-linux",
 }
 
 # What each command runs on the host, checked by require() before any work starts.
 APPLY_TOOLS = ("git", "patch")
 # The sandbox the tree's code runs in (not needed under --no-sandbox).
-SANDBOX_TOOLS = ("bwrap", "prlimit")
+SANDBOX_TOOLS = ("bwrap", "prlimit", "setpriv")
 BUILD_TOOLS = (*APPLY_TOOLS, "make", "gcc", "flex", "bison", "bc", "perl", "rsync", *SANDBOX_TOOLS)
 BOOT_TOOLS = (*BUILD_TOOLS, "vng", "qemu-system-x86_64")
 
@@ -257,27 +257,21 @@ def _jail(
     """argv wrapped in its sandbox, or None when there is none or it is turned off."""
     if box is None or not sandbox.enabled(os.environ):
         return None
-    require(("bwrap", "prlimit") if box.memory else ("bwrap",))
+    drop = sandbox.drop_uid(os.geteuid())
+    require(SANDBOX_TOOLS if drop is not None else ("bwrap", "prlimit"))
     found = shutil.which(program(argv[0]))
     if found is None:  # inside, bwrap's own error would hide the cause
         raise missing_tool(argv[0])
-    ccache_dir = _ccache_dir() if box.ccache else None
-    # Bound only if it exists: else writes land in a tmpfs and are lost. On a fresh machine
-    # ccache has not made its cache dir yet, and inside the sandbox it cannot ($HOME is hidden).
-    for path in (*box.writable, *([ccache_dir] if ccache_dir else [])):
+    # Bound only if it exists: else writes land in a tmpfs and are lost.
+    if drop is not None:
+        sandbox.own_writable(box.writable, drop)
+    for path in box.writable:
         path.mkdir(parents=True, exist_ok=True)
-    mounts = sandbox.resolve(box, os.environ, ccache_dir)
-    wrapped = sandbox.bwrap_argv(mounts, [found, *argv[1:]], str(cwd or "/"), box.memory)
+    mounts = sandbox.resolve(box, os.environ)
+    wrapped = sandbox.bwrap_argv(
+        mounts, [found, *argv[1:]], str(cwd or "/"), box.memory, box.nproc, drop
+    )
     return _Jail(wrapped, sandbox.child_env(own_environ(), env), mounts)
-
-
-@functools.cache
-def _ccache_dir() -> Path | None:
-    """Where ccache keeps its objects (its config may move it): bound back into the sandbox."""
-    if shutil.which("ccache") is None:
-        return None
-    done = subprocess.run(["ccache", "-k", "cache_dir"], capture_output=True, text=True)
-    return Path(done.stdout.strip()) if done.returncode == 0 and done.stdout.strip() else None
 
 
 def _pump(popen, chunks, logf, on_line, started, timeout) -> bool:  # type: ignore[no-untyped-def]
@@ -309,8 +303,18 @@ def _pump(popen, chunks, logf, on_line, started, timeout) -> bool:  # type: igno
         _emit([line + "\n" for line in lines], chunks, logf, on_line)
         if not data:
             _emit([pending], chunks, logf, on_line)
-            popen.wait()
-            return False
+            return _wait_until(popen, started, timeout)
+
+
+def _wait_until(popen: subprocess.Popen[bytes], started: float, timeout: float | None) -> bool:
+    """The child closed its output: wait for it to exit, but not past the deadline (a
+    child that closes stdout and sleeps is still running). True when the deadline passed."""
+    try:
+        popen.wait(None if timeout is None else max(0.0, timeout - (time.monotonic() - started)))
+    except subprocess.TimeoutExpired:
+        kill_group(popen)
+        return True
+    return False
 
 
 def _emit(lines, chunks, logf, on_line) -> None:  # type: ignore[no-untyped-def]

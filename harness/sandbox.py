@@ -1,20 +1,25 @@
-"""The sandbox code from the tree under test runs in: bubblewrap, no network, the host
-read-only, secrets hidden.
+"""The sandbox code from the tree under test runs in, and the one policy table that says
+how each kind of step runs: bubblewrap, no network, the host read-only, secrets hidden,
+an unprivileged host uid.
 
-Input: a Sandbox (what the command may write and read back) and the argv. Output: the
-wrapped argv (`prlimit ... -- bwrap ... -- argv`), the environment the child gets, and
-the output lines that show the sandbox stopped something. Pure but for `resolve`, which
-reads the filesystem (which paths exist, a worktree's .git file). proc.run applies it.
+Input: a Step and the paths it is given (for_step), or a Sandbox, and the argv. Output:
+the wrapped argv (`prlimit ... -- bwrap ... -- setpriv ... -- argv`), the environment the
+child gets, and the output lines that show the sandbox stopped something. Pure but for
+`resolve`, which reads the filesystem (which paths exist, a worktree's .git file), and
+`own_writable`, which hands the writable dirs to the sandbox uid. proc.run applies it.
 
-Inside: user, pid, net, ipc, uts and cgroup namespaces (--unshare-all), uid/gid 65534.
-The host's root user maps to that uid, so files the harness owns stay writable where
-they are bound writable, and nothing else is: / is bound read-only, and /root, /home,
-$HOME, the caches, /tmp, /run and the parents of the writable dirs (the other cache
-slots) are empty read-only tmpfs with only the listed paths bound back.
+Inside: pid, net, ipc, uts and cgroup namespaces. Run by root, bwrap needs no user
+namespace and the command drops to host uid/gid 65534 (setpriv, no capabilities, no
+supplementary groups): a root-owned 0600 file is unreadable, the source tree (owned by
+root) unwritable, and only the dirs handed to that uid are writable. Run by another
+user, a user namespace maps that user to 65534 inside. / is bound read-only, and /root,
+/home, $HOME, the caches, /tmp, /run and the parents of the writable dirs (the other
+cache slots) are empty tmpfs with only the listed paths bound back.
 """
 
 from __future__ import annotations
 
+import enum
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -23,8 +28,13 @@ from pathlib import Path
 
 NOBODY = 65534
 GIB = 1 << 30
-# Per-process address space: a compiler needs < 2 GiB, a fork bomb of allocators is stopped.
+# Per-process address space: a compiler needs < 2 GiB. It stops one allocator, not a fork
+# bomb: that is what the process limit is for.
 DEFAULT_MEMORY = 8 * GIB
+# Processes of the sandbox uid (RLIMIT_NPROC counts them host-wide): make -j and its
+# compilers need a few dozen, two concurrent runs a few hundred.
+DEFAULT_NPROC = 2048
+KVM_DEVICE = Path("/dev/kvm")
 HIDDEN_DIRS = ("/root", "/home", "/tmp", "/var/tmp", "/run", "/mnt", "/media", "/etc/ssh")
 HIDDEN_FILES = ("/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-")
 # The harness's own environment may hold tokens: the child gets these and what the
@@ -43,7 +53,7 @@ class Sandbox:
     readable: tuple[Path, ...] = ()  # bound back read-only inside the hidden dirs
     devices: tuple[Path, ...] = ()  # e.g. /dev/kvm for vng
     memory: int | None = DEFAULT_MEMORY  # RLIMIT_AS per process; None: no limit (QEMU)
-    ccache: bool = False  # bind ccache's dir (writable) and its config back
+    nproc: int | None = DEFAULT_NPROC  # RLIMIT_NPROC of the sandbox uid
     # (host path, what is bound read-only over it): the guest's init finds harness's
     # files in place of the host's (boot/guest_init.py); skipped where either is missing.
     replaced: tuple[tuple[Path, Path], ...] = ()
@@ -61,6 +71,64 @@ class Mounts:
     replaced: tuple[tuple[str, str], ...] = ()  # (host path, the file bound over it)
 
 
+class Step(enum.Enum):
+    """The kinds of step that run code from the tree under test."""
+
+    KCONFIG = "kconfig"  # merge_config.sh and olddefconfig
+    BUILD = "build"  # the kernel's make
+    SELFTEST_BUILD = "kselftest build"  # headers_install and the selftests' Makefiles
+    SUITE_BUILD = "guest suite build"  # guest-tests/ modules, built through the tree's Kbuild
+    TREE_SCRIPT = "tree script"  # checkpatch.pl, get_maintainer.pl and other helpers
+    BOOT = "boot"  # vng, QEMU and the guest
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How one kind of step runs: what it may write (by role), its limits, its devices."""
+
+    writes: frozenset[str]  # roles: "build" (a build dir), "out" (an output dir), "ccache"
+    memory: int | None = DEFAULT_MEMORY
+    nproc: int | None = DEFAULT_NPROC
+    kvm: bool = False
+
+
+# The one table. The source tree is never a role that writes: a step that must write next
+# to its sources builds out of tree (O=, OUTPUT=) or gets a copy.
+POLICY: dict[Step, Rule] = {
+    Step.KCONFIG: Rule(frozenset({"build"})),
+    Step.BUILD: Rule(frozenset({"build", "ccache"})),
+    Step.SELFTEST_BUILD: Rule(frozenset({"build", "out"})),
+    Step.SUITE_BUILD: Rule(frozenset({"out"})),
+    Step.TREE_SCRIPT: Rule(frozenset(), nproc=256),
+    # QEMU sizes its guest RAM and TCG buffers itself. vng links the kernel's modules
+    # into <build>/.virtme_mods and runs depmod there.
+    Step.BOOT: Rule(frozenset({"build"}), memory=None, kvm=True),
+}
+
+
+def for_step(
+    step: Step,
+    writes: Mapping[str, Sequence[Path]] | None = None,
+    reads: Sequence[Path] = (),
+    kvm: bool = False,
+    replaced: tuple[tuple[Path, Path], ...] = (),
+) -> Sandbox:
+    """The Sandbox for one step: `writes` maps a role to its dirs (only the roles the
+    step's rule allows), `reads` is what it reads besides the read-only host."""
+    rule = POLICY[step]
+    roles = dict(writes or {})
+    if not set(roles) <= rule.writes:
+        raise ValueError(f"{step.value} may not write {sorted(set(roles) - rule.writes)}")
+    return Sandbox(
+        writable=tuple(p for dirs in roles.values() for p in dirs),
+        readable=tuple(reads),
+        devices=(KVM_DEVICE,) if kvm and rule.kvm and KVM_DEVICE.exists() else (),
+        memory=rule.memory,
+        nproc=rule.nproc,
+        replaced=replaced,
+    )
+
+
 DEFAULT_POLICY = "1"  # on; HARNESS_SANDBOX=0 or --no-sandbox for trusted trees
 
 
@@ -73,16 +141,36 @@ def _depth(path: str) -> int:
     return len(Path(path).parts)
 
 
-def bwrap_argv(mounts: Mounts, argv: Sequence[str], cwd: str, memory: int | None) -> list[str]:
-    """The wrapped command line: the only place bwrap flags are spelled."""
-    limits = ["prlimit", f"--as={memory}", "--"] if memory else []
-    out = [*limits, "bwrap", "--die-with-parent", "--unshare-all"]
-    out += ["--uid", str(NOBODY), "--gid", str(NOBODY)]
+def drop_uid(euid: int) -> int | None:
+    """The host uid the command drops to: NOBODY when the harness runs as root; None when
+    it does not (a user namespace then maps the caller to NOBODY, not root)."""
+    return NOBODY if euid == 0 else None
+
+
+def bwrap_argv(
+    mounts: Mounts,
+    argv: Sequence[str],
+    cwd: str,
+    memory: int | None,
+    nproc: int | None = None,
+    drop: int | None = None,
+) -> list[str]:
+    """The wrapped command line: the only place bwrap and setpriv flags are spelled."""
+    limits = [f"--as={memory}"] if memory else []
+    limits += [f"--nproc={nproc}"] if nproc else []
+    out = ["prlimit", *limits, "--"] if limits else []
+    out += ["bwrap", "--die-with-parent"]
+    if drop is None:
+        out += ["--unshare-all", "--uid", str(NOBODY), "--gid", str(NOBODY)]
+    else:
+        out += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts"]
+        out += ["--unshare-cgroup-try"]
     out += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
     for device in mounts.devices:
         out += ["--dev-bind", device, device]
     for hidden in sorted(mounts.hidden_dirs, key=_depth):
-        out += ["--tmpfs", hidden]
+        # /tmp is the command's private scratch space, writable by whatever uid it runs as.
+        out += ["--perms", "1777", "--tmpfs", hidden] if hidden == "/tmp" else ["--tmpfs", hidden]
     for hidden in mounts.hidden_files:
         out += ["--ro-bind", "/dev/null", hidden]
     binds = [(p, "--ro-bind") for p in mounts.readable] + [(p, "--bind") for p in mounts.writable]
@@ -95,7 +183,32 @@ def bwrap_argv(mounts: Mounts, argv: Sequence[str], cwd: str, memory: int | None
     for hidden in sorted(mounts.hidden_dirs, key=_depth):
         if hidden != "/tmp":
             out += ["--remount-ro", hidden]
-    return [*out, "--chdir", cwd, "--", *argv]
+    return [*out, "--chdir", cwd, "--", *_setpriv(drop, mounts.devices), *argv]
+
+
+def _setpriv(drop: int | None, devices: Sequence[str]) -> list[str]:
+    """Root inside bwrap drops to `drop` before anything of the tree runs: no capabilities,
+    no groups but those of the devices it was given (kvm)."""
+    if drop is None:
+        return []
+    groups = sorted({str(os.stat(d).st_gid) for d in devices if os.path.exists(d)})
+    group_flag = f"--groups={','.join(groups)}" if groups else "--clear-groups"
+    return [
+        "setpriv", f"--reuid={drop}", f"--regid={drop}", group_flag,
+        "--inh-caps=-all", "--bounding-set=-all", "--",
+    ]  # fmt: skip
+
+
+def own_writable(paths: Sequence[Path], uid: int) -> None:
+    """Make each writable dir exist and belong to the sandbox uid. A dir some earlier run
+    made as root is handed over once, recursively."""
+    for path in paths:
+        path.mkdir(parents=True, exist_ok=True)
+        if path.stat().st_uid == uid:
+            continue
+        for root, dirs, files in os.walk(path):
+            for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
+                os.lchown(name, uid, uid)
 
 
 def child_env(environ: Mapping[str, str], explicit: Mapping[str, str]) -> dict[str, str]:
@@ -131,15 +244,10 @@ def git_dirs(tree: Path) -> list[Path]:
     return [gitdir]
 
 
-def resolve(box: Sandbox, environ: Mapping[str, str], ccache_dir: Path | None) -> Mounts:
+def resolve(box: Sandbox, environ: Mapping[str, str]) -> Mounts:
     """The Sandbox against this host's filesystem: real paths that exist."""
     writable = list(box.writable)
     readable = [*box.readable, *(g for p in box.readable + box.writable for g in git_dirs(p))]
-    if box.ccache and ccache_dir:
-        writable.append(ccache_dir)
-        readable.append(Path(environ.get("HOME", "/root")) / ".config" / "ccache")
-        if environ.get("CCACHE_CONFIGPATH"):
-            readable.append(Path(environ["CCACHE_CONFIGPATH"]))
 
     def real(paths: Sequence[Path]) -> tuple[str, ...]:
         return tuple(dict.fromkeys(os.path.realpath(p) for p in paths if os.path.lexists(p)))
@@ -157,12 +265,14 @@ def resolve(box: Sandbox, environ: Mapping[str, str], ccache_dir: Path | None) -
 
 
 # What a blocked write, read or connection prints: EROFS anywhere (only the sandbox makes
-# the host read-only), a missing or unreadable file only under a hidden dir.
+# the host read-only), a missing or unreadable file under a hidden dir, and a file the
+# sandbox uid may not read or write anywhere outside what it was given.
 ALWAYS_DENIED = re.compile(
     r"Read-only file system|Network is unreachable|Temporary failure in name resolution"
     r"|Name or service not known|Could not resolve host"
 )
 HIDDEN_ERRNO = re.compile(r"No such file or directory|Permission denied|Operation not permitted")
+NOT_OURS = re.compile(r"Permission denied")
 
 
 PATH_TOKEN = re.compile(r"/[^\s:'\"`,;()\[\]]*")
@@ -182,6 +292,10 @@ def denials(output: str, mounts: Mounts) -> tuple[str, ...]:
             found.append(line.strip())
         elif HIDDEN_ERRNO.search(line) and any(
             _under(token, hidden) and not _under(token, bound) for token in PATH_TOKEN.findall(line)
+        ):
+            found.append(line.strip())
+        elif NOT_OURS.search(line) and any(
+            not _under(token, mounts.writable) for token in PATH_TOKEN.findall(line)
         ):
             found.append(line.strip())
     return tuple(dict.fromkeys(found))

@@ -95,4 +95,5 @@ def test_check_takes_the_slot_with_a_warm_build_of_its_config(
     opts = check.CheckOptions(["check"], tmp_path / "runs", tmp_path / "cache", tree=tiny_repo)
     one = series.load(out)[0]
     check.check_series(one, opts)
-    assert taken == [check.kconfig.config_key(list(check.fragments_of(one, opts)))]
+    owner = check.ccache.owner_suffix(check.ccache.owner_of(one))
+    assert taken == [check.kconfig.config_key(list(check.fragments_of(one, opts))) + owner]

@@ -10,7 +10,7 @@ HARNESS = Path(__file__).parent.parent / "harness"
 STAGES = ("intake", "tree", "build", "boot", "suites", "results", "review")
 # Support modules any stage may use; everything else at the top (cli, pipeline) and the
 # command packages (compare/, ...) are built on the stages, never under them.
-SUPPORT = {"cases", "errors", "proc", "progress", "readfiles", "sandbox"}
+SUPPORT = {"cases", "errors", "git", "proc", "progress", "readfiles", "sandbox"}
 # The command packages, in order: one may build on an earlier one (bisection on compare's
 # boots and statistics), never on a later one. (bisection, not bisect: the stdlib has that.)
 COMMANDS = ("compare", "bisection", "ci")

@@ -3,6 +3,8 @@ how the pipe is read, which a fake runner would not exercise."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 import time
@@ -10,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import proc
+from harness import proc, sandbox
 
 
 def test_the_timeout_holds_when_the_child_prints_a_partial_line_and_hangs() -> None:
@@ -95,24 +97,71 @@ def _tool_beside_a_fake_python(
     return tool
 
 
-def test_a_fresh_machine_s_missing_ccache_dir_is_made_and_bound_writable(
+needs_root_and_bwrap = pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("bwrap") is None, reason="the uid drop needs root and bwrap"
+)
+
+
+@needs_root_and_bwrap
+def test_a_missing_writable_dir_is_made_and_handed_to_the_sandbox_uid(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The first fresh-clone .ci/run: ~/.cache/ccache did not exist yet, so it was not bound,
-    # and every sandboxed build failed "ccache: Failed to create directory ...: Read-only
-    # file system" (the hidden $HOME is read-only inside).
-    from harness.sandbox import Sandbox
-
-    home = tmp_path / "home"
-    home.mkdir()
-    ccache = home / ".cache/ccache"
-    monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("HARNESS_SANDBOX", "1")
-    monkeypatch.setattr(proc, "_ccache_dir", lambda: ccache)
-    script = f"mkdir -p {ccache}/tmp && echo made > {ccache}/tmp/x && cat {ccache}/tmp/x"
-    result = proc.run(["sh", "-c", script], timeout=60, box=Sandbox(ccache=True))
-    assert result.ok and result.output == "made\n", result.output
-    assert (ccache / "tmp/x").read_text() == "made\n"
+    out = tmp_path / "fresh" / "out"
+    box = sandbox.for_step(sandbox.Step.SUITE_BUILD, writes={"out": (out,)})
+    result = proc.run(["sh", "-c", f"id -u; echo made > {out}/x"], timeout=60, box=box)
+    assert result.ok and result.output == "65534\n", result.output
+    assert (out / "x").read_text() == "made\n" and (out / "x").stat().st_uid == 65534
+
+
+@needs_root_and_bwrap
+def test_a_root_only_file_outside_the_hidden_dirs_is_unreadable_inside(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # /srv is no hidden dir: only the uid keeps the file from being read.
+    monkeypatch.setenv("HARNESS_SANDBOX", "1")
+    secret = Path("/srv") / f"harness-test-secret-{os.getpid()}"
+    secret.write_text("s3cret\n")
+    secret.chmod(0o600)
+    try:
+        box = sandbox.for_step(sandbox.Step.TREE_SCRIPT, reads=(tmp_path,))
+        result = proc.run(["cat", str(secret)], timeout=60, box=box)
+    finally:
+        secret.unlink()
+    assert not result.ok and "s3cret" not in result.output
+    assert result.denied and "Permission denied" in result.denied[0]
+
+
+@needs_root_and_bwrap
+def test_the_tree_is_read_only_to_its_own_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HARNESS_SANDBOX", "1")
+    tree, build = tmp_path / "tree", tmp_path / "build"
+    tree.mkdir()
+    (tree / ".git").write_text("gitdir: /somewhere\n")
+    box = sandbox.for_step(sandbox.Step.KCONFIG, writes={"build": (build,)}, reads=(tree,))
+    script = f"echo 'gitdir: {build}/evil' > {tree}/.git"
+    result = proc.run(["sh", "-c", script], cwd=build, timeout=60, box=box)
+    assert not result.ok and result.denied
+    assert (tree / ".git").read_text() == "gitdir: /somewhere\n"
+
+
+@needs_root_and_bwrap
+def test_a_fork_bomb_meets_the_process_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HARNESS_SANDBOX", "1")
+    box = sandbox.for_step(sandbox.Step.TREE_SCRIPT)
+    limit = sandbox.POLICY[sandbox.Step.TREE_SCRIPT].nproc
+    assert limit is not None
+    bomb = f"for i in $(seq {limit + 50}); do sleep 30 & done; wait"
+    result = proc.run(["sh", "-c", bomb], timeout=60, box=box)
+    assert "fork" in result.output.lower() or "resource" in result.output.lower(), result.output
+
+
+def test_the_deadline_holds_after_the_child_closes_its_output() -> None:
+    started = time.monotonic()
+    result = proc.run(["sh", "-c", "exec >&- 2>&-; sleep 30"], timeout=1.5)
+    assert result.timed_out and time.monotonic() - started < 10
 
 
 def test_kill_group_does_not_wait_for_a_zombie_nobody_reaps_yet(

@@ -23,17 +23,23 @@ from conftest import PROJECT
 pytestmark = pytest.mark.real
 
 SECRET = Path("/root/harness-sandbox-secret")
+# Outside every hidden dir, root's own and mode 0600: only the sandbox's uid guards it.
+ROOT_ONLY = Path("/srv/harness-sandbox-root-only")
 PWNED = Path("/usr/local/harness-sandbox-pwned")
+GIT_PWNED = Path("/usr/local/harness-git-pwned")
 STOPPED = "the sandbox stopped it"
 
 
 @pytest.fixture(scope="module")
 def secret() -> Iterator[str]:
     token = f"harness-secret-{secrets.token_hex(8)}"
-    SECRET.write_text(token + "\n")
+    for path in (SECRET, ROOT_ONLY):
+        path.write_text(token + "\n")
+        path.chmod(0o600)
     PWNED.unlink(missing_ok=True)
     yield token
     SECRET.unlink(missing_ok=True)
+    ROOT_ONLY.unlink(missing_ok=True)
 
 
 def run(command: str, series: str, out: Path) -> tuple[dict[str, dict], Path]:  # type: ignore[type-arg]
@@ -90,14 +96,40 @@ def test_test_stops_a_hostile_kconfig_helper(secret: str, tmp_path: Path) -> Non
     assert_stopped(suites["kconfig"], secret, run_dir)
 
 
+def test_a_series_that_aims_git_elsewhere_runs_nothing_outside(secret: str, tmp_path: Path) -> None:
+    # merge_config.sh rewrites the worktree's .git, sets core.fsmonitor in its config and
+    # plants a hook: the tree is read-only to it, so all three are stopped; harness's own
+    # git, now and in a later run on the same cache, runs no program of theirs.
+    from harness import git
+    from harness.cli import default_cache
+
+    GIT_PWNED.unlink(missing_ok=True)
+    suites, run_dir = run("test", "patches/fixtures/sandbox-escape-git", tmp_path)
+    kconfig = suites["kconfig"]
+    assert kconfig["status"] == "fail" and STOPPED in kconfig["message"], kconfig
+    logged = (run_dir / "build.log").read_text("latin-1")
+    stopped = [line for line in logged.splitlines() if line.startswith("harness: the sandbox")]
+    assert any(".git" in line or "config" in line or "hooks" in line for line in stopped), stopped
+    worktrees = sorted((default_cache() / "worktrees").glob("debian-6.12-*[0-9]"))
+    assert worktrees
+    for tree in worktrees:
+        git.check_worktree(tree)  # the .git harness wrote, in every slot
+        assert git.run(tree, "update-index", "-q", "--refresh").returncode is not None
+        assert git.run(tree, "ls-files", "-s").ok
+    assert not GIT_PWNED.exists()
+
+
 def warm_kernel(into: Path) -> Path:
     """A copy of a warm virtme-min bzImage, taken under its slot's lock (the earlier real
     tests built it)."""
-    from harness.build import kconfig
+    from harness.build import ccache, kconfig
     from harness.cli import default_cache
+    from harness.intake.series import load_one
     from harness.tree import slots
 
+    demo = ccache.owner_of(load_one(PROJECT / "patches" / "fixtures" / "demo"))
     key = kconfig.config_key([PROJECT / "kconfigs" / "virtme-min.config"])
+    key += ccache.owner_suffix(demo)
     slot = slots.take(default_cache(), "debian-6.12", key)
     try:
         image = slot.build_dir(key) / "arch/x86/boot/bzImage"
@@ -117,7 +149,9 @@ def test_a_guest_cannot_read_a_file_the_host_keeps_in_root(
     # The slot's build dir holds whatever fixture was built last (boot-panic's kernel never
     # reaches the command): build the demo series there first, a warm rebuild.
     run("test", "patches/fixtures/demo", tmp_path / "demo")
-    command = f"cat {SECRET}; ls -a /root /home; head -c 300 /etc/shadow; echo GUEST-END"
+    command = (
+        f"cat {SECRET} {ROOT_ONLY}; ls -a /root /home; head -c 300 /etc/shadow; echo GUEST-END"
+    )
     spec = vm.VmSpec(
         kernel=warm_kernel(tmp_path),
         command=command,
@@ -129,5 +163,6 @@ def test_a_guest_cannot_read_a_file_the_host_keeps_in_root(
     seen = result.guest_output + result.console
     assert "GUEST-END" in result.guest_output, seen[-2000:]  # the command did run
     assert f"{SECRET}: No such file or directory" in seen
+    assert f"{ROOT_ONLY}: Permission denied" in seen
     assert secret not in seen
     assert Path("/etc/shadow").read_text().splitlines()[0] not in seen

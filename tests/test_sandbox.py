@@ -114,7 +114,7 @@ def test_a_worktree_brings_its_git_dirs(tmp_path: Path) -> None:
     tree.mkdir()
     (tree / ".git").write_text(f"gitdir: {gitdir}\n")
     assert sandbox.git_dirs(tree) == [gitdir, common]
-    mounts = sandbox.resolve(Sandbox(readable=(tree,)), {}, None)
+    mounts = sandbox.resolve(Sandbox(readable=(tree,)), {})
     assert str(common) in mounts.readable and str(tree) in mounts.readable
 
 
@@ -135,5 +135,39 @@ def test_a_replacement_whose_target_or_source_is_missing_is_dropped(tmp_path: Pa
             (tmp_path / "target", tmp_path / "no-such-source"),
         )
     )
-    mounts = sandbox.resolve(box, {}, None)
+    mounts = sandbox.resolve(box, {})
     assert mounts.replaced == ((str(tmp_path / "target"), str(tmp_path / "source")),)
+
+
+def test_run_by_root_the_command_drops_to_an_unprivileged_host_uid() -> None:
+    assert sandbox.drop_uid(0) == sandbox.NOBODY and sandbox.drop_uid(1000) is None
+    argv = sandbox.bwrap_argv(MOUNTS, ["make"], "/", None, 64, drop=sandbox.NOBODY)
+    assert argv[:3] == ["prlimit", "--nproc=64", "--"]
+    assert "--unshare-all" not in argv and "--uid" not in argv  # no user namespace
+    assert {"--unshare-net", "--unshare-pid", "--unshare-ipc"} <= set(argv)
+    setpriv = argv[argv.index("setpriv") : argv.index("setpriv") + 7]
+    assert setpriv[1:3] == ["--reuid=65534", "--regid=65534"] and "--clear-groups" in setpriv
+    assert "--bounding-set=-all" in setpriv and argv[-2:] == ["--", "make"]
+    tmp = argv.index("/tmp")
+    assert argv[tmp - 3 : tmp] == ["--perms", "1777", "--tmpfs"]
+
+
+def test_no_step_may_write_the_tree_or_more_than_its_rule_allows() -> None:
+    for step, rule in sandbox.POLICY.items():
+        assert "src" not in rule.writes, step
+    try:
+        sandbox.for_step(sandbox.Step.KCONFIG, writes={"ccache": (Path("/c"),)})
+    except ValueError as err:
+        assert "may not write" in str(err)
+    else:
+        raise AssertionError("kconfig was let write ccache")
+    box = sandbox.for_step(sandbox.Step.TREE_SCRIPT, reads=(Path("/t"),))
+    assert box.writable == () and box.readable == (Path("/t"),)
+    boot = sandbox.for_step(sandbox.Step.BOOT, writes={"build": (Path("/b"),)})
+    assert boot.memory is None and boot.writable == (Path("/b"),)
+
+
+def test_a_permission_denied_outside_the_writable_dirs_is_a_denial() -> None:
+    assert sandbox.denials("cat: /srv/secret: Permission denied", MOUNTS)
+    inside = "/root/.cache/harness/builds/t-1-abc/x: Permission denied"
+    assert not sandbox.denials(inside, MOUNTS)

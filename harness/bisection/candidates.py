@@ -25,6 +25,7 @@ from harness import pipeline
 from harness.bisection.search import Kind, Outcome
 from harness.bisection.signature import Observation, Predicate, Stage, observe
 from harness.build import kconfig, make
+from harness.build.ccache import owner_suffix
 from harness.cases import Case
 from harness.intake.series import Series
 from harness.results.rundir import RunDir
@@ -143,7 +144,9 @@ class SeriesOracle:
         known.repeat_dirs.append(run.path)
         bdir = self._build_dir(series, self.opts, known.prepared, known.plan)
         assert bdir is not None
-        build = make.BuildSpec(known.prepared.worktree.path, bdir, self.opts.jobs)
+        build = make.BuildSpec(
+            known.prepared.worktree.path, bdir, self.opts.jobs, owner=known.prepared.owner
+        )
         self.note(f"candidate {self.candidates.label(k)}: boot {known.runs}")
         pipeline.boot_again(series, self.opts, run, build, make_kernel(bdir), known.plan)
         return observe(run.suites)
@@ -158,7 +161,7 @@ class SeriesOracle:
         if plan is None:
             return None
         fragments = pipeline.fragments_for(series, opts, plan.fragment)
-        return prepared.slot.build_dir(kconfig.config_key(fragments) + prepared.build_suffix)
+        return prepared.slot.build_dir(kconfig.config_key(fragments) + owner_suffix(prepared.owner))
 
     def _release(self) -> None:
         if self.current is not None and self.current in self.built:

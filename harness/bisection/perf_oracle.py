@@ -26,7 +26,7 @@ from harness.bisection.request import BisectRequest
 from harness.bisection.search import Kind, NothingToBisect, Outcome
 from harness.bisection.signature import INFRA_REASONS, build_signature
 from harness.boot import kvm
-from harness.build import kconfig
+from harness.build import ccache, kconfig
 from harness.compare import boots as compare_boots
 from harness.compare import sides
 from harness.compare.model import BootSample, Side
@@ -131,10 +131,12 @@ class PerfOracle:
             return self.built[k]
         ws = self._workspace()
         series = self.candidates.series_of(k) if k else None
-        spec = sides.SideSpec(Side.A if k == POOL else Side.B, series, self.candidates.label(k), "")
+        owner = ccache.owner_of(self.series)
+        which = Side.A if k == POOL else Side.B
+        spec = sides.SideSpec(which, series, self.candidates.label(k), owner)
         self.note(f"candidate {self.candidates.label(k)}: apply, build, bench suite")
         side = sides.build_side(ws, spec, self.compare, self.steps_dir / f"k{k}", self.note)
-        bdir = ws.slot.build_dir(kconfig.config_key(ws.fragments))
+        bdir = ws.slot.build_dir(kconfig.config_key(ws.fragments) + ccache.owner_suffix(owner))
         self.built[k] = PerfBuilt(side, vmlinux_sha(bdir))
         if k == POOL:  # --resume: the pool's boots/NN files go on after the recorded ones
             self.built[k].boots = len(self.pool)

@@ -14,10 +14,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness import proc
-from harness.sandbox import Sandbox
-
-KVM_DEVICE = Path("/dev/kvm")
+from harness import proc, sandbox
+from harness.sandbox import Sandbox, Step
 
 
 def kernel_build_dir(kernel: Path) -> Path:
@@ -32,13 +30,11 @@ def guest_box(
     kvm: bool,
     replaced: tuple[tuple[Path, Path], ...] = (),
 ) -> Sandbox:
-    # QEMU sizes its guest RAM and TCG buffers itself: no address-space limit here.
-    # vng (on the host side) links the kernel's modules into <build>/.virtme_mods and runs
-    # depmod there: the build dir is writable to vng; the guest's root stays read-only.
-    return Sandbox(
-        writable=(kernel_build_dir(kernel),),
-        readable=(*reads, *proc.python_dirs()),
-        devices=(KVM_DEVICE,) if kvm and KVM_DEVICE.exists() else (),
-        memory=None,
+    # The guest's root stays read-only; its file reads are those of the sandbox uid.
+    return sandbox.for_step(
+        Step.BOOT,
+        writes={"build": (kernel_build_dir(kernel),)},
+        reads=(*reads, *proc.python_dirs()),
+        kvm=kvm,
         replaced=replaced,
     )

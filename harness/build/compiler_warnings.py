@@ -10,6 +10,7 @@ when make or gcc is missing (from proc.run).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections import Counter
@@ -123,7 +124,7 @@ def build_objects(spec: make.BuildSpec, objects: Sequence[str], log: Path) -> Ob
         return ObjectBuild()
     for obj in wanted:
         (spec.build / obj).unlink(missing_ok=True)
-    w1 = make.BuildSpec(spec.src, spec.build, spec.jobs, tuple(wanted), spec.timeout, W1_ARGS)
+    w1 = dataclasses.replace(spec, targets=tuple(wanted), extra_make_args=W1_ARGS)
     env = {**make.make_env(w1), "LC_ALL": "C"}
     result = proc.run(
         make.make_argv(w1), log=log, timeout=w1.timeout, env=env, box=make.sandbox_for(w1)

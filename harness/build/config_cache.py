@@ -19,7 +19,7 @@ import os
 import shutil
 from pathlib import Path
 
-from harness import proc
+from harness import git
 
 STAMP = ".harness-config.json"
 KCONFIG_INPUTS = (":(glob)**/Kconfig*", "scripts/**", "Makefile", "arch/x86/Makefile*")
@@ -28,7 +28,7 @@ TOOLCHAIN = ("gcc", "ld", "as", "make")
 
 def key(src: Path, fragments: list[Path]) -> str:
     """What merge_config.sh + olddefconfig read: '' when the tree's files cannot be listed."""
-    listing = proc.run(["git", "-C", str(src), "ls-files", "-s", "--", *KCONFIG_INPUTS])
+    listing = git.run(src, "ls-files", "-s", "--", *KCONFIG_INPUTS)
     if not listing.ok or not listing.output.strip():
         return ""
     digest = hashlib.sha256(listing.output.encode())

@@ -17,7 +17,7 @@ from harness import proc, sandbox
 from harness.build import config_cache
 from harness.cases import Case, Status
 from harness.errors import UserError
-from harness.sandbox import Sandbox
+from harness.sandbox import Step
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]  # harness/build/kconfig.py -> the checkout
 KCONFIG_DIR = PROJECT_ROOT / "kconfigs"
@@ -104,10 +104,11 @@ def configure(src: Path, build: Path, fragments: list[Path], log: Path) -> Confi
         ],
         ["make", "-s", "-C", str(src), f"O={build}", "olddefconfig"],
     ]
-    # merge_config.sh keeps its temporary files in the tree (./.tmp.config.*).
-    box = Sandbox(writable=(src, build), readable=tuple(fragments))
+    # merge_config.sh keeps its temporary files in its cwd (./.tmp.config.*): the build
+    # dir, so the tree stays read-only.
+    box = sandbox.for_step(Step.KCONFIG, writes={"build": (build,)}, reads=(src, *fragments))
     for argv in steps:
-        result = proc.run(argv, cwd=src, log=log, timeout=300, box=box)
+        result = proc.run(argv, cwd=build, log=log, timeout=300, box=box)
         if result.denied or not result.ok:
             failed = f"{Path(argv[0]).name} failed"
             return ConfigCase(

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from harness import proc
+from harness import git
 from harness.build.kconfig_entries import DEPENDS, kconfig_entries
 from harness.readfiles import read_or_empty
 
@@ -153,7 +153,7 @@ def _balanced(expr: str) -> bool:
 def _head(tree: Path) -> str:
     """The checked-out commit: --compare-base resets the same worktree path to the base,
     so the index must not outlive the patched tree's Kconfig files."""
-    done = proc.run(["git", "-C", str(tree), "rev-parse", "-q", "HEAD"], timeout=60)
+    done = git.run(tree, "rev-parse", "-q", "HEAD", timeout=60)
     return done.output.strip() if done.ok else ""
 
 

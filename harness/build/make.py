@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness import proc, sandbox
+from harness.build import ccache
 from harness.cases import Case, Status
 from harness.progress import Ticker
-from harness.sandbox import Sandbox
+from harness.sandbox import Sandbox, Step
 
 DIAGNOSTIC = re.compile(
     r"^(?P<file>[^\s:][^:]*):(?P<line>\d+):(?:(?P<col>\d+):)? "
@@ -37,6 +38,9 @@ class BuildSpec:
     targets: tuple[str, ...] = ("bzImage", "modules")
     timeout: float = 3600
     extra_make_args: tuple[str, ...] = ()
+    # Whose build this is (build/ccache.py): ccache.TRUSTED for the bare base, which alone
+    # writes the shared cache; '' for a build dir's own cache.
+    owner: str = ""
 
 
 @dataclass
@@ -64,14 +68,22 @@ def make_argv(spec: BuildSpec) -> list[str]:
 
 
 def sandbox_for(spec: BuildSpec) -> Sandbox:
-    """A kernel build writes only its build dir (and ccache's); the tree is read-only."""
-    return Sandbox(writable=(spec.build,), readable=(spec.src,), ccache=True)
+    """A kernel build writes only its build dir and its owner's ccache; the tree is
+    read-only, and so is the shared cache unless the build is trusted."""
+    cache = ccache.for_build(spec.build, spec.owner)
+    return sandbox.for_step(
+        Step.BUILD,
+        writes={"build": (spec.build,), "ccache": cache.writes},
+        reads=(spec.src, *cache.reads),
+    )
 
 
 def make_env(spec: BuildSpec) -> dict[str, str]:
     # Fixed identity and a base dir make objects identical across worktrees, so
     # ccache hits when the same source is built from another checkout.
+    cached = ccache.for_build(spec.build, spec.owner).env(ccache.configured_remote())
     return {
+        **(cached if _have("ccache") else {}),
         "CCACHE_BASEDIR": str(spec.src),
         "KBUILD_BUILD_TIMESTAMP": "2024-01-01",
         "KBUILD_BUILD_USER": "harness",

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import proc
+from harness import git, proc
 from harness.errors import EnvError, UserError
 
 EPOCH = re.compile(r"^(\d+)\.git$")
@@ -54,7 +54,7 @@ def added_blobs(raw_log: str, epoch: str) -> list[Stored]:
 
 
 def _git(epoch: Path, *args: str) -> proc.Completed:
-    return proc.run(["git", f"--git-dir={epoch}", *args], timeout=GIT_TIMEOUT)
+    return git.run(epoch, *args, timeout=GIT_TIMEOUT)
 
 
 def head(epoch: Path) -> str:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..build import kconfig, make
+from ..build import ccache, kconfig, make
 from ..cases import Case, Status
 from ..errors import UserError
 from ..intake.series import Series
@@ -33,7 +33,7 @@ class SideSpec:
     side: Side
     series: Series | None  # None: the bare base
     label: str
-    build_suffix: str  # "" shares `harness test`'s build dir; "-base" `--compare-base`'s
+    owner: str  # whose build dir and ccache it uses (build/ccache.py): the base has its own
 
 
 @dataclass(frozen=True)
@@ -66,12 +66,12 @@ def side_specs(request: CompareRequest) -> list[SideSpec]:
     """B is the series on the base, built first; A the bare base or `--against`. Under
     --aa only the base is built, and both sides boot it."""
     if request.aa:  # one kernel, booted as both sides
-        return [SideSpec(Side.A, None, "base", "-base")]
-    b = SideSpec(Side.B, request.series, request.series.name, "")
+        return [SideSpec(Side.A, None, "base", ccache.TRUSTED)]
+    b = SideSpec(Side.B, request.series, request.series.name, ccache.owner_of(request.series))
     if request.against is not None:
-        a = SideSpec(Side.A, request.against, request.against.name, "-against")
-        return [b, a]
-    return [b, SideSpec(Side.A, None, "base", "-base")]
+        against = request.against
+        return [b, SideSpec(Side.A, against, against.name, ccache.owner_of(against))]
+    return [b, SideSpec(Side.A, None, "base", ccache.TRUSTED)]
 
 
 def open_workspace(request: CompareRequest) -> Workspace:
@@ -84,7 +84,8 @@ def open_workspace(request: CompareRequest) -> Workspace:
         explicit=bool(request.base),
     )
     fragments = fragments_for(request.series, opts)
-    slot = slots.take(request.cache, worktree.slot_name(spec), kconfig.config_key(fragments))
+    key = kconfig.config_key(fragments) + ccache.owner_suffix(ccache.owner_of(request.series))
+    slot = slots.take(request.cache, worktree.slot_name(spec), key)
     return Workspace(spec, slot, fragments)
 
 
@@ -95,7 +96,7 @@ def check_applies(ws: Workspace, specs: list[SideSpec], logdir: Path) -> None:
             continue
         wt = worktree.prepare_worktree(ws.tree, ws.slot.worktree, logdir / "apply-check.log")
         applied = worktree.apply_series(wt, spec.series, logdir / "apply-check.log")
-        if applied.worst() is not Status.PASS:
+        if applied.status is not Status.PASS:
             bad = next(c for c in applied.children if c.status.is_bad)
             raise UserError(f"{spec.series.name} does not apply to {ws.tree.label}: {bad.name}")
 
@@ -114,7 +115,7 @@ def build_side(
     wt = worktree.prepare_worktree(ws.tree, ws.slot.worktree, where / "apply.log")
     if spec.series is not None:
         worktree.apply_series(wt, spec.series, where / "apply.log")
-    bdir = ws.slot.build_dir(kconfig.config_key(ws.fragments) + spec.build_suffix)
+    bdir = ws.slot.build_dir(kconfig.config_key(ws.fragments) + ccache.owner_suffix(spec.owner))
     note(f"side {spec.side.value} ({spec.label}): configuring in {bdir}")
     configured = kconfig.configure(wt.path, bdir, ws.fragments, log)
     if spec.series is not request.series:  # options only the measured series defines
@@ -124,7 +125,7 @@ def build_side(
     shutil.copyfile(bdir / ".config", where / "config")
     mtimes.restore(wt.path, bdir)
     note(f"side {spec.side.value}: building (log: {log})")
-    built = make.build(make.BuildSpec(wt.path, bdir, request.jobs), log)
+    built = make.build(make.BuildSpec(wt.path, bdir, request.jobs, owner=spec.owner), log)
     mtimes.save(wt.path, bdir)
     if built.kernel is None:
         raise SideFailed(_named(built.case, spec))

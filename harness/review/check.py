@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness import proc
-from harness.build import compiler_warnings, kconfig, make
+from harness.build import ccache, compiler_warnings, kconfig, make
 from harness.cases import Case, Status
 from harness.errors import interrupt_message
 from harness.intake import mail
@@ -91,6 +91,7 @@ def check_series(series: Series, opts: CheckOptions) -> RunDir:
     # The slot whose build dir already holds this config, if one is free: else the base
     # build is a cold one beside a warm one.
     key = kconfig.config_key(list(fragments_of(series, opts)))
+    key += ccache.owner_suffix(ccache.owner_of(series))
     slot = slots.take(opts.cache, worktree.slot_name(spec), key)
     try:
         wt = worktree.prepare_worktree(spec, slot.worktree, run.file("apply.log"))
@@ -154,8 +155,9 @@ def plan_base(
 ) -> BasePlan:
     fragments = fragments_of(series, opts)
     run.meta["config"] = [f.name for f in fragments]
-    bdir = slot.build_dir(kconfig.config_key(list(fragments)))
-    return BasePlan(fragments, make.BuildSpec(wt.path, bdir, opts.jobs))
+    owner = ccache.owner_of(series)
+    bdir = slot.build_dir(kconfig.config_key(list(fragments)) + ccache.owner_suffix(owner))
+    return BasePlan(fragments, make.BuildSpec(wt.path, bdir, opts.jobs, owner=owner))
 
 
 def build_base(plan: BasePlan, loop: PatchLoop) -> None:
@@ -172,7 +174,7 @@ def build_base(plan: BasePlan, loop: PatchLoop) -> None:
         # they are merged again after each patch that touches a Kconfig file, and any
         # still dropped after the last patch fail the run (dropped_case).
         loop.dropped = config_case.dropped
-        config_case.status = Status.PASS
+        config_case.own = Status.PASS
         config_case.message = f"base: {config_case.message} (the series may add them)"
     base = Case("base", children=[config_case])
     loop.base = None
@@ -314,7 +316,6 @@ def _suite(patch: Patch, children: list[Case]) -> Case:
 
 
 def _finish(suite: Case) -> Case:
-    suite.status = suite.worst()
     return suite
 
 

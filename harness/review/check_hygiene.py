@@ -18,7 +18,7 @@ from harness.errors import HarnessError
 from harness.intake import mail
 from harness.intake.diffparse import FileDiff, parse_diff
 from harness.review.findings import Finding, Severity
-from harness.sandbox import Sandbox
+from harness.sandbox import Step
 
 CHECK = "hygiene"
 MAX_SUMMARY = 75
@@ -39,7 +39,9 @@ class SandboxStopped(OSError):
 
 def run_command(argv: Sequence[str], cwd: Path) -> str:
     """The default Runner: proc.run, with a non-zero exit turned into OSError."""
-    done = proc.run(argv, cwd=cwd, timeout=120, box=Sandbox(readable=(cwd,)))
+    done = proc.run(
+        argv, cwd=cwd, timeout=120, box=sandbox.for_step(Step.TREE_SCRIPT, reads=(cwd,))
+    )
     if done.denied:
         raise SandboxStopped(sandbox.stopped(done.denied))
     if not done.ok:

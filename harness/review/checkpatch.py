@@ -9,6 +9,7 @@ checkpatch switches to --file mode for a path git tracks. Raises EnvError withou
 
 from __future__ import annotations
 
+import os
 import re
 import tempfile
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from harness import proc, sandbox
 from harness.cases import Case, Status
-from harness.sandbox import Sandbox
+from harness.sandbox import Step
 
 SCRIPT = "scripts/checkpatch.pl"
 OPTIONS = ("--strict", "--show-types", "--color=never")
@@ -92,7 +93,8 @@ def check(tree: Path, mail: bytes, log: Path | None = None) -> Case:
     with tempfile.NamedTemporaryFile(suffix=".mail", dir="/tmp") as tmp:
         tmp.write(mail)
         tmp.flush()
-        box = Sandbox(readable=(tree, Path(tmp.name)))
+        os.chmod(tmp.name, 0o644)  # the sandbox uid reads it
+        box = sandbox.for_step(Step.TREE_SCRIPT, reads=(tree, Path(tmp.name)))
         result = proc.run(argv(Path(tmp.name)), cwd=tree, log=log, timeout=300, box=box)
     if result.denied:  # the tree's checkpatch.pl tried to write, read or connect out
         return Case("checkpatch", Status.FAIL, sandbox.stopped(result.denied), result.output)

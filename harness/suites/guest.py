@@ -20,7 +20,7 @@ from harness import proc, sandbox
 from harness.build.kconfig import PROJECT_ROOT
 from harness.cases import Case, Status
 from harness.errors import UserError
-from harness.sandbox import Sandbox
+from harness.sandbox import Step
 from harness.suites import ktap
 
 GUEST_TESTS = PROJECT_ROOT / "guest-tests"
@@ -76,7 +76,9 @@ def build_suite(
     # Its modules build through the tree's Kbuild: that code is the series'. All of
     # guest-tests/ is readable: a suite's Makefile includes a sibling's (bench includes
     # gmem/suite.mk), invisible in a checkout under /tmp, which the sandbox makes a tmpfs.
-    box = Sandbox(writable=(out,), readable=(GUEST_TESTS, kbuild, ksrc))
+    box = sandbox.for_step(
+        Step.SUITE_BUILD, writes={"out": (out,)}, reads=(GUEST_TESTS, kbuild, ksrc)
+    )
     result = proc.run(argv, log=log, timeout=900, box=box)
     if result.denied or not result.ok:
         return Case(
@@ -165,8 +167,6 @@ def suite_results(guest_output: str, expected: list[str], death: str) -> list[Ca
                 ],
             )
         )
-    for case in cases:
-        case.status = case.worst()
     return cases
 
 
@@ -198,13 +198,8 @@ def _subtests_from_log(case: Case, log: list[str]) -> None:
         return
     own = [line[2:] if line.startswith("# ") else line for line in log]
     children = [c for doc in ktap.parse_ktap(own) for c in _flatten_doc(doc)]
-    if not children:
-        return
-    if case.status.is_bad and not any(c.status.is_bad for c in children):
-        # the checks passed but the program did not (crash, timeout, exit code)
-        children.append(Case("(exit status)", case.status, case.message, placeholder=True))
-    case.children = children
-    case.status = case.worst()
+    if children:  # the program's own result stays its own: a crash after passing checks fails
+        case.children = children
 
 
 def _flatten_doc(doc: Case) -> list[Case]:
@@ -248,11 +243,9 @@ def verdicts_from_console(suite: Case, workload: str, console: str) -> None:
         order[sub].properties[FROM_CONSOLE] = "1"
     if not order:
         return
-    finished = all(not c.crashed for c in order.values())
-    exit_case = Case("(exit status)", Status.ERROR, case.message, placeholder=True)
-    case.children = [*order.values(), *([exit_case] if finished else [])]
-    case.status = case.worst()
-    suite.status = suite.worst()
+    # it never printed its own result line: after its last subtest, that is its own error
+    case.own = Status.ERROR
+    case.children = list(order.values())
 
 
 def name_isolated(suite: Case, workload: str, death: str) -> Case:
@@ -267,5 +260,4 @@ def name_isolated(suite: Case, workload: str, death: str) -> Case:
         if case.crashed:
             case.message = f"{ktap.CRASHED} {death}"
     suite.children = named
-    suite.status = suite.worst()
     return suite

@@ -19,7 +19,7 @@ from harness import proc, sandbox
 from harness.build.make import error_headline
 from harness.cases import Case, Status
 from harness.readfiles import read_or_empty
-from harness.sandbox import Sandbox
+from harness.sandbox import Step
 from harness.suites.guest import BuiltSuite
 
 SUITE_NAME = "kselftest"
@@ -86,8 +86,11 @@ def build(
 ) -> tuple[Case, BuiltSuite | None]:
     out.mkdir(parents=True, exist_ok=True)
     headers_step, selftests_step = make_steps(src, bdir, out, list(targets))
-    # Selftest Makefiles may write next to their sources: the tree is writable here.
-    box = Sandbox(writable=(src, bdir, out))
+    # Out of tree: headers_install writes the kernel build dir and OUT/headers, the
+    # selftests O=OUT/build; the tree stays read-only.
+    box = sandbox.for_step(
+        Step.SELFTEST_BUILD, writes={"build": (bdir,), "out": (out,)}, reads=(src,)
+    )
     headers = proc.run(headers_step, log=log, timeout=BUILD_TIMEOUT, box=box)
     if headers.denied or not headers.ok:
         return _failed("headers_install failed", headers, headers.seconds), None
@@ -150,7 +153,7 @@ def _build_programs(
             (out / "build" / target).mkdir(parents=True, exist_ok=True)  # as selftests/Makefile
             output = f"OUTPUT={out / 'build' / target}"
             argv = ["make", "-C", str(selftests / target), output, includes, *mine]
-            box = Sandbox(writable=(src, out))
+            box = sandbox.for_step(Step.SELFTEST_BUILD, writes={"out": (out,)}, reads=(src,))
             result = proc.run(argv, log=log, timeout=BUILD_TIMEOUT, box=box)
             seconds += result.seconds
             if result.denied or not result.ok:

@@ -24,7 +24,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from harness import proc
+from harness import git
 from harness.tree.reuse import gitdir
 
 MANIFEST = ".harness-sources.json"
@@ -35,7 +35,7 @@ Files = dict[str, list[Any]]  # path -> [blob id, mtime in ns]
 
 def tracked_blobs(worktree: Path) -> dict[str, str]:
     """path -> blob id of every tracked file as checked out (git's index)."""
-    listing = proc.run(["git", "-C", str(worktree), "ls-files", "-s", "-z"], timeout=120)
+    listing = git.run(worktree, "ls-files", "-s", "-z", timeout=120)
     blobs = {}
     for entry in listing.output.split("\0"):
         meta, _, path = entry.partition("\t")
@@ -59,7 +59,7 @@ def index_id(worktree: Path) -> str:
 
 def _refresh(worktree: Path) -> None:
     """git's own stat of every tracked file: it rewrites the index only if one changed."""
-    proc.run(["git", "-C", str(worktree), "update-index", "-q", "--refresh"], timeout=300)
+    git.run(worktree, "update-index", "-q", "--refresh", timeout=300)
 
 
 def _header(path: Path) -> str:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shutil
 import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness import git as gitcmd
 from harness import proc
 from harness.cases import Case, Status
 from harness.errors import EnvError, UserError
@@ -51,9 +53,7 @@ FIXED_DATES = {
 
 
 def git(repo: Path, *args: str, log: Path | None = None, timeout: float = 600) -> proc.Completed:
-    return proc.run(
-        ["git", *GIT_IDENTITY, "-C", str(repo), *args], log=log, timeout=timeout, env=FIXED_DATES
-    )
+    return gitcmd.run(repo, *GIT_IDENTITY, *args, log=log, timeout=timeout, env=FIXED_DATES)
 
 
 def resolve(
@@ -153,6 +153,7 @@ def prepare_worktree(spec: TreeSpec, where: Path, log: Path) -> Worktree:
     if not rev.ok:
         raise UserError(f"{spec.label}: cannot resolve {spec.rev}")
     commit = rev.output.strip()
+    _discard_if_tampered(where, spec.repo, log)
     if (where / ".git").exists():
         gitdir = Path(_git_checked(where, ["rev-parse", "--absolute-git-dir"], log).strip())
         if (gitdir / "rebase-apply").exists():  # a `git am` a killed run left half done
@@ -168,6 +169,19 @@ def prepare_worktree(spec: TreeSpec, where: Path, log: Path) -> Worktree:
         _git_checked(spec.repo, ["worktree", "add", "-f", "--detach", str(where), commit], log)
     _verify_checkout(where, commit, log)
     return Worktree(where, commit)
+
+
+def _discard_if_tampered(where: Path, repo: Path, log: Path) -> None:
+    """A worktree whose .git was rewritten is thrown away, to be made again from `repo`:
+    git never runs in it, and the slot is not lost to it."""
+    try:
+        gitcmd.check_worktree(where)
+    except gitcmd.WorktreeTampered as err:
+        proc.note(f"{err}; making the worktree again")
+        with open(log, "a", encoding="utf-8") as out:
+            out.write(f"harness: {err}; the worktree is made again\n")
+        shutil.rmtree(where)
+        _git_checked(repo, ["worktree", "prune"], log)
 
 
 def _git_checked(where: Path, step: list[str], log: Path, gitdir: Path | None = None) -> str:
@@ -248,7 +262,6 @@ def apply_series(wt: Worktree, series: Series, log: Path) -> Case:
     if failed_at:
         analyse_rejects(wt, series, cases, log)
     suite = Case("apply", children=list(cases))
-    suite.status = suite.worst()
     return suite
 
 
