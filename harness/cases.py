@@ -24,10 +24,14 @@ class Status(enum.Enum):
 
 @dataclass
 class Case:
-    """One testcase, or one suite when it has children."""
+    """One testcase, or one suite when it has children.
+
+    `own` is what the test said of itself (a leaf's verdict, a parent's own result line);
+    `status` is derived from it and the children's whenever it is read (status_of).
+    """
 
     name: str
-    status: Status = Status.PASS
+    own: Status = Status.PASS
     message: str = ""  # one line: why it failed or was skipped
     details: str = ""  # log excerpt, compiler errors, console lines
     seconds: float = 0.0
@@ -40,20 +44,67 @@ class Case:
     crashed: bool = False
 
     @property
+    def status(self) -> Status:
+        return status_of(self)
+
+    @property
     def is_suite(self) -> bool:
         return bool(self.children)
 
+    @property
+    def fails_on_its_own(self) -> bool:
+        """A parent whose own result is worse than all its subtests together: a workload
+        that says `not ok` after passing subtests (killed once they were done, say)."""
+        return bool(self.children) and _rank(self.own) > _rank(_subtests_status(self))
+
     def leaves(self) -> list[Case]:
+        """Every result that stands on its own: each test without subtests, and each parent
+        that fails on its own, after its subtests (where its result line is in the log)."""
         if not self.children:
             return [self]
-        return [leaf for child in self.children for leaf in child.leaves()]
+        found = [leaf for child in self.children for leaf in child.leaves()]
+        return [*found, self] if self.fails_on_its_own else found
 
-    def worst(self) -> Status:
-        """FAIL/ERROR anywhere below wins; a suite with only skips is SKIP."""
-        statuses = [leaf.status for leaf in self.leaves()]
-        for bad in (Status.ERROR, Status.FAIL):
-            if bad in statuses:
-                return bad
-        if statuses and all(s is Status.SKIP for s in statuses):
-            return Status.SKIP
-        return Status.PASS
+    def explain(self) -> str:
+        """One line on this result: its message; for a parent that fails on its own, its
+        result line over its subtests and its own reason ("not ok after 2 passing subtests
+        (killed by signal 9)")."""
+        if not self.fails_on_its_own:
+            return self.message
+        tally = {s: sum(c.status is s for c in self.children) for s in _ADJECTIVE}
+        counted = [f"{n} {_ADJECTIVE[s]}" for s, n in tally.items() if n]
+        noun = "subtest" if len(self.children) == 1 else "subtests"
+        word = "not ok" if self.own is Status.FAIL else "no verdict"
+        reason = f" ({self.message})" if self.message else ""
+        return f"{word} after {' and '.join(counted)} {noun}{reason}"
+
+
+_ADJECTIVE = {
+    Status.PASS: "passing",
+    Status.SKIP: "skipped",
+    Status.XFAIL: "expected-failing",
+    Status.FAIL: "failing",
+}
+
+
+def _rank(status: Status) -> int:
+    return {Status.ERROR: 2, Status.FAIL: 1}.get(status, 0)
+
+
+def _subtests_status(case: Case) -> Status:
+    """The children's statuses together: ERROR, else FAIL, else SKIP when all skipped."""
+    statuses = [child.status for child in case.children]
+    for bad in (Status.ERROR, Status.FAIL):
+        if bad in statuses:
+            return bad
+    return Status.SKIP if all(s is Status.SKIP for s in statuses) else Status.PASS
+
+
+def status_of(case: Case) -> Status:
+    """A test's status, as kunit_tool computes it: the worse of its own result line and its
+    subtests'. A failing parent over passing subtests fails; `ok` over a failing subtest
+    fails; an `ok` parent over skips only is SKIP. Every reader of a status comes here."""
+    if not case.children:
+        return case.own
+    below = _subtests_status(case)
+    return case.own if _rank(case.own) > _rank(below) else below

@@ -95,7 +95,7 @@ def test_the_recorded_panic_boot_is_a_crash_then_a_boot_failure() -> None:
 
 def test_failing_tests_are_named_by_path() -> None:
     suites = _demo_suites()
-    suites[1].children[2].status = Status.FAIL  # demo/read_counter
+    suites[1].children[2].own = Status.FAIL  # demo/read_counter
     seen = observe([_boot(), *suites])
     assert [f.signature for f in seen.failures] == ["test: demo/read_counter"]
 
@@ -153,7 +153,7 @@ def test_explicit_predicates() -> None:
     )
     broken = observe([_build_case()])
     suites = _demo_suites()
-    suites[0].children[0].status = Status.FAIL
+    suites[0].children[0].own = Status.FAIL
     failing = observe([_boot(), *suites])
     clean = observe([_boot(), *_demo_suites()])
     judged = {

@@ -98,7 +98,7 @@ def test_build_break_is_named_and_later_patches_still_build(
     assert statuses(first)["build"] is Status.FAIL
     assert first.children[1].details == ERROR_LINE
     assert statuses(second)["build"] is Status.PASS  # the series is not bisectable at 1
-    assert first.worst() is Status.FAIL and second.worst() is Status.PASS
+    assert first.status is Status.FAIL and second.status is Status.PASS
 
 
 def test_after_a_conflict_only_static_checks_run(
@@ -220,7 +220,7 @@ def test_options_the_series_adds_do_not_stop_the_base_build(
     loop = check.PatchLoop(run, wt, base=plan, fragments=plan.fragments)
     suite = check.patch_suite(s.patches[0], loop)
     (base,) = run.suites
-    assert base.worst() is Status.PASS and "the series may add them" in base.children[0].message
+    assert base.status is Status.PASS and "the series may add them" in base.children[0].message
     assert calls == [False, True]  # merged again after the patch that adds the Kconfig entry
     assert suite.children[1].properties["config"] == "all requested kept"
     assert loop.dropped == ()  # the patch that adds FROB brought it back: nothing to fail

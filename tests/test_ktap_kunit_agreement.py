@@ -5,7 +5,9 @@ without it these tests skip. Statuses are mapped SUCCESS->PASS, FAILURE->FAIL, S
 TEST_CRASHED->ERROR, NO_TESTS->ERROR (a header and no tests: "0 tests run", as kunit_tool says;
 only "1..0 # SKIP why" is TAP's skip-all, a SKIP),
 and FAILURE_TO_PARSE_TESTS->ERROR: read_ktap() then finds no document at all, and the guest stage
-turns "no KTAP" into one ERROR case.
+turns "no KTAP" into one ERROR case. Each of kunit_tool's statuses is taken as that test's own
+result, and both trees are read through Case.status: the worse of a test's own result and its
+subtests' (kunit_tool's main test counts leaves only, and an empty subtest not at all).
 """
 
 from __future__ import annotations
@@ -58,11 +60,17 @@ def kunit_parser() -> ModuleType:
         sys.path.remove(str(KUNIT_DIR))
 
 
-def kunit_tree(test: Any, number: int = 0) -> Tree:
+def kunit_case(test: Any, number: int = 0) -> Case:
+    """kunit_tool's test as a Case: its status is its own, its subtests below it. Read back,
+    a status is derived the one way harness derives every status (cases.status_of)."""
     # kunit_tool names a planned-but-missing test ""; we call it missing_name(number).
     name = test.name or missing_name(number)
-    children = tuple(kunit_tree(sub, i) for i, sub in enumerate(test.subtests, 1))
-    return (name, STATUS[test.status.name], children)
+    children = [kunit_case(sub, i) for i, sub in enumerate(test.subtests, 1)]
+    return Case(name, STATUS[test.status.name], children=children)
+
+
+def kunit_tree(test: Any) -> Tree:
+    return our_tree(kunit_case(test))
 
 
 def our_tree(case: Case, depth: int = 99) -> Tree:

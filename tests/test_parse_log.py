@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -79,3 +80,49 @@ def test_isolated_crash_is_named_after_the_workload() -> None:
     assert [c.name for c in suite.children] == ["mmap_flags"]
     assert suite.children[0].status is Status.ERROR
     assert "BUG: NULL pointer" in suite.children[0].message
+
+
+def test_a_workload_that_fails_after_passing_subtests_fails_the_parse(tmp_path: Path) -> None:
+    """GMEM run.sh prints `not ok 2 exit_teardown` after the workload's passing subtests
+    when it was killed (or timed out) once they were done: that is a failure, in the exit
+    status, the JUnit and results.json, named after the workload."""
+    log = RUNS / "gmem-parent-fails-after-subtests.out"
+    junit, results = tmp_path / "j.xml", tmp_path / "results.json"
+    argv = [sys.executable, "-m", "harness.cli", "parse", str(log), "--junit", str(junit)]
+    done = subprocess.run(
+        [*argv, "--json", str(results)], capture_output=True, text=True, cwd=PROJECT
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.stdout.splitlines()[0] == "FAIL  gmem: 19 tests, 2 bad"
+    assert "exit_teardown: not ok after 2 passing subtests (killed by signal 9)" in done.stdout
+    cases = ET.parse(junit).getroot().iter("testcase")
+    failures = {(c.get("classname"), c.get("name")): c.find("failure") for c in cases}
+    killed = failures[("gmem", "exit_teardown")]
+    assert killed is not None
+    assert killed.get("message") == (
+        "exit_teardown: not ok after 2 passing subtests (killed by signal 9)"
+    )
+    assert failures[("gmem.exit_teardown", "attach_then_exit")] is None
+    wedged = failures[("gmem", "fork")]
+    assert wedged is not None and wedged.get("message") == (
+        "fork: not ok after 2 passing and 4 skipped subtests"
+        " (workload timed out after 150s (state D))"
+    )
+    assert "# stack: [<0>] exit_mmap" in (wedged.text or "")
+    (suite,) = json.loads(results.read_text())["suites"]
+    assert suite["status"] == "fail"
+    by_name = {c["name"]: c for c in suite["children"]}
+    assert (by_name["exit_teardown"]["status"], by_name["mmap_flags"]["status"]) == ("fail", "pass")
+
+
+def test_parse_log_reads_a_parents_own_failure() -> None:
+    text = (RUNS / "gmem-parent-fails-after-subtests.out").read_text()
+    (suite,) = parse_log.parse_log(text, "gmem")
+    killed = next(c for c in suite.children if c.name == "exit_teardown")
+    assert [c.status for c in killed.children] == [Status.PASS, Status.PASS]
+    assert (killed.own, killed.status, killed.message) == (
+        Status.FAIL,
+        Status.FAIL,
+        "killed by signal 9",
+    )
+    assert suite.status is Status.FAIL

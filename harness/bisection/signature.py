@@ -78,7 +78,7 @@ def observe(suites: list[Case]) -> Observation:
     failures: list[Failure] = []
     infra = ""
     for suite in suites:
-        if not suite.worst().is_bad:
+        if not suite.status.is_bad:
             continue
         if suite.name.startswith("boot ") and _is_infra(suite):
             infra = infra or suite.message

@@ -113,7 +113,6 @@ def step_cases(result: SearchResult, label: Callable[[int], str]) -> list[Case]:
                 properties={"candidate": str(step.candidate), "runs": str(step.runs)},
             )
         )
-    steps.status = steps.worst()
     return [steps]
 
 

@@ -89,7 +89,7 @@ def report(meta: dict[str, Any], suites: list[Case], origin: str) -> dict[str, A
     if meta.get("started"):
         checkout["start_time"] = _time(str(meta["started"]))
     if "apply" in named:
-        checkout["valid"] = named["apply"].worst() is Status.PASS
+        checkout["valid"] = named["apply"].status is Status.PASS
     data: dict[str, Any] = {
         "version": {"major": SCHEMA.major, "minor": SCHEMA.minor},
         "checkouts": [checkout],
@@ -98,7 +98,7 @@ def report(meta: dict[str, Any], suites: list[Case], origin: str) -> dict[str, A
     if built is not None:
         build_id = f"{checkout_id}:build"
         build: dict[str, Any] = {"id": build_id, "checkout_id": checkout_id, "origin": origin}
-        build.update(architecture="x86_64", status=STATUS[built.worst()], duration=built.seconds)
+        build.update(architecture="x86_64", status=STATUS[built.status], duration=built.seconds)
         if meta.get("compiler"):
             build["compiler"] = str(meta["compiler"])
         data["builds"] = [build]

@@ -31,7 +31,8 @@ def merge_cases(into: list[Case], more: list[Case]) -> None:
             by_name[case.name] = into[-1]
         elif have.children or case.children:
             merge_cases(have.children, case.children)
-            have.status = have.worst()
+            if RANK[case.own] > RANK[have.own]:  # a parent's own result line, the worse
+                have.own, have.message = case.own, case.message
         elif RANK[case.status] > RANK[have.status]:
             into[into.index(have)] = by_name[case.name] = copy.deepcopy(case)
 

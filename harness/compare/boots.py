@@ -93,7 +93,7 @@ def boot_once(
     # the benchmark that was running, as `harness test` reports it.
     incidents = incident_cases(result.console, f"{label.value}{index}")
     suite.children += incidents.children
-    ran = result.status is Status.PASS and suite.worst() is not Status.ERROR
+    ran = result.status is Status.PASS and suite.status is not Status.ERROR
     output = "\n".join(lines for _, lines, _ in _bench_segments(result.guest_output))
     parsed = parse_boot_output(output)
     sample = BootSample(

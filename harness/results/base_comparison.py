@@ -1,4 +1,6 @@
 """Base vs patched: the same tests on both trees, each leaf classified by its dotted path.
+A leaf is any of Case.leaves(): a parent that fails on its own is compared by its own result
+line with the same parent on the other tree, where it may have said ok.
 
 Input: the test suites (Cases) of a base run and of a patched run. Output: one Case per
 leaf test with a verdict (new, fixed, regressed, still-failing, fails-differently, unchanged,
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Iterator
 
 from harness.cases import Case, Status
 
@@ -30,26 +33,39 @@ class Verdict(enum.Enum):
     REMOVED = "removed"
 
 
-def leaf_paths(suites: list[Case]) -> dict[str, Case]:
-    """Every leaf test by its dotted path: suite.subtest.case."""
-    paths: dict[str, Case] = {}
+def _walk(suites: list[Case]) -> Iterator[tuple[str, Case]]:
+    """Every Case with its dotted path (suite.subtest.case), a parent after its children."""
 
-    def walk(case: Case, prefix: str) -> None:
+    def walk(case: Case, prefix: str) -> Iterator[tuple[str, Case]]:
         path = f"{prefix}.{case.name}" if prefix else case.name
-        # "(no KUnit suites)": nothing to run, not a test that went away
-        placeholder = case.placeholder and case.status is Status.SKIP
-        if not case.children and not placeholder:
-            unique, n = path, 1
-            while unique in paths:  # mlock2-tests prints "test_mlock_lock: Locked" twice
-                n += 1
-                unique = f"{path} #{n}"
-            paths[unique] = case
         for child in case.children:
-            walk(child, path)
+            yield from walk(child, path)
+        yield path, case
 
     for suite in suites:
-        walk(suite, "")
+        yield from walk(suite, "")
+
+
+def leaf_paths(suites: list[Case]) -> dict[str, Case]:
+    """Every leaf test (Case.leaves()) by its dotted path: suite.subtest.case."""
+    paths: dict[str, Case] = {}
+    for path, case in _walk(suites):
+        # "(no KUnit suites)": nothing to run, not a test that went away
+        placeholder = case.placeholder and case.status is Status.SKIP
+        if placeholder or (case.children and not case.fails_on_its_own):
+            continue
+        unique, n = path, 1
+        while unique in paths:  # mlock2-tests prints "test_mlock_lock: Locked" twice
+            n += 1
+            unique = f"{path} #{n}"
+        paths[unique] = case
     return paths
+
+
+def _parent_paths(suites: list[Case]) -> dict[str, Case]:
+    """Every test with subtests by its path: where a parent fails on its own on one tree,
+    its own result line on the other tree is what it is compared with."""
+    return {path: case for path, case in _walk(suites) if case.children}
 
 
 def classify(base: Status | None, patched: Status | None) -> Verdict:
@@ -86,8 +102,8 @@ def different_failure(base: Case, patched: Case) -> str:
     lacks = LACKS_FEATURE.search(f"{base.message}\n{base.details}")
     if lacks:
         return f"the base lacks the feature ({lacks.group(0)}): that does not excuse the series"
-    if base.status is not patched.status or _shape(base.message) != _shape(patched.message):
-        was = f"{base.status.value}" + (f" ({base.message})" if base.message else "")
+    if base.own is not patched.own or _shape(base.message) != _shape(patched.message):
+        was = f"{base.own.value}" + (f" ({base.message})" if base.message else "")
         return f"fails differently on the base: {was}"
     return ""
 
@@ -105,19 +121,22 @@ def _status(verdict: Verdict, patched: Status | None) -> Status:
 
 
 def compare(base: list[Case], patched: list[Case]) -> list[Case]:
-    """One Case per leaf test of either run, named by its dotted path."""
+    """One Case per leaf test of either run, named by its dotted path. What is compared is
+    each test's own verdict: for a leaf its status, for a parent its own result line."""
     before, after = leaf_paths(base), leaf_paths(patched)
+    base_parents, patched_parents = _parent_paths(base), _parent_paths(patched)
     cases = []
     for path in [*after, *(p for p in before if p not in after)]:
-        old, new = before.get(path), after.get(path)
-        now_status = new.status if new else None
-        verdict = classify(old.status if old else None, now_status)
+        old = before.get(path) or base_parents.get(path)
+        new = after.get(path) or patched_parents.get(path)
+        now_status = new.own if new else None
+        verdict = classify(old.own if old else None, now_status)
         why = (
             different_failure(old, new) if old and new and verdict is Verdict.STILL_FAILING else ""
         )
         verdict = Verdict.FAILS_DIFFERENTLY if why else verdict
-        was = old.status.value if old else "absent"
-        now = new.status.value if new else "absent"
+        was = old.own.value if old else "absent"
+        now = new.own.value if new else "absent"
         message = f"{verdict.value}: {was} on base, {now} with the series"
         if new and new.message:
             message += f" ({new.message})"
@@ -144,7 +163,7 @@ def summary(verdicts: list[Case]) -> Case:
         children=list(verdicts),
         properties={k: str(n) for k, n in counts.items()},
     )
-    suite.status = suite.worst() if verdicts else Status.SKIP
+    suite.own = Status.PASS if verdicts else Status.SKIP
     return suite
 
 
@@ -154,23 +173,14 @@ def mark_preexisting(patched: list[Case], verdicts: list[Case]) -> int:
     marked = 0
     for path, leaf in leaf_paths(patched).items():
         if path in still and leaf.status.is_bad:
-            leaf.status = Status.XFAIL
+            leaf.own = Status.XFAIL
             leaf.message = (
                 f"fails on the base too ({leaf.message})"
                 if leaf.message
                 else ("fails on the base too")
             )
             marked += 1
-    for suite in patched:
-        _refresh(suite)
     return marked
-
-
-def _refresh(case: Case) -> None:
-    for child in case.children:
-        _refresh(child)
-    if case.children:
-        case.status = case.worst()
 
 
 DETECTION_SUITE = "shows-the-change"

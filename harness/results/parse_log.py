@@ -26,7 +26,6 @@ def parse_log(text: str, name: str) -> list[Case]:
         for i, doc in enumerate(ktap.parse_ktap(text.splitlines())):
             if not doc.name:
                 doc.name = f"{name}.{i}" if i else name
-            doc.status = doc.worst()
             suites.append(doc)
     incidents = incident_cases(text, name)
     if incidents.children:
@@ -53,12 +52,12 @@ def parse_command(log: Path, junit_path: Path | None, json_path: Path | None) ->
             junit.write_json(json_path, {"log": str(log)}, suites)
     failed = False
     for suite in suites:
-        status = suite.worst()
+        status = suite.status
         leaves = suite.leaves()
         bad = [leaf for leaf in leaves if leaf.status.is_bad]
         print(f"{status.value.upper():5} {suite.name}: {len(leaves)} tests, {len(bad)} bad")
         for leaf in bad:
-            print(f"      {leaf.status.value.upper():5} {leaf.name}: {leaf.message[:100]}")
+            print(f"      {leaf.status.value.upper():5} {leaf.name}: {leaf.explain()[:100]}")
         failed = failed or status.is_bad
     sys.stdout.flush()
     return 1 if failed else 0

@@ -80,7 +80,7 @@ class RunDir:
 
     @property
     def failed(self) -> bool:
-        return any(s.worst().is_bad for s in self.suites)
+        return any(s.status.is_bad for s in self.suites)
 
 
 def _new_dir(out: Path, stem: str) -> Path:
@@ -110,12 +110,12 @@ def summary_markdown(name: str, suites: list[Case]) -> str:
     lines = [f"# {name}", "", " · ".join(f"{n} {s.value}" for s, n in tally.items() if n), ""]
     lines += ["| stage | result | detail |", "|---|---|---|"]
     for suite in suites:
-        lines.append(f"| {suite.name} | {SYMBOL[suite.worst()]} | {_one_line(suite)} |")
+        lines.append(f"| {suite.name} | {SYMBOL[suite.status]} | {_one_line(suite)} |")
     bad = [(s, leaf) for s in suites for leaf in s.leaves() if leaf.status.is_bad]
     if bad:
         lines += ["", "## Failures", ""]
         for suite, leaf in bad:
-            lines.append(f"- **{suite.name} / {leaf.name}**: {leaf.message}")
+            lines.append(f"- **{suite.name} / {leaf.name}**: {leaf.explain()}")
     return "\n".join(lines) + "\n"
 
 
@@ -128,12 +128,12 @@ def _one_line(suite: Case) -> str:
 
 def terminal_summary(run: RunDir, stream: Any = sys.stdout) -> None:
     for suite in run.suites:
-        status = suite.worst()
+        status = suite.status
         print(f"  {SYMBOL[status]:5} {suite.name:28} {_one_line(suite)}", file=stream)
         for leaf in suite.leaves():
-            if leaf.status.is_bad and leaf is not suite:
+            if leaf.status.is_bad and suite.children:  # else the line above says it
                 print(
-                    f"        {SYMBOL[leaf.status]:5} {leaf.name}: {leaf.message[:100]}",
+                    f"        {SYMBOL[leaf.status]:5} {leaf.name}: {leaf.explain()[:100]}",
                     file=stream,
                 )
     tally = counts(run.suites)

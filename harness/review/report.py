@@ -120,7 +120,7 @@ def patch_section(suite: Case, total: int) -> list[str]:
 
 def verdict(suites: list[Case], total: int) -> str:
     patches = patch_suites(suites)
-    bad = [s for s in patches if s.worst().is_bad]
+    bad = [s for s in patches if s.status.is_bad]
     partial = f" (run incomplete: {len(patches)} checked)" if len(patches) < total else ""
     if not bad:
         return f"All {total} patches passed every check{partial}; findings below are warnings."

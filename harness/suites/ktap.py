@@ -36,6 +36,8 @@ _END = re.compile(
 # Lines that announce which test is about to run (kselftest_harness.h, kselftest runner.sh).
 _ANNOUNCED = (re.compile(r"^#\s+RUN\s+(\S+) \.\.\.$"), re.compile(r"^# (selftests: .+)$"))
 _WHY = re.compile(r"FAIL|Expected|ASSERT|error|Bail out!", re.IGNORECASE)
+# A test's own tally of its subtests (ktest.h, KUnit, kselftest.h): never why it failed.
+_TALLY = re.compile(r"\b\d+ passed, \d+ failed|^Totals:|\bpass:\d+ fail:\d+", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -57,12 +59,6 @@ class _Verdict:
 
 
 @dataclass
-class _Node:
-    case: Case
-    counted: list[Status]  # what this subtree adds to a document's verdict (kunit's TestCounts)
-
-
-@dataclass
 class _Frame:
     """A document or subtest whose result line has not come yet."""
 
@@ -70,7 +66,7 @@ class _Frame:
     name: str = ""
     plan: int | None = None
     skip_all: str | None = None
-    children: list[_Node] = field(default_factory=list)
+    children: list[Case] = field(default_factory=list)
     details: list[str] = field(default_factory=list)
     pending: list[str] = field(default_factory=list)  # diagnostics since the last result here
 
@@ -158,11 +154,14 @@ def _announced(details: list[str]) -> str:
     return ""
 
 
-def _verdict_of(counted: list[Status]) -> Status:
-    for status in (Status.ERROR, Status.FAIL):
-        if status in counted:
-            return status
-    return Status.SKIP if all(s is Status.SKIP for s in counted) else Status.PASS
+def _own_reason(lines: list[str], name: str) -> str:
+    """Why a test failed over passing subtests: the first line after its last subtest that
+    is not a tally, e.g. GMEM run.sh's "# exit_teardown: killed by signal 9"."""
+    for line in lines:
+        text = line.lstrip("# ").strip().removeprefix(f"{name}: ")
+        if text and not _TALLY.search(text):
+            return text
+    return ""
 
 
 class _Parser:
@@ -241,10 +240,10 @@ class _Parser:
         if verdict.number != expected:
             self.problems.append(f"line {number}: expected test {expected}, found {verdict.number}")
         if self.stack[-1] is not frame:  # it closes the subtest nested in `frame`
-            node = self._close(self.stack.pop(), verdict, expected)
+            case = self._close(self.stack.pop(), verdict, expected)
         else:
-            node = self._leaf(frame, verdict)
-        frame.children.append(node)
+            case = self._leaf(frame, verdict)
+        frame.children.append(case)
 
     def _frame_for(self, prefix: str) -> _Frame | None:
         """The frame a plan or result at `prefix` belongs to, opening an implicit one if deeper."""
@@ -278,12 +277,11 @@ class _Parser:
         self.stack.append(frame)
         return frame
 
-    def _leaf(self, frame: _Frame, verdict: _Verdict) -> _Node:
+    def _leaf(self, frame: _Frame, verdict: _Verdict) -> Case:
         details, frame.pending = frame.pending, []
         message = verdict.message or (_why(details) if verdict.status.is_bad else "")
         name = verdict.name or missing_name(verdict.number)
-        case = Case(name, verdict.status, message, "\n".join(details))
-        return _Node(case, [verdict.status])
+        return Case(name, verdict.status, message, "\n".join(details))
 
     def _close_unreported(self) -> None:
         frame = self.stack.pop()
@@ -295,41 +293,40 @@ class _Parser:
         self.crashed = True
         parent.children.append(self._close(frame, None, number))
 
-    def _close(self, frame: _Frame, verdict: _Verdict | None, number: int) -> _Node:
+    def _close(self, frame: _Frame, verdict: _Verdict | None, number: int) -> Case:
+        """A test with subtests: its own result is its result line (ERROR when it never
+        printed one); its status, the worse of that and its subtests', is derived on reading."""
         children = self._with_missing(frame)
-        counted = [status for child in children for status in child.counted]
         details = "\n".join(frame.details + frame.pending)
         name = (verdict and verdict.name) or frame.name or _announced(frame.details)
         case = Case(name or missing_name(number), Status.ERROR, CRASHED, details, crashed=True)
-        case.children = [child.case for child in children]
+        case.children = children
         if verdict is not None:
-            case.status, case.message = verdict.status, verdict.message
+            case.own, case.message = verdict.status, verdict.message
             case.crashed = False
         if not children and frame.skip_all is not None:
-            case.status, case.message = Status.SKIP, frame.skip_all
+            case.own, case.message = Status.SKIP, frame.skip_all
             case.crashed = False
-        elif not children and case.status is Status.PASS:
+        elif not children and case.own is Status.PASS:
             # kunit_tool's NO_TESTS: a subtest header and no subtests under it.
-            return _Node(_no_tests(case), [])
-        if Status.ERROR in counted:  # like kunit_tool, a crash below taints the suite
-            case.status = Status.ERROR
-        return _Node(case, counted or [case.status])
+            return _no_tests(case)
+        if case.fails_on_its_own and not case.message:
+            case.message = _own_reason(frame.pending, case.name)
+        return case
 
     def _document(self, frame: _Frame) -> Case:
         children = self._with_missing(frame)
-        counted = [status for child in children for status in child.counted]
         name = frame.name or self.name
         if name and not frame.name and self.docs:
             name = f"{name}-{len(self.docs) + 1}"
-        case = Case(name, _verdict_of(counted), details="\n".join(frame.details + frame.pending))
-        case.children = [child.case for child in children]
+        case = Case(name, details="\n".join(frame.details + frame.pending), children=children)
         if not children:
             return _no_tests(case, frame.skip_all)
         if case.status.is_bad:
-            case.message = next((c.message for c in case.leaves() if c.status.is_bad), "")
+            case.message = next((c.explain() for c in case.leaves() if c.status.is_bad), "")
         return case
 
-    def _with_missing(self, frame: _Frame) -> list[_Node]:
+    def _with_missing(self, frame: _Frame) -> list[Case]:
         """Children, plus an ERROR case for each planned test that never reported."""
         if frame.plan is None:
             self.missing_plan = True
@@ -338,7 +335,7 @@ class _Parser:
         nodes = list(frame.children)
         bail_out = next((line.lstrip("# ") for line in frame.pending if "Bail out!" in line), "")
         # The first missing test was running when things stopped, unless a subtest already was.
-        running = not bail_out and (not nodes or not nodes[-1].case.crashed)
+        running = not bail_out and (not nodes or not nodes[-1].crashed)
         for number in missing[:_MAX_MISSING]:
             self.crashed = True
             first = running and number == missing[0]
@@ -350,9 +347,9 @@ class _Parser:
                 case = Case(
                     name, Status.ERROR, bail_out or f"not run: the plan was 1..{frame.plan}"
                 )
-            nodes.append(_Node(case, [Status.ERROR]))
+            nodes.append(case)
         if len(missing) > _MAX_MISSING:  # a garbled plan must not make a million cases
-            nodes[-1].case.name = f"{missing_name(missing[_MAX_MISSING - 1])}..{frame.plan}"
+            nodes[-1].name = f"{missing_name(missing[_MAX_MISSING - 1])}..{frame.plan}"
         return nodes
 
 
@@ -360,7 +357,7 @@ def _no_tests(case: Case, skip_all: str | None = None) -> Case:
     """A header and no tests. `1..0 # SKIP why` is TAP's skip-all: a SKIP. Otherwise it is
     kunit_tool's NO_TESTS ("0 tests run!"): an ERROR, since nothing was tested."""
     if skip_all is not None:
-        case.status, case.message = Status.SKIP, skip_all or "skipped (1..0 # SKIP)"
+        case.own, case.message = Status.SKIP, skip_all or "skipped (1..0 # SKIP)"
     else:
-        case.status, case.message = Status.ERROR, NO_TESTS_RUN
+        case.own, case.message = Status.ERROR, NO_TESTS_RUN
     return case
