@@ -8,7 +8,7 @@ from pathlib import Path
 
 from harness.compare import report_html, table
 from harness.compare.metrics import parse_boot_output
-from harness.compare.model import BootSample, Comparison, Side, SlabDelta
+from harness.compare.model import BootSample, Comparison, Side, SlabDelta, Verdict
 from harness.compare.stats import analyse
 
 AA = Path(__file__).parent / "fixtures" / "compare" / "aa"
@@ -43,7 +43,9 @@ def test_table_marks_the_regression_and_lists_the_grown_cache() -> None:
     text = table.render_table(comparison)
     row = next(line for line in text.splitlines() if line.startswith("pf1.thp_never.pages_per_s"))
     assert re.search(r"-1[0-9]\.\d\d%.*  -  ", row) and row.rstrip().endswith("8/8")
-    assert "minimum detectable effect at n=8/8" in text
+    assert "minimum detectable effect (the true change called worse with 80% power) at n=8/8" in (
+        text
+    )
     assert "maple_node" in text and "+8.00 B/page" in text
     assert "excluded: boot A8: timeout after 600 s" in text
 
@@ -62,8 +64,9 @@ def test_html_is_self_contained_and_labels_the_timing() -> None:
     # No network: every image is inline and nothing is fetched from anywhere.
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)
     figures = page.count("data:image/png;base64,")
-    # One per compared metric, the slab bars and the scaling curves.
-    assert figures == comparison.family_size + 2
+    # One per compared metric (measurable or not), the slab bars and the scaling curves.
+    compared = [r for r in comparison.results if r.verdict is not Verdict.MISSING]
+    assert figures == len(compared) + 2
     assert '<tr class="worse">' in page and "timeout after 600 s" in page
 
 

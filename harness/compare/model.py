@@ -7,6 +7,7 @@ table and html. No I/O, no errors raised.
 from __future__ import annotations
 
 import enum
+import math
 import statistics
 from dataclasses import dataclass, field
 
@@ -34,6 +35,9 @@ class Verdict(enum.Enum):
     INCONCLUSIVE = "inconclusive"
     # Only one side printed the metric: nothing to compare, and not part of the Holm family.
     MISSING = "missing"
+    # Its boot-to-boot noise would hide even a large change (stats.py, power.py): shown,
+    # but not part of the Holm family.
+    UNMEASURABLE = "unmeasurable"
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,9 @@ class MetricResult:
     verdict: Verdict
     boots_needed: int | None
     mde_pct: float
+    # Holm-adjusted p of the equivalence test (SAME when < alpha); p and p_holm are those
+    # of the worse/better test against the threshold.
+    p_same: float = math.nan
 
     @property
     def n_a(self) -> int:
@@ -168,6 +175,6 @@ class Comparison:
     alpha: float
     n_a: int
     n_b: int
-    # Size of the Holm family: the metrics that both sides printed.
+    # Size of the Holm family: the measurable metrics that both sides printed.
     family_size: int
     excluded: tuple[ExcludedBoot, ...] = ()

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .model import BootSample, Comparison, MetricResult, SlabResult, Verdict
+from .stats import advice
 from .table import MARKER, format_number, render_table
 
 COLOURS = {"A": "#4c72b0", "B": "#dd8452"}
@@ -26,6 +27,7 @@ VERDICT_COLOUR = {
     Verdict.SAME: "#7f8c8d",
     Verdict.INCONCLUSIVE: "#d4ac0d",
     Verdict.MISSING: "#bdc3c7",
+    Verdict.UNMEASURABLE: "#bdc3c7",
 }
 # scale_BENCH.tN.WHAT: WHAT measured with N tasks; per-task unless WHAT says it already is.
 SCALING = re.compile(r"^(scale_[^.]+)\.t(\d+)\.(.+)$")
@@ -205,7 +207,8 @@ def results_table(comparison: Comparison) -> str:
             _cell(r.p, ".2g"),
             _cell(r.p_holm, ".2g"),
             f"{r.n_a}/{r.n_b}",
-            r.verdict.value + (f" (need {r.boots_needed} boots)" if r.boots_needed else ""),
+            r.verdict.value
+            + (f" ({note})" if (note := advice(r, comparison.threshold_pct)) else ""),
         ]
         klass = f' class="{r.verdict.value}"'
         rows.append(
@@ -250,7 +253,8 @@ def render_html(comparison: Comparison, boots: Sequence[BootSample]) -> str:
         f"B = <b>{html.escape(meta.get('side_b', 'B'))}</b>. "
         f"Timing: <b>{html.escape(meta.get('timing_label', meta.get('timing', '?')))}</b>. "
         f"{comparison.n_a}/{comparison.n_b} boots, interleaved; the boot is the unit of "
-        f"replication. Mann-Whitney U with Holm over {comparison.family_size} metrics, "
+        f"replication. Exact rank tests against ±threshold (worse/better, and an "
+        f"equivalence test for same) with Holm over {comparison.family_size} metrics, "
         f"alpha {comparison.alpha:g}, threshold ±{comparison.threshold_pct:g}%. "
         f"{_run_line(meta)}</p>",
         "<h2>Results</h2>",

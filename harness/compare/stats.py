@@ -5,15 +5,23 @@ inner repetitions; inner samples are never pooled across boots). Output: a Compa
 No I/O; raises nothing on odd data (empty, constant, zero medians); nan marks "not defined".
 
 Choices, and why:
-- Mann-Whitney U, two-sided: boot times are skewed and have outliers (a noisy host), so no
-  normality; exact p when there are no ties (scipy), and an exact permutation p over midranks
-  when there are ties (metadata metrics repeat exact values; scipy's "auto" would fall back
-  to the normal approximation, which is poor at 3-10 boots).
-- Holm over the metrics that both sides printed: one comparison asks many questions at once.
-- Bootstrap CI of the ratio of medians, percentile method, boots resampled within each side,
-  fixed seed: BCa needs a jackknife estimate of acceleration, and the jackknife of a median is
-  notoriously unstable at n < 10; the percentile interval is transformation-respecting (ratio
-  or log-ratio give the same interval). At 3-10 boots it is discrete and somewhat narrow.
+- Every verdict is a test against the threshold, not against zero. WORSE/BETTER: the
+  one-sided exact rank test (ranks.py) of B rescaled to the threshold's boundary (B/(1-t)
+  against A: is B's ratio to A below 1-t?; B/(1+t): above 1+t?), the smaller of the two p
+  doubled for the two directions: H0 is "the change is within ±threshold". SAME: the
+  equivalence test (TOST): both one-sided tests that the ratio is above 1-t and below 1+t
+  reject; its p is the larger of the two. Ranks, not means: boot times are skewed and
+  have outliers; exact: the normal approximation is poor at 3-10 boots.
+- Holm over the metrics that both sides printed and that are measurable, once for the
+  worse/better p and once for the equivalence p: one comparison asks many questions.
+- A metric is unmeasurable when its boot-to-boot noise would hide a change of three
+  thresholds even at power.PLAN_LIMIT boots (power.py); it is kept out of the family.
+- A metric with one and the same value on every boot of both sides is SAME: it is
+  deterministic, and a rank test has nothing to rank.
+- Power, the minimum detectable effect and the boots needed come from a seeded simulation
+  of these tests (power.py), not from an asymptotic formula.
+- Bootstrap CI of the ratio of medians, percentile method, shown only (no verdict reads
+  it): boots resampled within each side, fixed seed.
 """
 
 from __future__ import annotations
@@ -25,8 +33,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy import stats as sps
 
+from harness.compare import power, ranks
 from harness.compare.model import (
     Better,
     BootSample,
@@ -38,19 +46,17 @@ from harness.compare.model import (
     SlabResult,
     Verdict,
 )
+from harness.compare.power import Family
 
 BOOTSTRAP_RESAMPLES = 10_000
 BOOTSTRAP_SEED = 20_250_601
-POWER = 0.8
-# Asymptotic relative efficiency of Mann-Whitney against the t-test under normality.
-MW_EFFICIENCY = 3 / math.pi
 PAGE_BYTES = 4096
 _SIZE_SUFFIX = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 _SCENARIO_SIZE = re.compile(r"_(\d+)([kmgt])$", re.IGNORECASE)
 
 
 def min_p_mann_whitney(n_a: int, n_b: int) -> float:
-    """The smallest two-sided exact MW p: every A boot below every B boot."""
+    """The smallest two-sided exact rank p: every A boot below every B boot."""
     return min(1.0, 2 / math.comb(n_a + n_b, n_a))
 
 
@@ -62,56 +68,31 @@ def min_boots_for(m_metrics: int, alpha: float = 0.05) -> int:
     return n
 
 
-def _z_sum(m_metrics: int, alpha: float, power: float) -> float:
-    """z for a two-sided test at Holm's strictest level alpha/m, plus z for the power."""
-    level = alpha / max(m_metrics, 1)
-    return float(sps.norm.ppf(1 - level / 2) + sps.norm.ppf(power))
-
-
-def mde_pct(cv_pct: float, n: int, m: int, alpha: float = 0.05, power: float = POWER) -> float:
-    """Smallest change (% of A) detectable with n boots per side; inf when MW cannot get there."""
-    if n < min_boots_for(m, alpha):
-        return math.inf
-    return _z_sum(m, alpha, power) * cv_pct * math.sqrt(2 / (n * MW_EFFICIENCY))
-
-
-def boots_needed(cv_pct: float, threshold_pct: float, m: int, alpha: float = 0.05) -> int:
-    """Boots per side to detect a change of `threshold_pct` at the observed spread."""
-    floor = min_boots_for(m, alpha)
-    if threshold_pct <= 0 or not math.isfinite(cv_pct):
-        return floor
-    n = 2 * (_z_sum(m, alpha, POWER) * cv_pct / threshold_pct) ** 2 / MW_EFFICIENCY
-    return max(floor, math.ceil(n))
-
-
-def _doubled_midranks(values: Sequence[float]) -> list[int]:
-    """Midranks times two, so ties stay integers."""
-    ranks = sps.rankdata(values)
-    return [int(round(2 * rank)) for rank in ranks]
-
-
-def _tied_exact_p(a: Sequence[float], b: Sequence[float]) -> float:
-    """Two-sided permutation p of the rank sum of A over all C(n_a+n_b, n_a) relabellings."""
-    ranks = _doubled_midranks([*a, *b])
-    n_a = len(a)
-    # counts[k][s]: subsets of k ranks summing to s (float64 is exact below 2**53).
-    counts = np.zeros((n_a + 1, sum(ranks) + 1))
-    counts[0][0] = 1.0
-    for rank in ranks:
-        counts[1:, rank:] += counts[:-1, : counts.shape[1] - rank].copy()
-    distribution = counts[n_a] / counts[n_a].sum()
-    observed = sum(ranks[:n_a])
-    below, above = distribution[: observed + 1].sum(), distribution[observed:].sum()
-    return float(min(1.0, 2 * min(below, above)))
-
-
 def mann_whitney_p(a: Sequence[float], b: Sequence[float]) -> float:
-    """Two-sided MW p, exact; 1.0 when there is nothing to tell apart."""
-    if not a or not b or len(set(a) | set(b)) == 1:
-        return 1.0
-    if len(set(a) | set(b)) < len(a) + len(b):
-        return _tied_exact_p(a, b)
-    return float(sps.mannwhitneyu(a, b, alternative="two-sided", method="exact").pvalue)
+    """Two-sided exact rank p of "A and B differ"; 1.0 when there is nothing to tell apart."""
+    return min(1.0, 2 * min(ranks.p_lower(a, b), ranks.p_higher(a, b)))
+
+
+@dataclass(frozen=True)
+class ThresholdP:
+    """One metric's one-sided p values against the threshold's boundaries."""
+
+    below: float  # H1: B/A < 1 - t
+    above: float  # H1: B/A > 1 + t
+    within: float  # H1: 1 - t < B/A < 1 + t (TOST: the larger of its two one-sided p)
+
+    @property
+    def beyond(self) -> float:
+        """H1: the change is beyond ±threshold, either way (both directions: doubled)."""
+        return min(1.0, 2 * min(self.below, self.above))
+
+
+def threshold_p(a: Sequence[float], b: Sequence[float], threshold_pct: float) -> ThresholdP:
+    """The exact rank tests of B, rescaled to 1 - t and 1 + t times A, against A."""
+    t = threshold_pct / 100
+    below, not_below = ranks.tails(a, ranks.scaled(a, b, 1 - t))
+    not_above, above = ranks.tails(a, ranks.scaled(a, b, 1 + t))
+    return ThresholdP(below=below, above=above, within=max(not_below, not_above))
 
 
 def holm(p_values: Sequence[float]) -> list[float]:
@@ -124,6 +105,16 @@ def holm(p_values: Sequence[float]) -> list[float]:
         running = max(running, min(1.0, (m - step) * p_values[i]))
         adjusted[i] = running
     return adjusted
+
+
+def decide(
+    better: Better, tests: ThresholdP, p_holm: float, p_same: float, alpha: float
+) -> Verdict:
+    """WORSE/BETTER: beyond the threshold after Holm; SAME: within it after Holm."""
+    if p_holm < alpha:
+        higher = tests.above < tests.below
+        return Verdict.BETTER if higher == (better is Better.HIGHER) else Verdict.WORSE
+    return Verdict.SAME if p_same < alpha else Verdict.INCONCLUSIVE
 
 
 def pct_change(median_a: np.ndarray, median_b: np.ndarray) -> np.ndarray:
@@ -141,8 +132,8 @@ def bootstrap_ci_pct(a: Sequence[float], b: Sequence[float]) -> tuple[float, flo
     a_meds = np.median(a_arr[rng.integers(0, len(a_arr), (BOOTSTRAP_RESAMPLES, len(a_arr)))], 1)
     b_meds = np.median(b_arr[rng.integers(0, len(b_arr), (BOOTSTRAP_RESAMPLES, len(b_arr)))], 1)
     # A resample whose A median is 0 has an infinite change (a metadata metric that is 0 on
-    # most base boots): the percentile then is inf or nan, which the verdict reads as "not
-    # within the threshold", so numpy's warning about it says nothing new.
+    # most base boots): the percentile then is inf or nan, which says "unbounded", so
+    # numpy's warning about it says nothing new.
     with np.errstate(invalid="ignore"):
         lo, hi = np.percentile(pct_change(a_meds, b_meds), [2.5, 97.5])
     return float(lo), float(hi)
@@ -152,26 +143,15 @@ def spread(values: Sequence[float]) -> tuple[float, float]:
     """Sample standard deviation and coefficient of variation (% of the mean)."""
     if len(values) < 2:
         return 0.0, 0.0
-    stdev = statistics.stdev(values)
-    mean = statistics.fmean(values)
+    arr = np.asarray(values, dtype=float)
+    stdev, mean = float(arr.std(ddof=1)), float(arr.mean())
     if mean == 0:
         return stdev, 0.0 if stdev == 0 else math.inf
     return stdev, stdev / abs(mean) * 100
 
 
-def verdict_for(result: MetricResult, threshold_pct: float, alpha: float) -> Verdict:
-    """BETTER/WORSE: significant after Holm and beyond the threshold; SAME: CI within it."""
-    gain = result.change_pct if result.better is Better.HIGHER else -result.change_pct
-    if result.p_holm < alpha and abs(gain) > threshold_pct:
-        return Verdict.BETTER if gain > 0 else Verdict.WORSE
-    lo, hi = result.ci95_pct
-    if -threshold_pct <= lo and hi <= threshold_pct:
-        return Verdict.SAME
-    return Verdict.INCONCLUSIVE
-
-
 @dataclass(frozen=True)
-class _Observed:
+class Observed:
     """Per-boot values of one metric on each side, with its unit and direction."""
 
     name: str
@@ -180,8 +160,19 @@ class _Observed:
     a_values: tuple[float, ...]
     b_values: tuple[float, ...]
 
+    @property
+    def noise_cv(self) -> float:
+        """The boot-to-boot CV (%) of the two sides pooled: what power.py simulates."""
+        cv_a, cv_b = spread(self.a_values)[1], spread(self.b_values)[1]
+        return math.sqrt((cv_a**2 + cv_b**2) / 2)
 
-def _observe(boots: Sequence[BootSample]) -> list[_Observed]:
+    @property
+    def constant(self) -> bool:
+        """One and the same value on every boot of both sides."""
+        return len(set(self.a_values) | set(self.b_values)) == 1
+
+
+def observe(boots: Sequence[BootSample]) -> list[Observed]:
     """Each metric's per-boot values per side, in first-seen order."""
     first: dict[str, Metric] = {}
     for boot in boots:
@@ -192,55 +183,20 @@ def _observe(boots: Sequence[BootSample]) -> list[_Observed]:
         return tuple(b.metrics[name].value for b in boots if b.side is side and name in b.metrics)
 
     return [
-        _Observed(name, m.unit, m.better, values(name, Side.A), values(name, Side.B))
+        Observed(name, m.unit, m.better, values(name, Side.A), values(name, Side.B))
         for name, m in first.items()
     ]
 
 
-def _missing_result(obs: _Observed) -> MetricResult:
-    """A metric only one side printed: its values, and nan wherever a comparison would go."""
+def _base_result(obs: Observed, verdict: Verdict) -> MetricResult:
+    """A metric's values and spread; nan wherever a test would go."""
     nan = math.nan
     sd_a, cv_a = spread(obs.a_values)
     sd_b, cv_b = spread(obs.b_values)
+    med_a = float(statistics.median(obs.a_values)) if obs.a_values else nan
+    med_b = float(statistics.median(obs.b_values)) if obs.b_values else nan
+    paired = bool(obs.a_values and obs.b_values)
     return MetricResult(
-        name=obs.name,
-        unit=obs.unit,
-        better=obs.better,
-        a_values=obs.a_values,
-        b_values=obs.b_values,
-        median_a=statistics.median(obs.a_values) if obs.a_values else nan,
-        median_b=statistics.median(obs.b_values) if obs.b_values else nan,
-        change_pct=nan,
-        ci95_pct=(nan, nan),
-        p=nan,
-        p_holm=nan,
-        stdev_a=sd_a,
-        stdev_b=sd_b,
-        cv_a=cv_a,
-        cv_b=cv_b,
-        verdict=Verdict.MISSING,
-        boots_needed=None,
-        mde_pct=nan,
-    )
-
-
-@dataclass(frozen=True)
-class _Family:
-    """What every metric of one Holm family shares."""
-
-    size: int
-    threshold_pct: float
-    alpha: float
-
-
-def _compared_result(obs: _Observed, p: float, p_holm: float, family: _Family) -> MetricResult:
-    """A metric both sides printed, with its verdict and, if inconclusive, the boots it needs."""
-    med_a, med_b = statistics.median(obs.a_values), statistics.median(obs.b_values)
-    sd_a, cv_a = spread(obs.a_values)
-    sd_b, cv_b = spread(obs.b_values)
-    pooled_cv = math.sqrt((cv_a**2 + cv_b**2) / 2)
-    n = min(len(obs.a_values), len(obs.b_values))
-    result = MetricResult(
         name=obs.name,
         unit=obs.unit,
         better=obs.better,
@@ -248,38 +204,102 @@ def _compared_result(obs: _Observed, p: float, p_holm: float, family: _Family) -
         b_values=obs.b_values,
         median_a=med_a,
         median_b=med_b,
-        change_pct=float(pct_change(np.array([med_a]), np.array([med_b]))[0]),
-        ci95_pct=bootstrap_ci_pct(obs.a_values, obs.b_values),
-        p=p,
-        p_holm=p_holm,
+        change_pct=float(pct_change(np.array([med_a]), np.array([med_b]))[0]) if paired else nan,
+        ci95_pct=bootstrap_ci_pct(obs.a_values, obs.b_values) if paired else (nan, nan),
+        p=nan,
+        p_holm=nan,
         stdev_a=sd_a,
         stdev_b=sd_b,
         cv_a=cv_a,
         cv_b=cv_b,
-        verdict=Verdict.INCONCLUSIVE,
+        verdict=verdict,
         boots_needed=None,
-        mde_pct=mde_pct(pooled_cv, n, family.size, family.alpha),
+        mde_pct=nan,
     )
-    verdict = verdict_for(result, family.threshold_pct, family.alpha)
-    if verdict is not Verdict.INCONCLUSIVE:
-        return replace(result, verdict=verdict)
-    needed = boots_needed(pooled_cv, family.threshold_pct, family.size, family.alpha)
-    return replace(result, boots_needed=needed)
+
+
+@dataclass(frozen=True)
+class Judged:
+    """One measurable metric's p values, raw and Holm-adjusted, and its verdict."""
+
+    tests: ThresholdP
+    p_holm: float
+    p_same: float
+    verdict: Verdict
+
+
+def measurable(paired: Sequence[Observed], threshold_pct: float, alpha: float) -> list[Observed]:
+    """The metrics whose noise lets them into the Holm family (screened at the full size)."""
+    screen = Family(len(paired), threshold_pct, alpha)
+    return [
+        obs
+        for obs in paired
+        if obs.constant or not power.unmeasurable(obs.noise_cv, screen, obs.better)
+    ]
+
+
+def judge(measured: Sequence[Observed], family: Family) -> list[Judged]:
+    """The family's verdicts: the threshold tests, Holm over each kind, the decision."""
+    tests = [threshold_p(obs.a_values, obs.b_values, family.threshold_pct) for obs in measured]
+    adjusted = zip(holm([t.beyond for t in tests]), holm([t.within for t in tests]), strict=True)
+    return [
+        Judged(
+            t,
+            p_holm,
+            p_same,
+            Verdict.SAME if obs.constant else decide(obs.better, t, p_holm, p_same, family.alpha),
+        )
+        for obs, t, (p_holm, p_same) in zip(measured, tests, adjusted, strict=True)
+    ]
+
+
+def _judged_result(obs: Observed, judged: Judged, family: Family) -> MetricResult:
+    """A measurable metric: its verdict, its MDE at these boots, and if inconclusive the
+    boots it needs (never as many as it has: then the change is near the threshold)."""
+    n = min(len(obs.a_values), len(obs.b_values))
+    needed = power.boots_needed(obs.noise_cv, family, obs.better)
+    inconclusive = judged.verdict is Verdict.INCONCLUSIVE
+    return replace(
+        _base_result(obs, judged.verdict),
+        p=judged.tests.beyond,
+        p_holm=judged.p_holm,
+        p_same=judged.p_same,
+        mde_pct=power.mde_pct(
+            obs.noise_cv, len(obs.a_values), len(obs.b_values), family, obs.better
+        ),
+        boots_needed=needed if inconclusive and needed and needed > n else None,
+    )
+
+
+def advice(result: MetricResult, threshold_pct: float) -> str:
+    """What an inconclusive or unmeasurable metric needs, in words (table and html)."""
+    if result.verdict is Verdict.UNMEASURABLE:
+        return f"unmeasurable: boot-to-boot CV {max(result.cv_a, result.cv_b):.2g}%"
+    if result.verdict is not Verdict.INCONCLUSIVE:
+        return ""
+    if result.boots_needed is not None:
+        return f"need {result.boots_needed} boots"
+    if result.mde_pct <= 2 * threshold_pct:
+        return "change near ±threshold: more boots help little"
+    return f"not measurable with ≤ {power.PLAN_LIMIT} boots"
 
 
 def compare_metrics(
     boots: Sequence[BootSample], threshold_pct: float, alpha: float = 0.05
 ) -> tuple[MetricResult, ...]:
-    """One MetricResult per metric any boot printed; Holm over those both sides printed."""
-    observed = _observe(boots)
+    """One MetricResult per metric any boot printed; Holm over the measurable ones that
+    both sides printed."""
+    observed = observe(boots)
     paired = [obs for obs in observed if obs.a_values and obs.b_values]
-    p_values = [mann_whitney_p(obs.a_values, obs.b_values) for obs in paired]
-    family = _Family(len(paired), threshold_pct, alpha)
-    compared = {
-        obs.name: _compared_result(obs, p, p_holm, family)
-        for obs, p, p_holm in zip(paired, p_values, holm(p_values), strict=True)
+    measured = measurable(paired, threshold_pct, alpha)
+    family = Family(len(measured), threshold_pct, alpha)
+    results = {
+        obs.name: _judged_result(obs, judged, family)
+        for obs, judged in zip(measured, judge(measured, family), strict=True)
     }
-    return tuple(compared.get(obs.name) or _missing_result(obs) for obs in observed)
+    for obs in paired:
+        results.setdefault(obs.name, _base_result(obs, Verdict.UNMEASURABLE))
+    return tuple(results.get(obs.name) or _base_result(obs, Verdict.MISSING) for obs in observed)
 
 
 def scenario_pages(scenario: str, info: Mapping[str, str]) -> int | None:
@@ -344,6 +364,6 @@ def analyse(
         alpha=alpha,
         n_a=sum(boot.side is Side.A for boot in usable),
         n_b=sum(boot.side is Side.B for boot in usable),
-        family_size=sum(r.verdict is not Verdict.MISSING for r in results),
+        family_size=sum(r.verdict not in (Verdict.MISSING, Verdict.UNMEASURABLE) for r in results),
         excluded=tuple(ExcludedBoot(b.side, b.index, b.reason) for b in boots if not b.ok),
     )

@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 
 from .model import Comparison, MetricResult, SlabResult, Verdict
+from .power import POWER
+from .stats import advice
 
 MARKER = {
     Verdict.WORSE: "-",
@@ -17,8 +19,12 @@ MARKER = {
     Verdict.SAME: "=",
     Verdict.INCONCLUSIVE: "?",
     Verdict.MISSING: " ",
+    Verdict.UNMEASURABLE: "~",
 }
-LEGEND = "- worse  + better  = same (CI within ±threshold)  ? inconclusive  (blank) one side only"
+LEGEND = (
+    "- worse / + better: beyond ±threshold (p_holm < alpha)  = same: within it (p_same < alpha)"
+    "  ? inconclusive  ~ unmeasurable (too noisy, not in the Holm family)  (blank) one side only"
+)
 
 
 def format_number(x: float) -> str:
@@ -36,11 +42,13 @@ def _side(median: float, cv: float, n: int) -> str:
     return f"{format_number(median)} ±{cv:.2f}%" if math.isfinite(cv) else format_number(median)
 
 
-def _row(r: MetricResult) -> list[str]:
+def _p(x: float) -> str:
+    return f"{x:.2g}" if math.isfinite(x) else ""
+
+
+def _row(r: MetricResult, threshold_pct: float) -> list[str]:
     change = f"{r.change_pct:+.2f}%" if math.isfinite(r.change_pct) else ""
-    p = f"{r.p:.2g}" if math.isfinite(r.p) else ""
-    p_holm = f"{r.p_holm:.2g}" if math.isfinite(r.p_holm) else ""
-    note = f"need {r.boots_needed} boots" if r.boots_needed else ""
+    note = advice(r, threshold_pct)
     if r.verdict is Verdict.MISSING:
         note = "only on " + ("A" if r.n_a else "B")
     return [
@@ -50,8 +58,9 @@ def _row(r: MetricResult) -> list[str]:
         change,
         _side(r.median_b, r.cv_b, r.n_b),
         MARKER[r.verdict],
-        p,
-        p_holm,
+        _p(r.p),
+        _p(r.p_holm),
+        _p(r.p_same),
         f"{r.n_a}/{r.n_b}",
         note,
     ]
@@ -66,6 +75,7 @@ HEADER = [
     "",
     "p",
     "p_holm",
+    "p_same",
     "n",
     "",
 ]
@@ -73,7 +83,7 @@ HEADER = [
 
 def _columns(rows: list[list[str]]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    right = {2, 3, 4, 6, 7, 8}
+    right = {2, 3, 4, 6, 7, 8, 9}
     lines = []
     for row in rows:
         cells = [
@@ -86,9 +96,12 @@ def _columns(rows: list[list[str]]) -> str:
 
 def _mde_line(comparison: Comparison) -> str:
     compared = [r for r in comparison.results if r.verdict is not Verdict.MISSING]
-    mdes = sorted(r.mde_pct for r in compared if math.isfinite(r.mde_pct))
+    measured = [r for r in compared if r.verdict is not Verdict.UNMEASURABLE]
+    mdes = sorted(r.mde_pct for r in measured if math.isfinite(r.mde_pct))
     if not compared:
         return "minimum detectable effect: no metric measured on both sides"
+    if not measured:
+        return "minimum detectable effect: none: every metric is too noisy to measure"
     if not mdes:
         return (
             f"minimum detectable effect: none at n={comparison.n_a}/{comparison.n_b}: Holm over "
@@ -96,9 +109,10 @@ def _mde_line(comparison: Comparison) -> str:
         )
     median = mdes[len(mdes) // 2]
     return (
-        f"minimum detectable effect at n={comparison.n_a}/{comparison.n_b} boots, 80% power, "
-        f"Holm over {comparison.family_size} metrics: median {median:.2g}%, "
-        f"worst {mdes[-1]:.2g}% (threshold ±{comparison.threshold_pct:g}%)"
+        f"minimum detectable effect (the true change called worse with {POWER:.0%} power) at "
+        f"n={comparison.n_a}/{comparison.n_b} boots, Holm over {comparison.family_size} "
+        f"metrics: median {median:.3g}%, worst {mdes[-1]:.3g}% "
+        f"(threshold ±{comparison.threshold_pct:g}%)"
     )
 
 
@@ -130,6 +144,18 @@ def _side_by_side(meta: dict[str, str]) -> str:
     return f", {at_once} at a time" if at_once not in ("", "1") else ""
 
 
+def _shortfall(comparison: Comparison) -> list[str]:
+    """Fewer boots than planned (a boot failed, and again when retried): say what is left."""
+    planned = comparison.meta.get("boots_per_side", "")
+    if not planned.isdigit() or min(comparison.n_a, comparison.n_b) >= int(planned):
+        return []
+    return [
+        f"only {comparison.n_a}/{comparison.n_b} of the {planned} planned boots per side ran "
+        f"(each failed boot was retried once): the verdicts and the minimum detectable effect "
+        f"below are those of the boots that ran"
+    ]
+
+
 def render_table(comparison: Comparison) -> str:
     meta = comparison.meta
     head = [
@@ -143,7 +169,8 @@ def render_table(comparison: Comparison) -> str:
     ]
     for ex in comparison.excluded:
         head.append(f"excluded: boot {ex.side.value}{ex.index}: {ex.reason}")
-    rows = [HEADER, *(_row(r) for r in comparison.results)]
+    head += _shortfall(comparison)
+    rows = [HEADER, *(_row(r, comparison.threshold_pct) for r in comparison.results)]
     body = _columns(rows) if comparison.results else "(no metrics)"
     return (
         "\n".join(
