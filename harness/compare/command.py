@@ -26,7 +26,7 @@ from ..progress import StageClock, note
 from ..results.rundir import RunDir
 from . import stats
 from .boots import BootPlan, append_jsonl, boot_once, interleaved, vm_spec
-from .model import BootSample, Comparison, Side, Verdict
+from .model import BootSample, Comparison, MetricResult, Side, Verdict
 from .request import (
     ALPHA,
     DEFAULT_MIN_BOOTS,
@@ -48,6 +48,8 @@ from .sides import (
 from .sides import side_specs as sides_of
 
 SUITE = "compare"
+# A failed boot is booted once more, numbered this plus its index (boots/100-A.console.log).
+RETRY_INDEX = 100
 
 
 def compare(request: CompareRequest) -> RunDir:
@@ -170,6 +172,11 @@ def _boot_all(
     def boot(order: list[tuple[Side, int]], first: int, width: int, total: str) -> None:
         work = [partial(start, side, i, first + k + 1, total) for k, (side, i) in enumerate(order)]
         pool.run_in_order(work, width, lambda _, result: record(result))
+        failed = [(s.side, RETRY_INDEX + s.index) for s in samples[-len(order) :] if not s.ok]
+        if failed:  # once: a boot that fails twice is a result, the comparison says so
+            note(f"{len(failed)} boot(s) failed: each is booted once more")
+            work = [partial(start, side, i, 0, "retry") for side, i in failed]
+            pool.run_in_order(work, width, lambda _, result: record(result))
 
     # The first pair shows the family; n is fixed from it, not from results. It goes one
     # boot at a time when vng must first link a kernel's modules (A/A: one kernel twice).
@@ -180,10 +187,16 @@ def _boot_all(
     boot(interleaved(boots)[2:], 2, at_once, str(2 * boots))
 
 
+def _first_ok(samples: list[BootSample], side: Side) -> BootSample | None:
+    return next((s for s in samples if s.side is side and s.ok), None)
+
+
 def _fix_boots(plan: BootPlan, samples: list[BootSample], run: RunDir) -> int:
     """Boots per side, fixed from the size of the metric family before any comparison."""
-    a, b = (next(s for s in samples if s.side is side) for side in (Side.A, Side.B))
-    family = len(set(a.metrics) & set(b.metrics))
+    a, b = _first_ok(samples, Side.A), _first_ok(samples, Side.B)
+    if a is None or b is None:
+        note("warning: a side's first boot failed twice: the family of metrics is not known")
+    family = len(set(a.metrics) & set(b.metrics)) if a and b else 0
     needed = stats.min_boots_for(family, ALPHA) if family else 0
     run.meta["family_size"] = family
     if plan.boots:  # the user's number stands; say when it cannot reach a verdict
@@ -191,7 +204,7 @@ def _fix_boots(plan: BootPlan, samples: list[BootSample], run: RunDir) -> int:
         if plan.boots < needed:
             note(
                 f"warning: with {plan.boots} boots per side, Holm over {family} metrics can "
-                f"never reach p<{ALPHA} (needs {needed}): verdicts can only be same/inconclusive"
+                f"never reach p<{ALPHA} (needs {needed}): no metric can be called worse or better"
             )
         return plan.boots
     boots = max(needed, DEFAULT_MIN_BOOTS)
@@ -237,21 +250,31 @@ def metric_cases(comparison: Comparison, threshold: float) -> Case:
     """One testcase per metric: worse beyond the threshold fails, the rest pass or skip."""
     suite = Case(SUITE)
     for r in comparison.results:
-        status = {Verdict.WORSE: Status.FAIL, Verdict.MISSING: Status.SKIP}.get(
-            r.verdict, Status.PASS
+        status = {
+            Verdict.WORSE: Status.FAIL,
+            Verdict.MISSING: Status.SKIP,
+            Verdict.UNMEASURABLE: Status.SKIP,
+        }.get(r.verdict, Status.PASS)
+        suite.children.append(
+            Case(r.name, status, _case_message(r, threshold), properties={"unit": r.unit})
         )
-        message = (
-            f"{r.verdict.value}: {r.change_pct:+.2f}% "
-            f"(95% CI {r.ci95_pct[0]:+.2f}..{r.ci95_pct[1]:+.2f}), "
-            f"p={r.p:.3g}, p_holm={r.p_holm:.3g}, n={r.n_a}/{r.n_b}, threshold ±{threshold:g}%"
-            if r.verdict is not Verdict.MISSING
-            else f"only on one side (n={r.n_a}/{r.n_b})"
-        )
-        suite.children.append(Case(r.name, status, message, properties={"unit": r.unit}))
     suite.own = Status.PASS if suite.children else Status.ERROR
     if not suite.children:
         suite.message = "no metric was measured on both sides"
     return suite
+
+
+def _case_message(r: MetricResult, threshold: float) -> str:
+    if r.verdict is Verdict.MISSING:
+        return f"only on one side (n={r.n_a}/{r.n_b})"
+    if r.verdict is Verdict.UNMEASURABLE:
+        return f"{stats.advice(r, threshold)} (n={r.n_a}/{r.n_b})"
+    return (
+        f"{r.verdict.value}: {r.change_pct:+.2f}% "
+        f"(95% CI {r.ci95_pct[0]:+.2f}..{r.ci95_pct[1]:+.2f}), "
+        f"p={r.p:.3g}, p_holm={r.p_holm:.3g}, p_same={r.p_same:.3g}, n={r.n_a}/{r.n_b}, "
+        f"threshold ±{threshold:g}%"
+    )
 
 
 def comparison_json(comparison: Comparison) -> dict[str, Any]:
@@ -280,6 +303,8 @@ def comparison_json(comparison: Comparison) -> dict[str, Any]:
             "verdict": r.verdict.value,
             "boots_needed": r.boots_needed,
             "mde_pct": finite(r.mde_pct),
+            "p_same": finite(r.p_same),
+            "advice": stats.advice(r, comparison.threshold_pct),
         }
         for r in comparison.results
     ]
