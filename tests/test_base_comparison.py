@@ -170,3 +170,28 @@ def test_a_different_failure_on_the_base_says_what_it_was() -> None:
     (found,) = base_comparison.compare(_leaf_suite(F, "timeout"), _leaf_suite(F, "oops"))
     assert found.status is F
     assert found.message.endswith("fails differently on the base: fail (timeout)")
+
+
+def _workload(own: Status, message: str = "") -> list[Case]:
+    subtests = [Case("a", P), Case("b", P)]
+    return [Case("gmem", children=[Case("exit_teardown", own, message, children=subtests)])]
+
+
+def test_a_parent_failing_on_its_own_is_compared_by_its_own_result_line() -> None:
+    killed = "killed by signal 9"
+    regressed = {c.name: c for c in base_comparison.compare(_workload(P), _workload(F, killed))}
+    assert regressed["gmem.exit_teardown"].properties["verdict"] == "regressed"
+    assert regressed["gmem.exit_teardown"].status is F
+    assert regressed["gmem.exit_teardown.a"].properties["verdict"] == "unchanged"
+    fixed = {c.name: c for c in base_comparison.compare(_workload(F, killed), _workload(P))}
+    assert (
+        fixed["gmem.exit_teardown"].properties["verdict"],
+        fixed["gmem.exit_teardown"].status,
+    ) == (
+        "fixed",
+        P,
+    )
+    patched = _workload(F, killed)
+    verdicts = base_comparison.compare(_workload(F, killed), patched)
+    assert base_comparison.mark_preexisting(patched, verdicts) == 1
+    assert (patched[0].children[0].own, patched[0].status) == (Status.XFAIL, P)

@@ -186,3 +186,10 @@ def test_the_slot_a_kernel_was_built_in_is_not_part_of_its_signature() -> None:
 
     assert warned_in("debian-6.12-1") == warned_in("debian-6.12-0")
     assert warned_in("debian-6.12-1") == "warning: WARNING: CPU: N PID: N at fs/proc/x.c:18 f"
+
+
+def test_a_workload_failing_after_its_subtests_is_a_failure_by_its_own_path() -> None:
+    out = (FIXTURES / "runs/gmem-parent-fails-after-subtests.out").read_text()
+    suites = guest.suite_results(out, ["gmem"], "unused")
+    seen = observe([_boot(), *suites])
+    assert [f.signature for f in seen.failures] == ["test: gmem/exit_teardown", "test: gmem/fork"]

@@ -380,3 +380,17 @@ def test_starttls_is_required_where_asked(tmp_path: Path) -> None:
     with SmtpSink() as smtp:  # offers no STARTTLS
         assert mail_review(check_run(tmp_path), smtp, "--smtp-tls", "starttls") == 3
         assert smtp.mails == []
+
+
+def test_kcidb_reports_a_parent_failing_on_its_own_as_a_test() -> None:
+    workload = Case(
+        "exit_teardown", Status.FAIL, "killed by signal 9", children=[Case("a"), Case("b")]
+    )
+    suites = [Case("build", Status.PASS), Case("gmem", children=[workload])]
+    tests = kcidb.report({"run": "r"}, suites, "harness")["tests"]
+    assert [(t["path"], t["status"]) for t in tests] == [
+        ("gmem.exit_teardown.a", "PASS"),
+        ("gmem.exit_teardown.b", "PASS"),
+        ("gmem.exit_teardown", "FAIL"),
+    ]
+    assert tests[2]["comment"] == "not ok after 2 passing subtests (killed by signal 9)"

@@ -70,3 +70,30 @@ def test_xfail_marks_failures_and_flags_unexpected_passes() -> None:
     flags = suites[1].children[0].children
     assert flags[1].status is Status.XFAIL and flags[1].message.startswith("RFC bug")
     assert flags[0].status is Status.FAIL and "expects a failure" in flags[0].message
+
+
+def test_a_parent_failing_on_its_own_is_a_testcase_where_it_stands() -> None:
+    workload = Case(
+        "exit_teardown",
+        Status.FAIL,
+        "killed by signal 9",
+        "# exit_teardown: killed by signal 9",
+        children=[Case("a", Status.PASS), Case("b", Status.PASS)],
+    )
+    suites = [Case("gmem", children=[workload])]
+    root = ET.fromstring(junit.to_junit(suites, "run"))
+    cases = root.findall("testsuite/testcase")
+    assert [(c.get("classname"), c.get("name")) for c in cases] == [
+        ("gmem.exit_teardown", "a"),
+        ("gmem.exit_teardown", "b"),
+        ("gmem", "exit_teardown"),
+    ]
+    failure = cases[2].find("failure")
+    assert failure is not None and failure.text == "# exit_teardown: killed by signal 9"
+    assert failure.get("message") == (
+        "exit_teardown: not ok after 2 passing subtests (killed by signal 9)"
+    )
+    assert root.get("failures") == "1" and cases[0].find("failure") is None
+    assert "- **gmem / exit_teardown**: not ok after 2 passing subtests" in (
+        rundir.summary_markdown("run", suites)
+    )

@@ -395,3 +395,48 @@ def test_real_mm_kselftests_keep_their_own_subtests() -> None:
     }
     first = suite.children[0].children[0]
     assert (first.name, first.status) == ("MADV_POPULATE_READ with PROT_READ", Status.PASS)
+
+
+# --- a parent's own result line -------------------------------------------------------------
+
+
+def test_not_ok_after_passing_subtests_fails_with_the_reason_after_them() -> None:
+    main = one(
+        "KTAP version 1\n1..2\n    KTAP version 1\n    1..1\n    ok 1 a\nok 1 first\n"
+        "    KTAP version 1\n    1..2\n    ok 1 b\n    ok 2 c\n"
+        "    # exit_teardown: 2 passed, 0 failed, 0 skipped\n"
+        "# exit_teardown: killed by signal 9\nnot ok 2 exit_teardown\n"
+    )
+    first, killed = main.children
+    assert [c.status for c in killed.children] == [Status.PASS, Status.PASS]
+    assert (killed.own, killed.status, killed.message) == (
+        Status.FAIL,
+        Status.FAIL,
+        "killed by signal 9",
+    )
+    assert main.status is Status.FAIL and first.status is Status.PASS
+    assert main.message == "not ok after 2 passing subtests (killed by signal 9)"
+
+
+def test_ok_over_a_failing_subtest_fails_and_keeps_its_own_ok() -> None:
+    main = one("KTAP version 1\n1..1\n    KTAP version 1\n    1..1\n    not ok 1 a\nok 1 w\n")
+    (parent,) = main.children
+    assert (parent.own, parent.status, parent.fails_on_its_own) == (Status.PASS, Status.FAIL, False)
+    assert main.status is Status.FAIL
+
+
+def test_ok_skip_with_no_subtests_is_a_skip() -> None:
+    main = one("KTAP version 1\n1..1\nok 1 w # SKIP no gmem\n")
+    assert [(c.status, c.message) for c in main.children] == [(Status.SKIP, "no gmem")]
+    assert main.status is Status.SKIP
+
+
+def test_a_suite_that_never_reports_after_passing_subtests_is_its_own_error() -> None:
+    main = one("KTAP version 1\n1..1\n    KTAP version 1\n    # Subtest: a\n    1..1\n    ok 1 x\n")
+    (suite,) = main.children
+    assert (suite.own, suite.status, suite.crashed, suite.fails_on_its_own) == (
+        Status.ERROR,
+        Status.ERROR,
+        True,
+        True,
+    )

@@ -140,7 +140,8 @@ def failing_tests(suite: Case, prefix: str = "") -> list[tuple[str, Case]]:
     path = f"{prefix}/{suite.name}" if prefix else suite.name
     if not suite.children:
         return [(path, suite)] if suite.status.is_bad else []
-    return [found for child in suite.children for found in failing_tests(child, path)]
+    found = [found for child in suite.children for found in failing_tests(child, path)]
+    return [*found, (path, suite)] if suite.fails_on_its_own else found
 
 
 @dataclass

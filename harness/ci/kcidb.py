@@ -44,9 +44,9 @@ def _tests(suites: list[Case], build_id: str, origin: str) -> list[dict[str, Any
 
     def walk(case: Case, prefix: str) -> None:
         path = f"{prefix}.{path_part(case.name)}" if prefix else path_part(case.name)
-        if case.children:
-            for child in case.children:
-                walk(child, path)
+        for child in case.children:
+            walk(child, path)
+        if case.children and not case.fails_on_its_own:  # else its own result is a test too
             return
         test: dict[str, Any] = {
             "id": f"{build_id}:{len(tests)}",
@@ -56,8 +56,8 @@ def _tests(suites: list[Case], build_id: str, origin: str) -> list[dict[str, Any
             "status": STATUS[case.status],
             "misc": {"harness_status": case.status.value},
         }
-        if case.message:
-            test["comment"] = case.message[:500]
+        if case.explain():
+            test["comment"] = case.explain()[:500]
         if case.seconds:
             test["duration"] = case.seconds
         tests.append(test)
