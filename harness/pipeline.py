@@ -21,7 +21,7 @@ from harness import proc, progress
 from harness.boot import kvm, pool, vm
 from harness.boot.console_cases import incident_cases
 from harness.boot.phases import Phases
-from harness.build import ccache, kconfig, kconfig_deps, make, unchanged
+from harness.build import ccache, kconfig, kconfig_deps, make, prime, unchanged
 from harness.build.ccache import owner_suffix
 from harness.build.kconfig import ConfigCase
 from harness.cases import Case, Status
@@ -36,7 +36,7 @@ from harness.results.rundir import RunDir
 from harness.suites import guest, series_tests
 from harness.tree import mtimes, reuse, slots, worktree
 from harness.tree.watch import TreeWatch, TreeWatches
-from harness.tree.worktree import DEFAULT_BASE, PatchCase, Worktree
+from harness.tree.worktree import DEFAULT_BASE, PatchCase, TreeSpec, Worktree
 
 DEFAULT_SUITES = ("smoke",)
 
@@ -75,6 +75,7 @@ class Prepared:
     # Whose build dir and ccache (build/ccache.py): the series', or the bare base's own
     # for --compare-base, which no series' build ever writes.
     owner: str = ""
+    tree: TreeSpec | None = None  # the base it was applied to (build/prime.py)
     refreshed: bool = False  # reused as it was: git's index was refreshed by the check
 
 
@@ -120,7 +121,7 @@ def apply_stage(series: Series, opts: TestOptions) -> Prepared:
     run.meta["base_commit"] = wt.base_rev
     (run.file("apply-report.txt")).write_text(apply_report(applied))
     reused = "reused" in applied.properties
-    return Prepared(run, slot, wt, applied.status is Status.PASS, owner, refreshed=reused)
+    return Prepared(run, slot, wt, applied.status is Status.PASS, owner, spec, refreshed=reused)
 
 
 def _apply(
@@ -229,6 +230,13 @@ def _after_apply(
         plan = series_tests.plan(series, wanted, src, run.path, note, base_fragments)
     fragments = fragments_for(series, opts, plan.fragment)
     bdir = prepared.slot.build_dir(kconfig.config_key(fragments) + owner_suffix(prepared.owner))
+    if prepared.owner != ccache.TRUSTED and prepared.tree is not None and series.patches:
+        with run.clock.stage("prime"):
+            primed = prime.prime(
+                prepared.tree, prepared.slot, fragments, opts.jobs, run.file("build.log")
+            )
+        if primed is not None:
+            run.meta["prime"] = primed.message
     note(f"configuring in {bdir}")
     with run.clock.stage("kconfig"):
         config_case = kconfig.configure(src, bdir, fragments, run.file("build.log"))
@@ -548,7 +556,8 @@ def _compare_base(
     base_run = RunDir.create(patched.path, "base", opts.argv)
     here = prepared.worktree
     spec = worktree.TreeSpec(here.path, here.base_rev, f"base {here.base_rev[:12]}")
-    wt = worktree.prepare_worktree(spec, here.path, base_run.file("apply.log"))
+    where = prime.base_worktree(prepared.slot)
+    wt = worktree.prepare_worktree(spec, where, base_run.file("apply.log"))
     note(f"running the same tests on the base {wt.base_rev[:12]} (results: {base_run.path})")
     base = Prepared(base_run, prepared.slot, wt, True, ccache.TRUSTED)
     patched_kselftests = patched.file("guest") / series_tests.KSELFTEST_PREFIX

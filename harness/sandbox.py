@@ -168,13 +168,17 @@ def bwrap_argv(
     out += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
     for device in mounts.devices:
         out += ["--dev-bind", device, device]
+    bound = [*mounts.readable, *mounts.writable]
+    made: set[str] = set()
     for hidden in sorted(mounts.hidden_dirs, key=_depth):
+        out += _dirs_on_the_way(hidden, mounts.hidden_dirs, bound, made)
         # /tmp is the command's private scratch space, writable by whatever uid it runs as.
         out += ["--perms", "1777", "--tmpfs", hidden] if hidden == "/tmp" else ["--tmpfs", hidden]
     for hidden in mounts.hidden_files:
         out += ["--ro-bind", "/dev/null", hidden]
     binds = [(p, "--ro-bind") for p in mounts.readable] + [(p, "--bind") for p in mounts.writable]
     for path, flag in sorted(binds, key=lambda b: _depth(b[0])):
+        out += _dirs_on_the_way(path, mounts.hidden_dirs, bound, made)
         out += [flag, path, path]
     for target, source in mounts.replaced:
         out += ["--ro-bind", source, target]
@@ -184,6 +188,25 @@ def bwrap_argv(
         if hidden != "/tmp":
             out += ["--remount-ro", hidden]
     return [*out, "--chdir", cwd, "--", *_setpriv(drop, mounts.devices), *argv]
+
+
+def _dirs_on_the_way(
+    path: str, hidden: Sequence[str], bound: Sequence[str], made: set[str]
+) -> list[str]:
+    """The dirs bwrap would make on the way to `path` inside a hidden tmpfs, made first
+    with mode 0755: bwrap makes them 0700 and root's, which the sandbox uid cannot cross."""
+    flags: list[str] = []
+    for ancestor in [str(p) for p in reversed(Path(path).parents)]:
+        inside = any(ancestor != h and _under(ancestor, [h]) for h in hidden)
+        if (
+            inside
+            and ancestor not in hidden
+            and not _under(ancestor, bound)
+            and ancestor not in made
+        ):
+            made.add(ancestor)
+            flags += ["--perms", "0755", "--dir", ancestor]
+    return flags
 
 
 def _setpriv(drop: int | None, devices: Sequence[str]) -> list[str]:

@@ -171,3 +171,14 @@ def test_a_permission_denied_outside_the_writable_dirs_is_a_denial() -> None:
     assert sandbox.denials("cat: /srv/secret: Permission denied", MOUNTS)
     inside = "/root/.cache/harness/builds/t-1-abc/x: Permission denied"
     assert not sandbox.denials(inside, MOUNTS)
+
+
+def test_the_dirs_on_the_way_to_a_bound_path_are_crossable_by_the_sandbox_uid() -> None:
+    # bwrap makes them 0700 and root's: the sandbox uid could not reach the tree.
+    argv = sandbox.bwrap_argv(MOUNTS, ["true"], "/", None, drop=sandbox.NOBODY)
+    made = [argv[i + 3] for i, a in enumerate(argv) if a == "--perms" and argv[i + 2] == "--dir"]
+    assert "/root/.cache" in made and "/root/.cache/harness/worktrees" in made
+    assert "/root/.cache/harness/builds" not in made  # a hidden tmpfs of its own
+    assert made.index("/root/.cache") < made.index("/root/.cache/harness/worktrees")
+    first_bind = argv.index("/root/.cache/harness/worktrees/t-1") - 1
+    assert argv.index("/root/.cache/harness/worktrees") < first_bind

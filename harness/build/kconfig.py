@@ -22,6 +22,7 @@ from harness.sandbox import Step
 PROJECT_ROOT = Path(__file__).resolve().parents[2]  # harness/build/kconfig.py -> the checkout
 KCONFIG_DIR = PROJECT_ROOT / "kconfigs"
 BASE_FRAGMENT = "virtme-min.config"
+MERGED = ".harness-merged.config"  # the fragments merged, before allnoconfig
 SET = re.compile(r"^(CONFIG_[A-Za-z0-9_]+)=(.*)$")
 UNSET = re.compile(r"^# (CONFIG_[A-Za-z0-9_]+) is not set$")
 
@@ -92,20 +93,23 @@ def configure(src: Path, build: Path, fragments: list[Path], log: Path) -> Confi
     if config_cache.fresh(build, made):  # same fragments, Kconfig files and toolchain
         return verify(build, fragments, cached=True)
     config_cache.forget(build)
-    # -n: allnoconfig with the fragments forced, so options a fragment makes visible
+    # What merge_config.sh -n does, in two steps: it keeps its temporary file in its cwd
+    # and runs make there, and the tree is read-only. So it only merges (-m), in the build
+    # dir; then allnoconfig with the merge forced, so options a fragment makes visible
     # (INET once NET=y, ...) stay off instead of taking their defaults.
+    merged = build / MERGED
     steps = [
         [
             str(src / "scripts/kconfig/merge_config.sh"),
-            "-n",
+            "-m",
             "-O",
             str(build),
             *map(str, fragments),
         ],
+        ["mv", str(build / ".config"), str(merged)],
+        ["make", "-s", "-C", str(src), f"O={build}", f"KCONFIG_ALLCONFIG={merged}", "allnoconfig"],
         ["make", "-s", "-C", str(src), f"O={build}", "olddefconfig"],
     ]
-    # merge_config.sh keeps its temporary files in its cwd (./.tmp.config.*): the build
-    # dir, so the tree stays read-only.
     box = sandbox.for_step(Step.KCONFIG, writes={"build": (build,)}, reads=(src, *fragments))
     for argv in steps:
         result = proc.run(argv, cwd=build, log=log, timeout=300, box=box)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..build import ccache, kconfig, make
+from ..build import ccache, kconfig, make, prime
 from ..cases import Case, Status
 from ..errors import UserError
 from ..intake.series import Series
@@ -112,7 +112,13 @@ def build_side(
     suite against this tree (gmem_test.ko needs the patched headers), the kernel copied out."""
     where.mkdir(parents=True, exist_ok=True)
     log = where / "build.log"
-    wt = worktree.prepare_worktree(ws.tree, ws.slot.worktree, where / "apply.log")
+    if spec.owner != ccache.TRUSTED and spec.series is not None:
+        primed = prime.prime(ws.tree, ws.slot, ws.fragments, request.jobs, log)
+        if primed is not None:
+            note(f"side {spec.side.value}: {primed.message}")
+    trusted = spec.owner == ccache.TRUSTED
+    tree_dir = prime.base_worktree(ws.slot) if trusted else ws.slot.worktree
+    wt = worktree.prepare_worktree(ws.tree, tree_dir, where / "apply.log")
     if spec.series is not None:
         worktree.apply_series(wt, spec.series, where / "apply.log")
     bdir = ws.slot.build_dir(kconfig.config_key(ws.fragments) + ccache.owner_suffix(spec.owner))

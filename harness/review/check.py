@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from harness import proc
-from harness.build import ccache, compiler_warnings, kconfig, make
+from harness.build import ccache, compiler_warnings, kconfig, make, prime
 from harness.cases import Case, Status
 from harness.errors import interrupt_message
 from harness.intake import mail
@@ -60,6 +60,8 @@ class BasePlan:
 
     fragments: tuple[Path, ...]
     spec: make.BuildSpec
+    # The base and slot the shared ccache is primed from before the first build (None: not).
+    primes: tuple[worktree.TreeSpec, slots.Slot] | None = None
 
 
 @dataclass
@@ -97,6 +99,7 @@ def check_series(series: Series, opts: CheckOptions) -> RunDir:
         wt = worktree.prepare_worktree(spec, slot.worktree, run.file("apply.log"))
         run.meta["base_commit"] = wt.base_rev
         plan = plan_base(series, opts, run, wt, slot)
+        plan = replace(plan, primes=(spec, slot) if series.patches else None)
         loop = PatchLoop(run, wt, no_build="no patch applied", base=plan, fragments=plan.fragments)
         loop.series_text = tuple(mail_text(p) for p in series.patches)
         loop.checkpatch = checkpatch_on_base(series, wt.path, run.file("checkpatch.log"))
@@ -163,6 +166,13 @@ def plan_base(
 def build_base(plan: BasePlan, loop: PatchLoop) -> None:
     """Configure and build the base once: the per-patch builds are then incremental."""
     run, bdir = loop.run, plan.spec.build
+    if plan.primes is not None:
+        tree, slot = plan.primes
+        primed = prime.prime(
+            tree, slot, list(plan.fragments), plan.spec.jobs, run.file("build.log")
+        )
+        if primed is not None:
+            run.meta["prime"] = primed.message
     note(f"configuring and building the base in {bdir} (log: {run.file('build.log')})")
     config_case = kconfig.configure(
         plan.spec.src, bdir, list(plan.fragments), run.file("build.log")

@@ -1,0 +1,89 @@
+"""Whose ccache and build dir a build uses: a series' build never writes what the base or
+another series reads (build/ccache.py), and the shared cache is primed from the bare base
+once per base and config (build/prime.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+from conftest import PROJECT
+
+from harness.build import ccache, make, prime
+from harness.cases import Case, Status
+from harness.intake.series import load_one
+from harness.tree import slots, worktree
+
+BUILD = Path("/c/builds/debian-6.12-0-abc-s123")
+
+
+def test_a_series_build_reads_the_shared_cache_and_writes_only_its_own() -> None:
+    mine = ccache.for_build(BUILD, "s123")
+    assert mine.local == Path("/c/ccache/s123") and mine.shared == Path("/c/ccache/shared")
+    assert mine.writes == (mine.local,) and mine.reads == (mine.shared,)
+    env = mine.env("redis://ci:6379")
+    assert env["CCACHE_DIR"] == "/c/ccache/s123"
+    assert env["CCACHE_REMOTE_STORAGE"] == (
+        "file:/c/ccache/shared|read-only redis://ci:6379|read-only"
+    )
+
+
+def test_the_bare_base_writes_the_shared_cache_and_the_user_s_remote() -> None:
+    base = ccache.for_build(BUILD, ccache.TRUSTED)
+    assert set(base.writes) == {base.local, base.shared} and base.reads == ()
+    assert base.env("")["CCACHE_REMOTE_STORAGE"] == "file:/c/ccache/shared"
+
+
+def test_the_build_sandbox_binds_the_shared_cache_read_only_for_a_series() -> None:
+    spec = make.BuildSpec(Path("/c/worktrees/t-0"), BUILD, 2, owner="s123")
+    box = make.sandbox_for(spec)
+    assert Path("/c/ccache/shared") in box.readable
+    assert Path("/c/ccache/shared") not in box.writable
+    assert Path("/c/ccache/s123") in box.writable and Path("/c/worktrees/t-0") not in box.writable
+    trusted = make.sandbox_for(dataclasses.replace(spec, owner=ccache.TRUSTED))
+    assert Path("/c/ccache/shared") in trusted.writable
+
+
+def test_one_owner_per_series_the_same_for_its_prefixes() -> None:
+    demo = load_one(PROJECT / "patches/fixtures/demo")
+    other = load_one(PROJECT / "patches/fixtures/boot-panic")
+    assert ccache.owner_of(demo) != ccache.owner_of(other)
+    prefix = dataclasses.replace(demo, patches=demo.patches[:1])
+    assert ccache.owner_of(prefix) == ccache.owner_of(demo)
+    assert ccache.owner_of(None) == ccache.TRUSTED
+    assert ccache.owner_suffix(ccache.owner_of(demo)) != ccache.owner_suffix(ccache.TRUSTED)
+
+
+def test_the_shared_cache_is_primed_once_per_base_and_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built: list[make.BuildSpec] = []
+    kernel = tmp_path / "bzImage"
+    monkeypatch.setattr(prime.worktree, "git", lambda *a, **k: _done("f" * 40))
+    monkeypatch.setattr(
+        prime.worktree, "prepare_worktree", lambda tree, where, log: worktree.Worktree(where, "f")
+    )
+    monkeypatch.setattr(prime.kconfig, "configure", lambda *a: Case("kconfig"))
+    monkeypatch.setattr(
+        prime.make,
+        "build",
+        lambda spec, log, name: built.append(spec) or make.BuildResult(Case(name), kernel),
+    )
+    slot = slots.take(tmp_path / "cache", "t")
+    tree = worktree.TreeSpec(tmp_path, "HEAD", "t")
+    try:
+        first = prime.prime(tree, slot, [], 2, tmp_path / "log")
+        again = prime.prime(tree, slot, [], 2, tmp_path / "log")
+    finally:
+        slot.release()
+    assert first is not None and first.status is Status.PASS and again is None
+    (spec,) = built
+    assert spec.owner == ccache.TRUSTED and spec.src == prime.base_worktree(slot)
+    assert spec.build.name.endswith(ccache.owner_suffix(ccache.TRUSTED))
+
+
+def _done(output: str) -> object:
+    from harness.proc import Completed
+
+    return Completed(("git",), 0, output + "\n", 0.0)
