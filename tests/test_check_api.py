@@ -10,14 +10,13 @@ nodes only under #ifdef CONFIG_NUMA; FROB_NODES depends on FROB && NUMA.
 
 from pathlib import Path
 
-import pytest
+from conftest import REAL_TREE, needs_real_tree
 
 from harness.review import check_api, check_kconfig_features
 from harness.review.findings import Severity, render
 
 FIX = Path(__file__).parent / "fixtures" / "check"
 TREE = FIX / "tree"
-REAL_TREE = Path.home() / ".cache" / "harness" / "trees" / "debian-6.12"
 SYN = [(FIX / "synthetic" / f"internal-api-{n}.patch").read_text() for n in (1, 2)]
 GMEM = [p.read_text() for p in sorted((FIX / "gmem").glob("000*.patch"))]
 
@@ -100,6 +99,6 @@ def test_the_verbatim_gmem_series() -> None:
     assert per_patch["2"].strip() == per_patch["5"].strip() == per_patch["6"].strip() == ""
 
 
-@pytest.mark.skipif(not (REAL_TREE / "mm" / "Kconfig").is_file(), reason="no 6.12 tree")
+@needs_real_tree
 def test_fixture_tree_gives_the_same_findings_as_the_real_tree() -> None:
     assert gmem_findings(REAL_TREE) == gmem_findings(TREE)

@@ -6,7 +6,7 @@ arch/arm64/Kconfig (tests/fixtures/check/tree/), help texts cut.
 
 from pathlib import Path
 
-import pytest
+from conftest import REAL_TREE, needs_real_tree
 
 from harness.review import check_kconfig
 from harness.review.check_kconfig import MAYBE, N, Y, evaluate
@@ -14,7 +14,6 @@ from harness.review.findings import Severity, render
 
 FIX = Path(__file__).parent / "fixtures" / "check"
 TREE = FIX / "tree"
-REAL_TREE = Path.home() / ".cache" / "harness" / "trees" / "debian-6.12"
 
 
 def golden(tree: Path) -> str:
@@ -28,7 +27,7 @@ def test_gmem_series_matches_golden() -> None:
     assert golden(TREE) == (FIX / "gmem" / "expected-kconfig.txt").read_text()
 
 
-@pytest.mark.skipif(not (REAL_TREE / "mm" / "Kconfig").is_file(), reason="no 6.12 tree")
+@needs_real_tree
 def test_fixture_tree_gives_the_same_findings_as_the_real_tree() -> None:
     assert golden(REAL_TREE) == golden(TREE)
 

@@ -8,7 +8,7 @@ headers, the VM_* block of include/linux/mm.h); synthetic/ holds patches made wi
 
 from pathlib import Path
 
-import pytest
+from conftest import REAL_TREE, needs_real_tree
 
 from harness.cases import Status
 from harness.review import check_uapi, uapi_defines
@@ -16,7 +16,6 @@ from harness.review.findings import Finding, Severity, findings_case, render
 
 FIX = Path(__file__).parent / "fixtures" / "check"
 TREE = FIX / "tree"
-REAL_TREE = Path.home() / ".cache" / "harness" / "trees" / "debian-6.12"
 
 
 def gmem(n: int) -> str:
@@ -38,7 +37,7 @@ def test_gmem_series_matches_golden() -> None:
     assert golden("uapi", TREE) == (FIX / "gmem" / "expected-uapi.txt").read_text()
 
 
-@pytest.mark.skipif(not (REAL_TREE / "scripts" / "syscall.tbl").is_file(), reason="no 6.12 tree")
+@needs_real_tree
 def test_fixture_tree_gives_the_same_findings_as_the_real_tree() -> None:
     assert golden("uapi", REAL_TREE) == golden("uapi", TREE)
 
