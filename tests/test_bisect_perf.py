@@ -46,38 +46,72 @@ def recorded() -> tuple[list[BootSample], list[BootSample]]:
     return [b for b in boots if b.side is Side.A], [b for b in boots if b.side is Side.B]
 
 
-def test_the_recorded_aa_boots_are_the_same_and_a_planted_drop_is_worse() -> None:
-    """The real A/A boots (the base kernel on both sides, pf1 under icount): same, with the
-    non-inferiority confidence of 3 against 3; the B boots scaled to 79 % (the planted
-    regression's -21 %) against a pool of the A boots and two more (4 against 3 cannot be
-    significant: 2/C(7,3) = 0.057): worse, 1 - p."""
+def test_the_recorded_aa_boots_are_not_worse_and_a_planted_drop_is_worse() -> None:
+    """The real A/A boots (the base kernel on both sides, pf1 under icount): 3 against 3
+    cannot show "not worse" at level 0.025 (the smallest one-sided exact p is 1/20), nor
+    worse; the B boots scaled to 79 % (the planted regression's -21 %) against a pool of the
+    A boots and two more: worse, at the smallest one-sided p of 5 against 3, 1/C(8,3)."""
     good, same = recorded()
-    judged = perf.judge(good, same, SPEC)
-    assert judged.verdict is CompareVerdict.SAME
-    assert judged.result is not None and (judged.result.n_a, judged.result.n_b) == (3, 3)
-    assert judged.confidence == pytest.approx(1 - 1 / math.comb(6, 3))  # every B above A·0.95
+    level = SPEC.level(end=False)
+    judged = perf.judge(good, same, SPEC, level)
+    assert judged.verdict is CompareVerdict.INCONCLUSIVE
+    assert judged.p == pytest.approx(1 / math.comb(6, 3))  # every B above A·0.95
     slow = [sample(b.metrics[NAME].value * 0.79) for b in same]
     extra = [sample(good[0].metrics[NAME].value * f, Side.A) for f in (1.001, 0.999)]
     pool = [*good, *extra]
-    worse = perf.judge(pool, slow, SPEC)
-    assert worse.verdict is CompareVerdict.WORSE and worse.result is not None
-    assert worse.result.p == pytest.approx(2 / math.comb(8, 3))  # exact, two-sided
-    assert worse.confidence == pytest.approx(1 - worse.result.p)
+    worse = perf.judge(pool, slow, SPEC, level)
+    assert worse.verdict is CompareVerdict.WORSE
+    assert worse.p == pytest.approx(1 / math.comb(8, 3))  # exact, one-sided
+    assert worse.p < level
     assert "n=5/3" in worse.describe(NAME) and "-21." in worse.describe(NAME)
 
 
 def test_three_against_three_can_never_be_worse() -> None:
-    """Why the ends boot more: the smallest exact two-sided p of 3 vs 3 is 0.1."""
-    judged = perf.judge([sample(100.0 + i, Side.A) for i in range(3)], [sample(50.0)] * 3, SPEC)
+    """Why the ends boot more: the smallest exact one-sided p of 3 vs 3 is 0.05."""
+    pool = [sample(100.0 + i, Side.A) for i in range(3)]
+    judged = perf.judge(pool, [sample(50.0)] * 3, SPEC, SPEC.level(end=False))
     assert judged.verdict is not CompareVerdict.WORSE
 
 
-def test_non_inferiority_is_one_sided_in_the_metric_s_direction() -> None:
+def test_the_worse_and_not_worse_tests_are_one_sided_in_the_metric_s_direction() -> None:
     a = [100.0, 101.0, 99.0, 100.5, 99.5]
-    assert perf.non_inferiority_p(a, [100.2, 99.8, 100.1], Better.HIGHER, 5) < 0.05
-    assert perf.non_inferiority_p(a, [90.2, 89.8, 90.1], Better.HIGHER, 5) > 0.5
-    assert perf.non_inferiority_p(a, [100.2, 99.8, 100.1], Better.LOWER, 5) < 0.05
-    assert perf.non_inferiority_p(a, [110.2, 109.8, 110.1], Better.LOWER, 5) > 0.5
+    assert perf.worse_p(a, [100.2, 99.8, 100.1], Better.HIGHER, 5)[1] < 0.05
+    assert perf.worse_p(a, [90.2, 89.8, 90.1], Better.HIGHER, 5)[0] < 0.05
+    assert perf.worse_p(a, [100.2, 99.8, 100.1], Better.LOWER, 5)[1] < 0.05
+    assert perf.worse_p(a, [110.2, 109.8, 110.1], Better.LOWER, 5)[0] < 0.05
+
+
+def test_the_plan_has_two_looks_each_at_half_the_step_s_alpha() -> None:
+    assert SPEC.looks(end=False) == [3, 8] and SPEC.looks(end=True) == [5, 8]
+    assert SPEC.level(end=False) == SPEC.alpha / 2
+    assert PerfSpec(NAME, max_boots=3).looks(end=False) == [3]
+    # At 0.05 / 3 a step, 3 boots against a pool of 6 cannot decide (1/C(9,3) > 0.0083):
+    # the first look is at 4.
+    assert PerfSpec(NAME, alpha=0.05 / 3).looks(end=False, pool=6) == [4, 8]
+
+
+def _step_bad_rate(change: float, sims: int, seed: int) -> float:
+    """How often a step calls a candidate `change` away from the good end bad (CV 1 %)."""
+    rng = random.Random(seed)
+    bad = 0
+    for _ in range(sims):
+        good = Kernel(150000, cv=0.01, seed=rng.randrange(1 << 30))
+        candidate = Kernel(150000 * (1 + change), cv=0.01, seed=rng.randrange(1 << 30))
+        pool = [good() for _ in range(SPEC.end_boots)]
+        done = perf.measure(candidate, good, pool, SPEC, end=False)
+        bad += perf.outcome_of(done, SPEC, False, lambda r: False).kind is Kind.BAD
+    return bad / sims
+
+
+def test_a_change_inside_the_threshold_is_called_bad_at_most_alpha_of_the_time() -> None:
+    """A true -4 % at a 5 % threshold, 1000 seeded steps: judging after every added pair
+    with a test against zero called it bad 38 % of the time."""
+    rate = _step_bad_rate(-0.04, 1000, 20_250_605)
+    assert rate <= SPEC.alpha + 0.014, rate  # 0.014: two standard errors at 1000
+
+
+def test_a_change_well_beyond_the_threshold_is_called_bad() -> None:
+    assert _step_bad_rate(-0.10, 200, 20_250_606) >= 0.9
 
 
 def test_the_bad_end_boots_interleaved_with_the_good_end() -> None:
@@ -92,8 +126,9 @@ def test_the_bad_end_boots_interleaved_with_the_good_end() -> None:
     done = perf.measure(lambda: boot(bad, "C"), lambda: boot(good, "G"), pool, SPEC, end=True)
     assert order == ["G", "C"] * SPEC.end_boots
     assert done.judgement.verdict is CompareVerdict.WORSE and len(pool) == 5
+    assert done.judgement.p == pytest.approx(1 / math.comb(10, 5))
     outcome = perf.outcome_of(done, SPEC, end=True, infra=lambda r: False)
-    assert outcome.kind is Kind.BAD and outcome.stated == pytest.approx(1 - 2 / math.comb(10, 5))
+    assert outcome.kind is Kind.BAD and outcome.error == SPEC.alpha and outcome.exact
 
 
 def test_a_step_boots_the_good_end_once_then_three_times_the_candidate() -> None:
@@ -107,9 +142,10 @@ def test_a_step_boots_the_good_end_once_then_three_times_the_candidate() -> None
 
     done = perf.measure(lambda: boot(same, "C"), lambda: boot(good, "G"), pool, SPEC, end=False)
     assert order == ["G", "C", "C", "C"] and len(pool) == 6
-    assert done.judgement.verdict is CompareVerdict.SAME
+    assert done.judgement.verdict is CompareVerdict.SAME  # not worse
+    assert done.judgement.p == pytest.approx(1 / math.comb(9, 3))
     outcome = perf.outcome_of(done, SPEC, end=False, infra=lambda r: False)
-    assert outcome.kind is Kind.GOOD and outcome.stated == pytest.approx(1 - 1 / math.comb(9, 3))
+    assert outcome.kind is Kind.GOOD and outcome.error == SPEC.alpha
 
 
 def test_an_inconclusive_step_gets_pairs_of_boots_up_to_the_budget_then_is_a_skip() -> None:
@@ -156,23 +192,22 @@ class PerfSim:
     def __call__(self, k: int) -> Outcome:
         self.called.append(k)
         if k == 0:
-            return Outcome(Kind.GOOD, stated=1.0)
+            return Outcome(Kind.GOOD, error=0.0, exact=True)
         end = k == self.n
         done = perf.measure(self.kernels[k], self.good, self.pool, SPEC, end=end and not self.pool)
         return perf.outcome_of(done, SPEC, end, lambda r: False)
 
 
 @pytest.mark.parametrize(("n", "culprit"), [(3, 2), (3, 1), (3, 3), (6, 4)])
-def test_the_search_on_perf_steps_names_the_culprit_with_the_stated_confidence(
+def test_the_search_on_perf_steps_names_the_culprit_with_the_stated_error_rates(
     n: int, culprit: int
 ) -> None:
     oracle = PerfSim(culprit, n)
     result = search(oracle, n, SearchSpec(end_runs=1))
     assert result.culprit == culprit
     assert result.builds <= 2 + math.ceil(math.log2(n + 1))
-    stated = [s.stated for s in result.steps]
-    assert all(s is not None for s in stated)
-    assert result.confidence == pytest.approx(math.prod(s for s in stated if s is not None))
+    assert all(s.stated for s in result.steps)
+    assert result.confidence == pytest.approx(1 - sum(s.error for s in result.steps))
     assert result.verdict is (Verdict.CONFIRMED if result.confidence >= 0.9 else Verdict.UNRELIABLE)
     bad_end = result.steps[0]
     assert bad_end.role == "bad end" and "n=5/5" in bad_end.detail
@@ -273,10 +308,12 @@ def test_the_perf_bisection_end_to_end_with_compare_s_sides_and_boots_simulated(
     assert rc == 0 and "first bad patch: 2/3 mm: planted regression" in summary
     assert built == [3, 0, 1, 2]  # the bad end, the good end, then the halving
     assert applied == ["fixture-bisect-perf"]  # the whole series, once, before a build
-    assert (
-        "Mann-Whitney U (exact, two-sided" in summary and "18 boots (7 of the good end" in summary
-    )
+    # Each of the 3 steps that can be wrong may be so with 0.05 / 3; a look gets half of it,
+    # 0.0083, which 3 candidate boots against a pool of 6 cannot reach (1/C(9,3) = 0.012):
+    # each step looks first at 4 boots.
+    assert "exact one-sided rank test against the threshold" in summary
+    assert "20 boots (7 of the good end" in summary and "probability ≥ 0.950" in summary
     assert len((run_dir / "steps" / "k0" / "boots.jsonl").read_text().splitlines()) == 7
-    assert "n=7/3" in summary and "worse" in summary  # 2/3's step: the pool of 7, 3 boots
+    assert "n=6/4" in summary and "n=7/4" in summary and "worse" in summary
     assert "harness compare " in (run_dir / "reproduce.sh").read_text()
     assert "--bench pf1" in (run_dir / "reproduce.sh").read_text()

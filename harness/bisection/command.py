@@ -1,5 +1,5 @@
-"""`harness bisect`: the first bad patch of a series (or commit of a range), with a stated
-confidence.
+"""`harness bisect`: the first bad patch of a series (or commit of a range), with a lower
+bound of the chance that it is right.
 
 Input: a BisectRequest. Output: RUN/ with bisect.json (every run, resumable), junit.xml
 (one testcase per step, plus the verdict), summary.md (the culprit, the step table, its
@@ -29,17 +29,21 @@ from harness.bisection.candidates import Candidates, SeriesOracle, series_candid
 from harness.bisection.perf_oracle import PerfOracle
 from harness.bisection.request import BisectRequest
 from harness.bisection.search import (
+    MAX_RUNS_FOR_GOOD,
     InfraAborted,
     Kind,
     NothingToBisect,
     Oracle,
     Outcome,
     SearchResult,
+    SearchSpec,
     Step,
     Verdict,
     flag_unreliable,
+    p_lower_bound,
     runs_for_good,
     search,
+    step_alpha,
 )
 from harness.bisection.signature import Predicate, parse_predicate
 from harness.errors import EnvError, UserError
@@ -105,7 +109,9 @@ def series_bisection(request: BisectRequest) -> Bisection:
     candidates = series_candidates(series)
     oracle: SeriesOracle | PerfOracle
     if request.perf is not None:  # --bad-when metric:NAME: compare's sides, boots, statistics
-        oracle = PerfOracle(series, candidates, request, run.path / "steps", request.perf, note)
+        # Each step's planned error rate is its share of the search's budget.
+        spec = dataclasses.replace(request.perf, alpha=step_alpha(request.search, candidates.count))
+        oracle = PerfOracle(series, candidates, request, run.path / "steps", spec, note)
     else:
         oracle = SeriesOracle(candidates, test_options(request, run, request.tree), predicate, note)
     run.meta.update(series=series.name, subject=series.subject, message_id=series.message_id)
@@ -124,13 +130,14 @@ def print_plan(b: Bisection) -> None:
     n, spec = b.candidates.count, b.request.search
     steps = math.ceil(math.log2(n + 1))
     boots = (
-        perf.plan_text(b.request.perf, steps)
-        if b.request.perf is not None
+        perf.plan_text(b.oracle.spec, steps)
+        if isinstance(b.oracle, PerfOracle)
         else "no boots (a build failure)"
         if b.predicate.build_only
         else (
-            f"boots: {spec.end_runs} of the bad end (to estimate p), then up to "
-            f"{runs_for_good(1 / spec.end_runs, spec.alpha)} per good candidate if p is low"
+            f"boots: {spec.end_runs} of the bad end (to bound p from below), then "
+            f"{_runs_if_all_fail(spec, n)} per good candidate if every bad-end run fails, "
+            f"more if fewer do (at most {MAX_RUNS_FOR_GOOD})"
         )
     )
     note(
@@ -140,20 +147,27 @@ def print_plan(b: Bisection) -> None:
     )
 
 
-class Timed:
-    """Wall time per run, the oracle's own (build and boot included)."""
+def _runs_if_all_fail(spec: SearchSpec, n: int) -> int:
+    p_low = p_lower_bound(spec.end_runs, spec.end_runs, spec.gamma)
+    return runs_for_good(p_low, step_alpha(spec, n))
 
-    def __init__(self, oracle: Oracle) -> None:
-        self.oracle = oracle
+
+class Timed:
+    """Wall time per run, the oracle's own (build and boot included); a build failure's
+    outcome repeats exactly (make gives the same answer again)."""
+
+    def __init__(self, oracle: Oracle, predicate: Predicate) -> None:
+        self.oracle, self.predicate = oracle, predicate
 
     def __call__(self, candidate: int) -> Outcome:
         started = time.monotonic()
         outcome = self.oracle(candidate)
-        return dataclasses.replace(outcome, seconds=time.monotonic() - started)
+        exact = outcome.exact or self.predicate.build_only
+        return dataclasses.replace(outcome, seconds=time.monotonic() - started, exact=exact)
 
 
 def run_search(b: Bisection) -> SearchResult:
-    recorder = saved.Recorder(Timed(b.oracle), b.run.path, b.state)
+    recorder = saved.Recorder(Timed(b.oracle, b.predicate), b.run.path, b.state)
 
     def on_step(step: Step) -> None:
         if step.role == "bad end" and not b.state["target"]:
@@ -229,8 +243,9 @@ def write_outputs(b: Bisection, result: SearchResult) -> summary.Culprit | None:
         "verdict": result.verdict.value,
         "culprit": k,
         "remaining": result.remaining,
-        "confidence": result.confidence,
+        "confidence": result.confidence,  # a lower bound of the chance it is right
         "p": result.p,
+        "p_low": result.p_low,
         "builds": result.builds,
         "runs": result.total_runs,
         "flags": result.flags,
@@ -243,17 +258,18 @@ def write_outputs(b: Bisection, result: SearchResult) -> summary.Culprit | None:
 
 def method_text(b: Bisection, result: SearchResult) -> list[str]:
     """How "bad" was decided, and what it cost: the summary's paragraph under the culprit."""
-    spec = b.request.perf
-    if spec is None or not isinstance(b.oracle, PerfOracle):
+    if not isinstance(b.oracle, PerfOracle):
         return summary.repeat_method(result)
-    pool = len(b.oracle.pool)
+    spec, pool = b.oracle.spec, len(b.oracle.pool)
+    looks = " and ".join(str(n) for n in spec.looks(False))
     return [
         f"Perf mode: bad when {spec.metric} is worse than the good end beyond ±"
-        f"{spec.threshold:g}%: Mann-Whitney U (exact, two-sided, the boot the replicate) "
-        f"and `harness compare`'s verdict at alpha {spec.alpha:g}; inconclusive steps got "
-        f"more boots up to {spec.max_boots}, then count as skips. Step confidence: bad 1 - p, "
-        f"good 1 - p of the one-sided non-inferiority test; overall confidence "
-        f"{result.confidence:.3f}.",
+        f"{spec.threshold:g}% (exact one-sided rank test against the threshold, the boot "
+        f"the replicate), good when it is not (the non-inferiority test); a step is judged "
+        f"after {looks} candidate boots at level {spec.level(False):.3g} each, so it is "
+        f"wrong with probability ≤ {spec.alpha:.3g}; inconclusive at the last look is a "
+        f"skip. The answer is right with probability ≥ {result.confidence:.3f} (1 - the "
+        f"steps' error rates).",
         f"{result.builds} builds, {b.oracle.boots} boots ({pool} of the good end in its "
         f"pool), {sum(s.seconds for s in result.steps):.0f}s in the steps.",
     ]

@@ -1,44 +1,43 @@
 """Perf mode's decision (`--bad-when metric:NAME`): is a candidate worse than the good end
-on one `harness compare` metric, with compare's own statistics?
+on one `harness compare` metric, beyond the threshold?
 
 Input: per-boot BootSamples of the good end (the pool, kept for the whole bisection) and of
-one candidate, and a PerfSpec; for `measure`, two boot functions. Output: a Judgement
-(compare's verdict for NAME, its MetricResult, the step's confidence) and, through
-`outcome_of`, the search's Outcome. Pure apart from calling the boot functions; writes
-nothing. Raises NothingToBisect when the bad end is not worse than the good end.
+one candidate, and a PerfSpec; for `measure`, two boot functions. Output: a Judgement (the
+verdict, the p that decided it and the level it was held to) and, through `outcome_of`, the
+search's Outcome, which states the step's planned error rate. Pure apart from calling the
+boot functions; writes nothing. Raises NothingToBisect when the bad end is not worse.
 
-The test and the decision are compare's (compare/stats.py): Mann-Whitney U, two-sided,
-exact, on the boots' values (the boot is the replicate: its value is the median of its
-inner repetitions), a family of one metric (Holm over one is the raw p), and verdict_for:
-WORSE when p < alpha and the change of medians is beyond the threshold in the bad
-direction; SAME when the bootstrap 95 % CI of the change lies within ±threshold; BETTER
-the mirror of WORSE; INCONCLUSIVE otherwise. WORSE is bad; SAME and BETTER are good; an
-inconclusive step gets one more good-end boot and one more candidate boot, up to
-max_boots candidate boots fixed up front, and then is a skip ("cannot say").
+The tests are compare's exact one-sided rank tests against the threshold (compare/ranks.py;
+the boot is the replicate, its value the median of its inner repetitions): the candidate
+is WORSE when "its ratio to the good end is beyond 1 - t in the bad direction" rejects
+(H0: within the threshold); it is not worse (good) when "its ratio is within 1 - t" rejects
+(H0: worse beyond the threshold, the non-inferiority test); else inconclusive. Each call
+is wrong with probability at most the level it is held to.
+
+The plan is group-sequential with two looks fixed before a step boots, each held to
+alpha / 2 (Bonferroni spending: the step's chance of a wrong call stays within alpha,
+whatever the looks see): the first after `boots` candidate boots (`end_boots` for the
+bad end; more when the pool is too small for `boots` to reach alpha / 2 at all), the
+second after `max_boots`; between them, an inconclusive step adds (good end, candidate)
+pairs without looking. Inconclusive at the second look is a skip ("cannot say").
+Judging after every added pair with no correction called a true -4 % change at a 5 %
+threshold bad 38 % of the time; tests/test_bisect_perf.py simulates this plan.
 
 Why the boots go as they do: the good end's samples are a pool that every step compares
 against (booted at the start, interleaved with the bad end's), and each step adds one
 fresh good-end boot before its own, so the pool spans the whole bisection and a drift of
-the host hits both sides. At 3 candidate boots against a pool of >= 5 the smallest exact
-two-sided p is 2/C(8,3) = 0.036 < 0.05: 3 boots can decide; 3 against 3 (0.1) never can.
-
-A step's confidence (the search multiplies them): a bad step 1 − p (its Mann-Whitney p);
-a good step 1 − p_ni, where p_ni is the one-sided exact Mann-Whitney p of the
-non-inferiority test "the candidate is worse than the good end by more than the
-threshold" (the candidate's values scaled back by the threshold against the pool's).
+the host hits both sides.
 """
 
 from __future__ import annotations
 
-import math
+import statistics
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
-
-from scipy import stats as sps
+from dataclasses import dataclass, field
 
 from harness.bisection.search import Kind, NothingToBisect, Outcome
-from harness.compare import stats
-from harness.compare.model import Better, BootSample, MetricResult, Side, Verdict
+from harness.compare import ranks
+from harness.compare.model import Better, BootSample, Verdict
 
 Boot = Callable[[], BootSample]
 
@@ -47,72 +46,82 @@ Boot = Callable[[], BootSample]
 class PerfSpec:
     metric: str  # a compare metric: bench.variant.quantity (pf1.thp_never.pages_per_s)
     threshold: float = 5.0  # percent of the good end's median
-    alpha: float = 0.05
-    boots: int = 3  # candidate boots per step, at least
-    end_boots: int = 5  # boots of each end at the start
-    max_boots: int = 8  # candidate boots per step at most (an end: max(end_boots, this))
+    alpha: float = 0.05  # the step's planned error rate (the search's per-step share)
+    boots: int = 3  # candidate boots per step at the first look
+    end_boots: int = 5  # boots of each end at the start (the bad end's first look)
+    max_boots: int = 8  # candidate boots per step at the second look (an end: max(end_boots, this))
 
     @property
     def bench(self) -> str:
         """The guest-tests/bench benchmark that prints the metric."""
         return self.metric.split(".", 1)[0]
 
+    def looks(self, end: bool, pool: int = 0) -> list[int]:
+        """The candidate boot counts at which a step is judged, fixed before its boots:
+        the first no earlier than where a test against a pool of `pool` can reject."""
+        first = self.end_boots if end else self.boots
+        last = max(self.end_boots, self.max_boots) if end else self.max_boots
+        while pool and first < last and ranks.min_p_one_sided(pool, first) >= self.level(end):
+            first += 1
+        return [first] if last <= first else [first, last]
+
+    def level(self, end: bool) -> float:
+        """Each look's level: the step's alpha spent equally over its (two) looks."""
+        last = max(self.end_boots, self.max_boots) if end else self.max_boots
+        return self.alpha / (1 if last <= (self.end_boots if end else self.boots) else 2)
+
 
 @dataclass(frozen=True)
 class Judgement:
-    verdict: Verdict
-    result: MetricResult | None  # None: a side has no value of the metric
-    confidence: float
+    verdict: Verdict  # WORSE, SAME (not worse), INCONCLUSIVE or MISSING
+    p: float  # the deciding test's p (worse, or not worse); the smaller when neither decides
+    level: float  # what p was held to
+    unit: str = ""
+    a: tuple[float, ...] = ()  # the good end's values
+    b: tuple[float, ...] = ()  # the candidate's
 
     def describe(self, metric: str) -> str:
-        r = self.result
-        if r is None or r.verdict is Verdict.MISSING:
+        if not self.a or not self.b:
             return f"{metric}: not measured on both sides"
+        med_a, med_b = statistics.median(self.a), statistics.median(self.b)
+        change = (med_b - med_a) / abs(med_a) * 100 if med_a else float("nan")
+        said = {Verdict.SAME: "not worse"}.get(self.verdict, self.verdict.value)
         return (
-            f"{metric}: n={r.n_a}/{r.n_b}, median {r.median_a:.6g} -> {r.median_b:.6g} "
-            f"{r.unit} ({r.change_pct:+.2f}%), p={r.p:.3g}, {self.verdict.value}"
+            f"{metric}: n={len(self.a)}/{len(self.b)}, median {med_a:.6g} -> {med_b:.6g} "
+            f"{self.unit} ({change:+.2f}%), {said} (p={self.p:.3g}, level {self.level:.3g})"
         )
 
 
-def _only(samples: Sequence[BootSample], metric: str, side: Side) -> list[BootSample]:
-    """The boots that printed the metric, relabelled to a side, with that metric alone."""
-    return [
-        replace(s, side=side, metrics={metric: s.metrics[metric]})
-        for s in samples
-        if s.ok and metric in s.metrics
-    ]
+def _values(samples: Sequence[BootSample], metric: str) -> tuple[float, ...]:
+    return tuple(s.metrics[metric].value for s in samples if s.ok and metric in s.metrics)
 
 
-def judge(good: Sequence[BootSample], candidate: Sequence[BootSample], spec: PerfSpec) -> Judgement:
-    """compare's verdict for the metric, the good end as A and the candidate as B."""
-    boots = _only(good, spec.metric, Side.A) + _only(candidate, spec.metric, Side.B)
-    found = [r for r in stats.compare_metrics(boots, spec.threshold, spec.alpha)]
-    if not found or found[0].verdict is Verdict.MISSING:
-        return Judgement(Verdict.MISSING, found[0] if found else None, 0.0)
-    result = found[0]
-    if result.verdict is Verdict.WORSE:
-        return Judgement(result.verdict, result, 1.0 - result.p)
-    if result.verdict in (Verdict.SAME, Verdict.BETTER):
-        p_ni = non_inferiority_p(result.a_values, result.b_values, result.better, spec.threshold)
-        return Judgement(result.verdict, result, 1.0 - p_ni)
-    return Judgement(result.verdict, result, 0.0)
-
-
-def non_inferiority_p(
+def worse_p(
     a: Sequence[float], b: Sequence[float], better: Better, threshold_pct: float
-) -> float:
-    """One-sided p of H0 "B is worse than A by more than the threshold" (exact MW when
-    there are no ties): B scaled back by the threshold, tested against A."""
+) -> tuple[float, float]:
+    """One-sided exact p of "B is worse than A beyond the threshold" and of "B is not"
+    (non-inferiority): B rescaled to the threshold's boundary in the bad direction."""
+    t = threshold_pct / 100
+    if better is Better.HIGHER:  # worse: B below A (1 - t)
+        return ranks.tails(a, ranks.scaled(a, b, 1 - t))
+    lower, higher = ranks.tails(a, ranks.scaled(a, b, 1 + t))  # worse: above A (1 + t)
+    return higher, lower
+
+
+def judge(
+    good: Sequence[BootSample], candidate: Sequence[BootSample], spec: PerfSpec, level: float
+) -> Judgement:
+    """The candidate against the good end's pool, both tests held to `level`."""
+    a, b = _values(good, spec.metric), _values(candidate, spec.metric)
     if not a or not b:
-        return 1.0
-    if better is Better.HIGHER:  # worse: B < A (1 - t); no worse: B / (1 - t) above A
-        shifted, alternative = [x / (1 - threshold_pct / 100) for x in b], "greater"
-    else:  # worse: B > A (1 + t); no worse: B / (1 + t) below A
-        shifted, alternative = [x / (1 + threshold_pct / 100) for x in b], "less"
-    tied = len(set(shifted) | set(a)) < len(shifted) + len(a)
-    method = "asymptotic" if tied else "exact"
-    p = sps.mannwhitneyu(shifted, list(a), alternative=alternative, method=method).pvalue
-    return 1.0 if math.isnan(p) else float(p)
+        return Judgement(Verdict.MISSING, 1.0, level, a=a, b=b)
+    first = next(s.metrics[spec.metric] for s in candidate if spec.metric in s.metrics)
+    p_worse, p_fine = worse_p(a, b, first.better, spec.threshold)
+    if p_worse < level:
+        return Judgement(Verdict.WORSE, p_worse, level, first.unit, a, b)
+    if p_fine < level:
+        return Judgement(Verdict.SAME, p_fine, level, first.unit, a, b)
+    return Judgement(Verdict.INCONCLUSIVE, min(p_worse, p_fine), level, first.unit, a, b)
 
 
 @dataclass
@@ -128,13 +137,14 @@ class Measured:
 def measure(
     candidate: Boot, good: Boot, pool: list[BootSample], spec: PerfSpec, end: bool
 ) -> Measured:
-    """Boot until the verdict is not inconclusive or the budget is spent. An end (the bad
-    end at the start, the pool still empty) boots G C G C ... end_boots pairs; a step one
-    good-end boot, then `boots` candidate boots; then (G, C) pairs up to the budget.
+    """Boot and judge at the planned looks only. An end (the bad end at the start, the pool
+    still empty) boots G C G C ... end_boots pairs; a step one good-end boot, then `boots`
+    candidate boots (more if the pool is too small for that many to decide); an
+    inconclusive first look adds (G, C) pairs up to the last look.
     The good-end boots go into `pool` (the caller's list) as they happen."""
-    first = ["G", "C"] * spec.end_boots if end else ["G", *["C"] * spec.boots]
-    budget = max(spec.end_boots, spec.max_boots) if end else spec.max_boots
-    done = Measured(Judgement(Verdict.INCONCLUSIVE, None, 0.0))
+    looks, level = spec.looks(end, 0 if end else len(pool) + 1), spec.level(end)
+    first = ["G", "C"] * spec.end_boots if end else ["G", *["C"] * looks[0]]
+    done = Measured(Judgement(Verdict.INCONCLUSIVE, 1.0, level))
     order = iter(first)
     while True:
         for which in order:
@@ -147,9 +157,10 @@ def measure(
             if not sample.ok:
                 done.failed = sample
                 return done
-        done.judgement = judge(pool, done.boots, spec)
-        if done.judgement.verdict is not Verdict.INCONCLUSIVE or len(done.boots) >= budget:
-            return done
+        if len(done.boots) in looks:
+            done.judgement = judge(pool, done.boots, spec, level)
+            if done.judgement.verdict is not Verdict.INCONCLUSIVE or len(done.boots) >= looks[-1]:
+                return done
         order = iter(["G", "C"])
 
 
@@ -166,18 +177,19 @@ def outcome_of(
         kind = Kind.INFRA if infra(reason) else Kind.SKIP
         if end and kind is Kind.SKIP:
             raise NothingToBisect(f"the bad end's benchmark boot failed, cannot start: {reason}")
-        return Outcome(kind, f"boot: {reason}", detail=detail)
+        return Outcome(kind, f"boot: {reason}", detail=detail, exact=True)
     if end and j.verdict is not Verdict.WORSE:
         raise NothingToBisect(
             f"nothing to bisect: the bad end is not worse than the good end ({detail}; "
             f"threshold ±{spec.threshold:g}%, {len(measured.boots)} boots)"
         )
     if j.verdict is Verdict.WORSE:
-        return Outcome(Kind.BAD, f"metric: {spec.metric} worse", stated=j.confidence, detail=detail)
-    if j.verdict in (Verdict.SAME, Verdict.BETTER):
-        return Outcome(Kind.GOOD, stated=j.confidence, detail=detail)
+        sig = f"metric: {spec.metric} worse"
+        return Outcome(Kind.BAD, sig, error=spec.alpha, detail=detail, exact=True)
+    if j.verdict is Verdict.SAME:
+        return Outcome(Kind.GOOD, error=spec.alpha, detail=detail, exact=True)
     what = "inconclusive" if j.verdict is Verdict.INCONCLUSIVE else "not measured"
-    return Outcome(Kind.SKIP, f"metric: {spec.metric} {what}", stated=0.0, detail=detail)
+    return Outcome(Kind.SKIP, f"metric: {spec.metric} {what}", detail=detail, exact=True)
 
 
 def plan_text(spec: PerfSpec, steps: int) -> str:
@@ -185,10 +197,12 @@ def plan_text(spec: PerfSpec, steps: int) -> str:
     end_max = max(spec.end_boots, spec.max_boots)
     least = 2 * spec.end_boots + steps * (1 + spec.boots)
     most = 2 * end_max + steps * (1 + spec.boots + 2 * (spec.max_boots - spec.boots))
+    looks = " and ".join(str(n) for n in spec.looks(False))
     return (
         f"perf mode on {spec.metric}: the ends {spec.end_boots} boots each, interleaved; "
-        f"each step 1 good-end boot + {spec.boots} candidate boots, inconclusive ones a "
-        f"(good, candidate) pair more up to {spec.max_boots}; {least}..{most} boots in "
-        f"about {steps} steps; Mann-Whitney (exact, two-sided) + compare's verdict at "
-        f"alpha {spec.alpha:g}, threshold ±{spec.threshold:g}%"
+        f"each step 1 good-end boot + {spec.boots} candidate boots, judged after {looks} "
+        f"candidate boots (a (good, candidate) pair more at a time between them); "
+        f"{least}..{most} boots in about {steps} steps; exact one-sided rank tests against "
+        f"±{spec.threshold:g}%, each step wrong with probability ≤ {spec.alpha:.3g} "
+        f"({spec.level(False):.3g} a look)"
     )

@@ -67,7 +67,8 @@ class PerfOracle:
         end = k == self.candidates.count
         if k == POOL:  # the reference itself: its boots are the pool
             self._ensure_pool()
-            return Outcome(Kind.GOOD, stated=1.0, detail=self._pool_detail())
+            # The reference itself is good by definition: no error to state.
+            return Outcome(Kind.GOOD, error=0.0, detail=self._pool_detail(), exact=True)
         try:
             candidate = self._build(k)
         except sides.SideFailed as failed:

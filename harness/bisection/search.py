@@ -2,21 +2,28 @@
 
 Input: an oracle (candidate index -> one run's Outcome), the number of patches n (the
 candidates are 0..n: 0 the good end, n the bad end) and a SearchSpec. Output: a
-SearchResult: every step, the culprit or the candidates that remain, the overall
-confidence and a Verdict. Writes nothing. Raises NothingToBisect when the bad end never
-fails or the good end fails too (bad input), InfraAborted when a run keeps failing for
-reasons of the machine (never counted as bad).
+SearchResult: every step, the culprit or the candidates that remain, a lower bound of the
+chance that the answer is right (`confidence`) and a Verdict. Writes nothing. Raises
+NothingToBisect when the bad end never fails or the good end fails too (bad input),
+InfraAborted when a run keeps failing for reasons of the machine (never counted as bad).
 
 The rules:
-- the bad end runs `end_runs` times; the share of matching failures is the reproduction
-  rate p;
-- a candidate is bad after one matching failure; it is good only after
-  k = ceil(ln α / ln(1 − p)) clean runs, so that a bad candidate passes all k runs with
-  probability (1 − p)^k ≤ α; one run when p = 1;
+- the bad end runs `end_runs` times; x of them fail the way we look for. The reproduction
+  rate p is not taken as x / end_runs: its one-sided Clopper-Pearson lower bound p_lo at
+  level gamma = (1 - min_confidence) / 2 is (one or two runs that failed say little);
+- a candidate is bad after one matching failure (a candidate before the culprit never
+  fails that way); it is good only after k = ceil(ln a / ln(1 - p_lo)) clean runs, at most
+  MAX_RUNS_FOR_GOOD, so that a bad candidate passes them all with probability
+  (1 - p)^k <= (1 - p_lo)^k <= a whenever p >= p_lo; a is the per-step error rate: --alpha,
+  or less, so that the good steps a search can take share the other half of the budget;
+- an outcome that repeats exactly (Outcome.exact: the build alone decides it, or the oracle
+  decides a whole step itself, as perf mode does): p = 1 is known, one run decides;
 - a run that fails differently makes the candidate a skip (git bisect run's 125);
-- each good step's confidence is 1 − (1 − p)^k, a bad step's 1; the overall confidence
-  is their product. An oracle that decides a whole step in one call (perf mode: many boots
-  and a statistical test, bisection/perf.py) states the step's confidence itself.
+- each step states an error bound: a good step (1 - p_lo)^runs, a bad one 0; an oracle that
+  decides a whole step itself (perf mode: many boots and a test, bisection/perf.py) states
+  its planned error rate. `confidence` = 1 - gamma (when p_lo was used) - the sum of the
+  steps' bounds (Bonferroni): a lower bound of the chance that the culprit is right, if
+  the failure is monotone in the candidates. CONFIRMED needs it >= min_confidence.
 """
 
 from __future__ import annotations
@@ -25,6 +32,11 @@ import enum
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from scipy import stats as sps
+
+# The most clean runs a good call may ask for: past it the step's error bound says how sure.
+MAX_RUNS_FOR_GOOD = 50
 
 
 class Kind(enum.Enum):
@@ -41,8 +53,9 @@ class Outcome:
     kind: Kind
     signature: str = ""  # what failed ("build: mm/mmap.c: error: ..."); '' when clean
     seconds: float = 0.0
-    stated: float | None = None  # the step's confidence, when the oracle measured it
+    error: float | None = None  # the step's planned error rate, when the oracle decides it
     detail: str = ""  # what the oracle measured (perf mode: n, medians, change, p)
+    exact: bool = False  # a run repeats exactly (a build's failure; a perf step): p = 1
 
 
 Oracle = Callable[[int], Outcome]
@@ -65,9 +78,14 @@ class InfraAborted(Exception):
 @dataclass(frozen=True)
 class SearchSpec:
     end_runs: int = 5  # runs of the bad end, to estimate p
-    alpha: float = 0.05  # accepted chance of calling a bad candidate good, per step
-    min_confidence: float = 0.9  # overall confidence below this: unreliable
+    alpha: float = 0.05  # accepted chance of calling a bad candidate good, per step (at most)
+    min_confidence: float = 0.9  # the bound of the chance of a right answer, to confirm
     infra_retries: int = 2  # an infra failure is run again this many times, then aborts
+
+    @property
+    def gamma(self) -> float:
+        """The share of the error budget spent on the bound of p."""
+        return (1 - self.min_confidence) / 2
 
 
 @dataclass
@@ -77,21 +95,23 @@ class Step:
     runs: int
     failed: int
     signature: str
-    confidence: float
+    error: float  # a bound of the chance that this step's call is wrong
     seconds: float
     role: str = ""  # "bad end", "good end", "" for a search step
     detail: str = ""
-    stated: float | None = None  # the oracle's own confidence (perf mode)
+    stated: bool = False  # the oracle stated the error (perf mode), not the repeats
+    exact: bool = False  # its outcome repeats exactly
 
 
 @dataclass
 class SearchResult:
     n: int
-    p: float
+    p: float  # the bad end's share of matching failures
+    p_low: float  # its Clopper-Pearson lower bound (1 when deterministic)
     runs_for_good: int
     steps: list[Step]
     remaining: list[int]  # candidates that may be the first bad one
-    confidence: float
+    confidence: float  # a lower bound of the chance that the answer is right
     verdict: Verdict
     flags: list[str] = field(default_factory=list)  # why the result is unreliable
 
@@ -109,15 +129,37 @@ class SearchResult:
 
 
 def runs_for_good(p: float, alpha: float) -> int:
-    """Clean runs after which a candidate that fails with rate p is called good."""
+    """Clean runs after which a candidate that fails with rate p is called good: the fewest
+    k with (1 - p)^k <= alpha, at most MAX_RUNS_FOR_GOOD."""
     if p >= 1.0:
         return 1
-    return max(1, math.ceil(math.log(alpha) / math.log(1.0 - p)))
+    if p <= 0.0:
+        return MAX_RUNS_FOR_GOOD
+    return min(MAX_RUNS_FOR_GOOD, max(1, math.ceil(math.log(alpha) / math.log(1.0 - p))))
 
 
-def good_confidence(p: float, runs: int) -> float:
-    """The chance that a bad candidate would have failed at least once in `runs` runs."""
-    return 1.0 - (1.0 - p) ** runs
+def good_error(p: float, runs: int) -> float:
+    """The chance that a candidate failing with rate p passes `runs` runs."""
+    return (1.0 - p) ** runs
+
+
+def p_lower_bound(failed: int, runs: int, gamma: float) -> float:
+    """One-sided Clopper-Pearson lower bound of a rate seen `failed` times in `runs`: the
+    true rate is below it with probability at most gamma."""
+    if failed <= 0:
+        return 0.0
+    return float(sps.beta.ppf(gamma, failed, runs - failed + 1))
+
+
+def max_steps(n: int) -> int:
+    """The steps of a search over 0..n that can be wrong: one end, and the halvings."""
+    return math.ceil(math.log2(n + 1)) + 1
+
+
+def step_alpha(spec: SearchSpec, n: int) -> float:
+    """The per-step error rate: --alpha, or less, so that the steps of a search together
+    stay within the half of the budget (1 - min_confidence) that gamma does not take."""
+    return min(spec.alpha, (1 - spec.min_confidence - spec.gamma) / max_steps(n))
 
 
 def evaluate(oracle: Oracle, candidate: int, limit: int, spec: SearchSpec) -> Step:
@@ -130,33 +172,23 @@ def evaluate(oracle: Oracle, candidate: int, limit: int, spec: SearchSpec) -> St
         seconds += outcome.seconds
         if outcome.kind is not Kind.GOOD:
             failed += 1
-            confidence = 1.0 if outcome.stated is None else outcome.stated
-            return Step(
-                candidate,
-                outcome.kind,
-                runs,
-                failed,
-                outcome.signature,
-                confidence,
-                seconds,
-                detail=outcome.detail,
-                stated=outcome.stated,
-            )
+            return _step(candidate, outcome, runs, failed, seconds)
+    return _step(candidate, outcome, runs, 0, seconds)
+
+
+def _step(candidate: int, outcome: Outcome, runs: int, failed: int, seconds: float) -> Step:
+    """A step's record; its error is the oracle's when stated, else 0 (bad: a candidate
+    before the culprit never fails that way; good: set by the caller, who knows p)."""
+    signature = outcome.signature if outcome.kind is not Kind.GOOD else ""
+    stated = outcome.error is not None
+    error = outcome.error if outcome.error is not None else 0.0
     return Step(
-        candidate,
-        Kind.GOOD,
-        runs,
-        0,
-        "",
-        0.0,
-        seconds,
-        detail=outcome.detail,
-        stated=outcome.stated,
+        candidate, outcome.kind, runs, failed, signature, error, seconds, "", outcome.detail, stated
     )
 
 
-def _good_step_confidence(step: Step, p: float) -> float:
-    return good_confidence(p, step.runs) if step.stated is None else step.stated
+def _good_step_error(step: Step, p_low: float) -> float:
+    return step.error if step.stated else good_error(p_low, step.runs)
 
 
 def _run_once(oracle: Oracle, candidate: int, spec: SearchSpec) -> Outcome:
@@ -182,29 +214,20 @@ def measure_bad_end(oracle: Oracle, n: int, spec: SearchSpec) -> Step:
         raise NothingToBisect(
             f"nothing to bisect: the bad end passed {clean}/{len(outcomes)} runs{why}"
         )
-    confidence = 1.0 if bad[0].stated is None else bad[0].stated
-    return Step(
-        n,
-        Kind.BAD,
-        len(outcomes),
-        len(bad),
-        bad[0].signature,
-        confidence,
-        seconds,
-        "bad end",
-        bad[0].detail,
-        bad[0].stated,
-    )
+    step = _step(n, bad[0], len(outcomes), len(bad), seconds)
+    step.role = "bad end"
+    step.exact = all(o.exact for o in bad)
+    return step
 
 
-def check_good_end(oracle: Oracle, limit: int, p: float, spec: SearchSpec) -> Step:
+def check_good_end(oracle: Oracle, limit: int, p_low: float, spec: SearchSpec) -> Step:
     step = evaluate(oracle, 0, limit, spec)
     step.role = "good end"
     if step.kind is Kind.BAD:
         raise NothingToBisect(f"nothing to bisect: the good end fails too ({step.signature})")
     if step.kind is Kind.SKIP:
         raise NothingToBisect(f"the good end fails otherwise, cannot start: {step.signature}")
-    step.confidence = _good_step_confidence(step, p)
+    step.error = _good_step_error(step, p_low)
     return step
 
 
@@ -225,14 +248,15 @@ def search(
     bad_end = measure_bad_end(oracle, n, spec)
     on_step(bad_end)
     p = bad_end.failed / bad_end.runs
-    limit = runs_for_good(p, spec.alpha)
-    steps = [bad_end, check_good_end(oracle, limit, p, spec)]
+    p_low = 1.0 if bad_end.exact else p_lower_bound(bad_end.failed, bad_end.runs, spec.gamma)
+    limit = runs_for_good(p_low, step_alpha(spec, n))
+    steps = [bad_end, check_good_end(oracle, limit, p_low, spec)]
     on_step(steps[-1])
     lo, hi, skipped = 0, n, set[int]()
     while (candidate := next_candidate(lo, hi, skipped)) is not None:
         step = evaluate(oracle, candidate, limit, spec)
         if step.kind is Kind.GOOD:
-            step.confidence = _good_step_confidence(step, p)
+            step.error = _good_step_error(step, p_low)
             lo = candidate
         elif step.kind is Kind.BAD:
             hi = candidate
@@ -241,16 +265,25 @@ def search(
         steps.append(step)
         on_step(step)
     remaining = list(range(lo + 1, hi + 1))
-    confidence = math.prod(s.confidence for s in steps if s.kind is not Kind.SKIP)
+    confidence = confidence_of(steps, spec, p_low)
     return SearchResult(
-        n, p, limit, steps, remaining, confidence, verdict_of(remaining, confidence, spec)
+        n, p, p_low, limit, steps, remaining, confidence, verdict_of(remaining, confidence, spec)
     )
+
+
+def confidence_of(steps: list[Step], spec: SearchSpec, p_low: float) -> float:
+    """1 - the steps' error bounds - gamma when a good call leaned on p's bound."""
+    leaned = p_low < 1 and any(s.kind is Kind.GOOD and not s.stated for s in steps)
+    errors = sum(s.error for s in steps if s.kind is not Kind.SKIP)
+    return max(0.0, 1.0 - errors - (spec.gamma if leaned else 0.0))
 
 
 def verdict_of(remaining: list[int], confidence: float, spec: SearchSpec) -> Verdict:
     if len(remaining) != 1:
         return Verdict.INCONCLUSIVE
-    return Verdict.CONFIRMED if confidence >= spec.min_confidence else Verdict.UNRELIABLE
+    # The budget is split so that the bound lands on min_confidence exactly: float's last bit.
+    confirmed = confidence >= spec.min_confidence - 1e-12
+    return Verdict.CONFIRMED if confirmed else Verdict.UNRELIABLE
 
 
 def flag_unreliable(result: SearchResult, why: str) -> None:

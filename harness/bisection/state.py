@@ -65,8 +65,9 @@ class Recorder:
                 Kind(record["kind"]),
                 record["signature"],
                 record["seconds"],
-                record.get("stated"),
+                record.get("error"),
                 record.get("detail", ""),
+                record.get("exact", False),
             )
         # A record that does not fit means the search went elsewhere (another --alpha):
         # the rest of the records are dropped and the candidates run again.
@@ -79,7 +80,8 @@ class Recorder:
                 "kind": outcome.kind.value,
                 "signature": outcome.signature,
                 "seconds": round(outcome.seconds, 1),
-                "stated": outcome.stated,  # perf mode: the step's own confidence
+                "error": outcome.error,  # perf mode: the step's planned error rate
+                "exact": outcome.exact,
                 "detail": outcome.detail,
             }
         )

@@ -31,7 +31,10 @@ class Culprit:
 def sentence(result: SearchResult, culprit: Culprit | None, mode: str) -> str:
     """The one line a review mail carries: "first bad patch: 4/6 ... (confirmed, ...)"."""
     what = "first bad patch" if mode == "series" else "first bad commit"
-    how = f"{result.verdict.value}, confidence {result.confidence:.3f}, {result.builds} builds"
+    how = (
+        f"{result.verdict.value}, right with probability ≥ {result.confidence:.3f}, "
+        f"{result.builds} builds"
+    )
     if culprit is None:
         return f"{what}: not found ({how}); still possible: {len(result.remaining)} candidates"
     return f"{what}: {culprit.label} ({how})"
@@ -45,12 +48,12 @@ def step_line(step: Step, label: str) -> str:
 
 
 def step_table(result: SearchResult, label: Callable[[int], str]) -> list[str]:
-    rows = ["| candidate | role | verdict | runs failed/total | confidence | time | signature |"]
+    rows = ["| candidate | role | verdict | runs failed/total | error ≤ | time | signature |"]
     rows.append("|---|---|---|---|---|---|---|")
     for step in result.steps:
         rows.append(
             f"| {label(step.candidate)} | {step.role or 'step'} | {step.kind.value} | "
-            f"{step.failed}/{step.runs} | {step.confidence:.3f} | {step.seconds:.0f}s | "
+            f"{step.failed}/{step.runs} | {step.error:.3g} | {step.seconds:.0f}s | "
             f"{_cell(_measured(step))} |"
         )
     return rows
@@ -66,13 +69,22 @@ def _cell(text: str) -> str:
 
 
 def repeat_method(result: SearchResult) -> list[str]:
-    """How the repeats decided (the failure modes): p, k, the overall confidence, the cost."""
+    """How the repeats decided (the failure modes): p, its bound, k, the bound, the cost."""
     return [
-        f"Reproduction rate of the bad end p = {result.p:.2f}; a candidate is good after "
-        f"{result.runs_for_good} clean run(s); overall confidence {result.confidence:.3f}.",
+        f"Reproduction rate of the bad end p = {result.p:.2f} "
+        f"({result.steps[0].failed}/{result.steps[0].runs} runs); {_p_bound(result)}; "
+        f"a candidate is good after {result.runs_for_good} clean run(s). The answer is right with "
+        f"probability ≥ {result.confidence:.3f} (1 - the steps' error bounds"
+        f"{' - the bound of p' if 0 < result.p_low < 1 else ''}).",
         f"{result.builds} builds, {result.total_runs} runs, "
         f"{sum(s.seconds for s in result.steps):.0f}s in the steps.",
     ]
+
+
+def _p_bound(result: SearchResult) -> str:
+    if result.p_low >= 1:
+        return "the failure repeats exactly (the build decides it): one run decides"
+    return f"its Clopper-Pearson lower bound {result.p_low:.3f}"
 
 
 def summary_markdown(
@@ -122,6 +134,7 @@ def verdict_case(result: SearchResult, culprit: Culprit | None, mode: str) -> Ca
     case = Case("bisect verdict", status, sentence(result, culprit, mode))
     case.details = "\n".join(result.flags)
     case.properties = {"verdict": result.verdict.value, "confidence": f"{result.confidence:.4f}"}
+    case.properties["confidence_is"] = "a lower bound of the chance that the culprit is right"
     return case
 
 
