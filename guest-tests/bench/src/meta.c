@@ -7,8 +7,12 @@
  *               child attached to the fake peer device: held; then the
  *               child exits (no munmap: it deadlocks on the RFC) and the
  *               parent measures what the exit did not give back
- * Readings are taken after slab_settled() (sleep for RCU-deferred frees,
- * shrink every slab cache, read until two reads agree).
+ * Every reading settles memory first (settle_memory(): write back, drop the
+ * page cache and the dentry/inode caches, compact), then slab_settled() (sleep
+ * for RCU-deferred frees, shrink every slab cache, read until two reads
+ * agree): what the benchmarks before this one left behind (their tmpfs files'
+ * dentries and inodes, half-empty slabs) is given back before the baseline,
+ * so the figures do not depend on which benchmarks ran first.
  */
 #include "bench.h"
 
@@ -19,8 +23,16 @@ struct snap {
 
 static struct snap s0, s1, s2;
 
+static void settle_memory(void)
+{
+	sync();
+	write_file("/proc/sys/vm/drop_caches", "3");
+	write_file("/proc/sys/vm/compact_memory", "1");
+}
+
 static void take(struct snap *s)
 {
+	settle_memory();
 	if (slab_settled(&s->slab))
 		bench_skip("/proc/slabinfo not readable (CONFIG_SLUB_DEBUG / permissions)");
 	s->sunreclaim = meminfo_kb("SUnreclaim");
