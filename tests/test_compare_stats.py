@@ -12,6 +12,7 @@ import pytest
 from harness.compare.metrics import parse_boot_output
 from harness.compare.model import Better, BootSample, Metric, Side, SlabDelta, Verdict
 from harness.compare.power import Family, boots_needed, mde_pct
+from harness.compare.slabs import scenario_pages
 from harness.compare.stats import (
     analyse,
     bootstrap_ci_pct,
@@ -19,7 +20,6 @@ from harness.compare.stats import (
     mann_whitney_p,
     min_boots_for,
     min_p_mann_whitney,
-    scenario_pages,
 )
 
 AA = Path(__file__).parent / "fixtures" / "compare" / "aa"

@@ -27,9 +27,8 @@ Choices, and why:
 from __future__ import annotations
 
 import math
-import re
 import statistics
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -43,16 +42,13 @@ from harness.compare.model import (
     Metric,
     MetricResult,
     Side,
-    SlabResult,
     Verdict,
 )
 from harness.compare.power import Family
+from harness.compare.slabs import summarise_slabs
 
 BOOTSTRAP_RESAMPLES = 10_000
 BOOTSTRAP_SEED = 20_250_601
-PAGE_BYTES = 4096
-_SIZE_SUFFIX = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
-_SCENARIO_SIZE = re.compile(r"_(\d+)([kmgt])$", re.IGNORECASE)
 
 
 def min_p_mann_whitney(n_a: int, n_b: int) -> float:
@@ -300,51 +296,6 @@ def compare_metrics(
     for obs in paired:
         results.setdefault(obs.name, _base_result(obs, Verdict.UNMEASURABLE))
     return tuple(results.get(obs.name) or _base_result(obs, Verdict.MISSING) for obs in observed)
-
-
-def scenario_pages(scenario: str, info: Mapping[str, str]) -> int | None:
-    """4 KiB pages a metadata scenario touched: `pages.SCENARIO=N` if printed, else its name.
-
-    The name rule reads a size suffix of the first dotted part: anon_1g.held -> 1 GiB -> 262144.
-    """
-    base = scenario.split(".", 1)[0]
-    for key in (f"pages.{scenario}", f"pages.{base}"):
-        if key in info and info[key].strip().isdigit():
-            return int(info[key])
-    match = _SCENARIO_SIZE.search(base)
-    if not match:
-        return None
-    return int(match.group(1)) * _SIZE_SUFFIX[match.group(2).lower()] // PAGE_BYTES
-
-
-def _median_slab_bytes(boots: Iterable[BootSample], scenario: str, cache: str) -> float:
-    """Median growth of a cache over the boots that ran the scenario; absent means 0 bytes."""
-    per_boot = [
-        sum(s.bytes for s in boot.slabs if s.scenario == scenario and s.cache == cache)
-        for boot in boots
-        if any(s.scenario == scenario for s in boot.slabs)
-    ]
-    return float(statistics.median(per_boot)) if per_boot else math.nan
-
-
-def summarise_slabs(boots: Sequence[BootSample]) -> tuple[SlabResult, ...]:
-    """Per scenario and cache, each side's median growth, with the scenario's page count."""
-    info: dict[str, str] = {}
-    for boot in boots:
-        info = {**boot.info, **info}
-    keys = dict.fromkeys((s.scenario, s.cache) for boot in boots for s in boot.slabs)
-    side_a = [b for b in boots if b.side is Side.A]
-    side_b = [b for b in boots if b.side is Side.B]
-    return tuple(
-        SlabResult(
-            scenario=scenario,
-            cache=cache,
-            median_bytes_a=_median_slab_bytes(side_a, scenario, cache),
-            median_bytes_b=_median_slab_bytes(side_b, scenario, cache),
-            pages=scenario_pages(scenario, info),
-        )
-        for scenario, cache in keys
-    )
 
 
 def analyse(
