@@ -191,7 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
     compare_request.add_arguments(compare)
     bisect = sub.add_parser(
         "bisect",
-        help="the first bad patch of a series or commit of a range, with a stated confidence",
+        help="the first bad patch of a series or commit of a range, with a lower bound of "
+        "the chance that it is right",
     )
     from harness.bisection import request as bisect_request
 

@@ -64,10 +64,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default="",
         help="build, boot, crash, test:GLOB or metric:NAME (default: the bad end's failure)",
     )
-    p.add_argument("--repeats", type=int, default=5, help="runs of the bad end, to estimate p")
-    p.add_argument("--alpha", type=float, default=0.05, help="per-step chance of a wrong good")
+    p.add_argument("--repeats", type=int, default=5, help="runs of the bad end, to bound p")
+    p.add_argument("--alpha", type=float, default=0.05, help="per-step error rate, at most")
     p.add_argument(
-        "--min-confidence", type=float, default=0.9, help="overall confidence to confirm"
+        "--min-confidence",
+        type=float,
+        default=0.9,
+        help="the bound of the chance of a right answer, to confirm",
     )
     p.add_argument("--resume", type=Path, default=None, help="continue the bisection in RUN")
     perf = p.add_argument_group("perf mode (--bad-when metric:NAME, a `harness compare` metric)")
