@@ -143,7 +143,7 @@ def kill_group(popen: subprocess.Popen[bytes] | subprocess.Popen[str]) -> None:
 def _group_alive(pgid: int) -> bool:
     """A member of the group that is not a zombie. A zombie has freed all it held; whose
     parent died (bwrap's pid-namespace init, when its parent is killed) waits for pid 1
-    to reap it, and a slow pid 1 (a container's init) took 1.5 s of every boot here."""
+    to reap it, and a slow pid 1 (a container's init) would add its delay to every boot."""
     try:
         os.killpg(pgid, 0)
     except (ProcessLookupError, PermissionError):
@@ -173,21 +173,34 @@ def watched(
     With `box`, in that sandbox (the guest sees what QEMU sees) unless it is turned off.
     """
     jail = _jail(argv, None, box, {})
+    drop = sandbox.drop_uid(os.geteuid()) if jail else None
+    read_end, write_end = os.pipe()
+    if drop is not None:
+        # vng reopens its stdout and stderr through /proc/self/fd, which checks the file's
+        # owner: handed to the sandbox uid, or vng drops the console it writes there.
+        os.fchown(write_end, drop, drop)
+        if stdout is not None:
+            os.fchown(stdout.fileno(), drop, drop)
     try:
         popen = subprocess.Popen(
             jail.argv if jail else [program(argv[0]), *argv[1:]],
             env=jail.env if jail else own_environ(),
             stdin=subprocess.DEVNULL,
             stdout=stdout if stdout is not None else subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=write_end,
             start_new_session=True,
         )
     except FileNotFoundError as err:
+        os.close(read_end)
         raise missing_tool(argv[0]) from err
+    finally:
+        os.close(write_end)
+    popen.stderr = open(read_end, "rb")  # noqa: SIM115 (closed with the child, below)
     try:
         yield popen
     finally:
         kill_group(popen)  # also when vng exited first: QEMU may still be in its group
+        popen.stderr.close()
 
 
 def run(

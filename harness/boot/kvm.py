@@ -106,7 +106,7 @@ def verdict(cache: Path) -> KvmVerdict:
 
 
 def record(cache: Path, found: KvmVerdict) -> None:
-    """What a real boot found overrides the probe's answer for this machine: the firmware
+    """What a real boot found overrides the probe's answer for this host: the firmware
     can run under a KVM that a Linux guest then fails in (nested KVM, emulation failure)."""
     cache.mkdir(parents=True, exist_ok=True)
     seen = {"kernel": platform.release(), "qemu": qemu_version()}

@@ -1,8 +1,8 @@
 """Skip make when nothing it reads has changed since its last clean build in this dir.
 
-On the demo fixture with nothing changed, a no-op make (Kbuild walking every directory
-and checking every .cmd file) was 8 s of a 20 s warm run, more than the harness's own
-remainder and as much as the boot: the warm loop's floor should be the boot.
+With nothing changed, a no-op make (Kbuild walking every directory and checking every
+.cmd file) costs as much as the boot (docs/measurements.md): a warm rerun's floor should
+be the boot.
 
 After a build that passed, `remember` writes <build>/.harness-built.json: the worktree's
 git index id (tree/mtimes.index_id), a digest of .config, make's command line and

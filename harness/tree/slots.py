@@ -74,8 +74,8 @@ def take(cache: Path, base_tag: str, config_key: str = "") -> Slot:
     return Slot(root / f"{base_tag}-0", lock)
 
 
-# A build dir whose build failed or was interrupted early (the first fresh-machine run) is
-# not warm: a slot whose build dir holds this is.
+# A build dir whose build failed or was interrupted early (a cold build stopped half way)
+# is not warm: a slot whose build dir holds this is.
 KERNEL = "arch/x86/boot/bzImage"
 
 
