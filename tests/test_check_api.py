@@ -13,7 +13,7 @@ from pathlib import Path
 from conftest import REAL_TREE, needs_real_tree
 
 from harness.review import check_api, check_kconfig_features
-from harness.review.findings import Severity, render
+from harness.review.checker_findings import Severity, render
 
 FIX = Path(__file__).parent / "fixtures" / "check"
 TREE = FIX / "tree"

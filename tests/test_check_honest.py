@@ -17,7 +17,7 @@ from harness.build import kconfig, make
 from harness.cases import Case, Status
 from harness.intake import series
 from harness.review import check, check_uapi
-from harness.review.findings import Finding, Severity, findings_case
+from harness.review.checker_findings import Finding, Severity, findings_case
 
 FIX = Path(__file__).parent / "fixtures" / "check"
 TREE = FIX / "tree"

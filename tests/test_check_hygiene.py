@@ -11,7 +11,7 @@ from pathlib import Path
 
 from harness.cases import Status
 from harness.review import check_hygiene
-from harness.review.findings import Severity, findings_case, render
+from harness.review.checker_findings import Severity, findings_case, render
 
 FIX = Path(__file__).parent / "fixtures" / "check"
 TREE = FIX / "tree"

@@ -10,7 +10,7 @@ from conftest import REAL_TREE, needs_real_tree
 
 from harness.review import check_kconfig
 from harness.review.check_kconfig import MAYBE, N, Y, evaluate
-from harness.review.findings import Severity, render
+from harness.review.checker_findings import Severity, render
 
 FIX = Path(__file__).parent / "fixtures" / "check"
 TREE = FIX / "tree"

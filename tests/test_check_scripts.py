@@ -16,7 +16,7 @@ from test_check_honest import _fake_build
 from harness.cases import Status
 from harness.intake import series
 from harness.review import check, harness_scripts
-from harness.review.findings import Severity
+from harness.review.checker_findings import Severity
 
 MINI_CHECKPATCH = r"""#!/usr/bin/perl
 # what the harness needs of checkpatch: ERROR items and the total line

@@ -12,7 +12,7 @@ from conftest import REAL_TREE, needs_real_tree
 
 from harness.cases import Status
 from harness.review import check_uapi, uapi_defines
-from harness.review.findings import Finding, Severity, findings_case, render
+from harness.review.checker_findings import Finding, Severity, findings_case, render
 
 FIX = Path(__file__).parent / "fixtures" / "check"
 TREE = FIX / "tree"

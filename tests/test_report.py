@@ -100,7 +100,7 @@ def test_cli_report_and_check_exit_statuses(run_dir: Path, tmp_path: Path) -> No
 
 
 def test_notes_alone_are_not_findings_but_warnings_are() -> None:
-    from harness.review.findings import Finding, Severity, findings_case
+    from harness.review.checker_findings import Finding, Severity, findings_case
 
     note = Finding("hygiene", Severity.INFO, "only the catch-all list", "kernel/fork.c")
     warn = Finding("hygiene", Severity.WARNING, "header names another file", "mm/x.c")

@@ -38,7 +38,7 @@ from harness.review import (
     harness_scripts,
     report,
 )
-from harness.review.findings import Finding, findings_case
+from harness.review.checker_findings import Finding, findings_case
 from harness.tree import slots, worktree
 from harness.tree.worktree import DEFAULT_BASE
 

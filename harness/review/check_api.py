@@ -20,7 +20,7 @@ from pathlib import Path
 
 from harness.intake.diffparse import FileDiff, parse_diff
 from harness.readfiles import read_in_tree
-from harness.review.findings import Finding, Severity
+from harness.review.checker_findings import Finding, Severity
 
 CHECK = "api"
 

@@ -17,7 +17,7 @@ from harness import proc, sandbox
 from harness.errors import HarnessError
 from harness.intake import mail
 from harness.intake.diffparse import FileDiff, parse_diff
-from harness.review.findings import Finding, Severity
+from harness.review.checker_findings import Finding, Severity
 from harness.sandbox import Step
 
 CHECK = "hygiene"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from harness.intake import mail
 from harness.intake.diffparse import parse_diff
-from harness.review.findings import Finding, Severity
+from harness.review.checker_findings import Finding, Severity
 
 CHECK = "kconfig"
 N, MAYBE, Y = 0, 1, 2

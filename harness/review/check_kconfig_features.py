@@ -22,7 +22,7 @@ from pathlib import Path
 
 from harness.intake.diffparse import FileDiff, Line, parse_diff
 from harness.review.check_kconfig import CHECK, Symbol, Tree, load_tree, new_symbols, symbols_in
-from harness.review.findings import Finding, Severity
+from harness.review.checker_findings import Finding, Severity
 
 
 @dataclass(frozen=True)

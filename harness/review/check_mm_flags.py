@@ -17,7 +17,7 @@ from pathlib import Path
 
 from harness.intake.diffparse import FileDiff
 from harness.readfiles import read_in_tree
-from harness.review.findings import Finding, Severity
+from harness.review.checker_findings import Finding, Severity
 from harness.review.uapi_defines import CHECK, DEFINE_RE, added_defines, c_value, tree_defines
 
 # --- mmap/madvise/mprotect/mremap flags ------------------------------------------------------

@@ -17,7 +17,7 @@ from pathlib import Path
 from harness.intake.diffparse import FileDiff, parse_diff
 from harness.readfiles import read_in_tree
 from harness.review.check_mm_flags import check_flags
-from harness.review.findings import Finding, Severity
+from harness.review.checker_findings import Finding, Severity
 from harness.review.uapi_defines import CHECK as CHECK  # check.py names the Case after it
 
 GENERIC_TBL = "scripts/syscall.tbl"

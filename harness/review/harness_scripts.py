@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from harness.review.findings import Finding, Severity
+from harness.review.checker_findings import Finding, Severity
 
 CHECK = "hygiene"
 BASE_COPY = "harness check checked every patch with the base tree's copy; the patched one never ran"

@@ -156,7 +156,7 @@ def base_lines(suites: list[Case]) -> list[str]:
 
 
 def email_text(meta: dict[str, Any], suites: list[Case], findings: tuple[str, ...] = ()) -> str:
-    """`findings`: the findings table's lines (findings_table), after the per-patch checks."""
+    """`findings`: the findings table's lines (defect_report), after the per-patch checks."""
     patches = patch_suites(suites)
     total = int(meta.get("patches") or len(patches))
     lines = [*headers(meta), "", f"Hi {_first_name(str(meta.get('author', '')))},", ""]
@@ -234,12 +234,12 @@ def report_command(
         raise UserError(f"{run_dir}: not a run directory")
     findings: tuple[str, ...] = ()
     if tests:
-        from harness.review import defects, findings_table
+        from harness.review import defect_report, defect_table
 
-        rows = findings_table.rows(run_dir, tests if isinstance(tests, list) else [tests])
-        findings = tuple(defects.text(rows))
+        rows = defect_report.rows(run_dir, tests if isinstance(tests, list) else [tests])
+        findings = tuple(defect_table.text(rows))
         if table is not None:
-            findings_table.write_markdown(table, defects.markdown(rows))
+            defect_report.write_markdown(table, defect_table.markdown(rows))
             print(table)
     elif table is not None:
         raise UserError("--findings-md needs --tests TEST_RUN (the defects come from both runs)")

@@ -1,14 +1,14 @@
-"""The findings table (review/defects.py, findings_table.py) on synthetic Cases and on the
+"""The findings table (review/defect_table.py, defect_report.py) on synthetic Cases and on the
 recorded GMEM runs of tests/fixtures/findings/ (see the README there)."""
 
 from pathlib import Path
 
 from harness.cases import Case, Status
-from harness.review import defects, findings_table
+from harness.review import defect_report, defect_table
 
 FIX = Path(__file__).parent / "fixtures"
 GMEM = sorted((FIX / "check" / "gmem").glob("000*.patch"))
-SERIES = defects.SeriesText(
+SERIES = defect_table.SeriesText(
     tuple((n, p.read_text()) for n, p in enumerate(GMEM, 1)), len(GMEM), "harness test x"
 )
 KASAN = """BUG: KASAN: slab-use-after-free in gm_alloc_va_in_peer_devices+0x5c/0x1a0
@@ -48,7 +48,7 @@ def check_suite() -> Case:
 def test_rows_are_placed_and_ordered_by_severity() -> None:
     gm = Case("gmem", children=[Case("as_lifecycle", children=[subtest("loop", "gm_as_destroy")])])
     tests = [gm, Case("console gmem:as_lifecycle", children=[incident()])]
-    rows = defects.defects([check_suite()], SERIES, tests, SERIES)
+    rows = defect_table.defects([check_suite()], SERIES, tests, SERIES)
     assert [(r.severity, r.patch, r.where) for r in rows] == [
         ("memory safety", "5/6", "mm/gmem.c gm_alloc_va_in_peer_devices()"),
         ("broken promise", "3/6", "mm/gmem.c gm_as_destroy()"),
@@ -66,54 +66,56 @@ def test_rows_are_placed_and_ordered_by_severity() -> None:
 
 def test_the_same_defect_found_twice_is_one_row_naming_both() -> None:
     twice = [Case("c1", children=[incident()]), Case("c2", children=[incident()])]
-    (row,) = defects.defects([], SERIES, twice, SERIES)
+    (row,) = defect_table.defects([], SERIES, twice, SERIES)
     assert row.found_by == "kasan report (as_lifecycle)"
     other = incident()
     other.properties["workload"] = "gmem/fork"
-    rows = defects.defects([], SERIES, [Case("c", children=[incident(), other])], SERIES)
+    rows = defect_table.defects([], SERIES, [Case("c", children=[incident(), other])], SERIES)
     assert [r.found_by for r in rows] == ["kasan report (as_lifecycle); kasan report (fork)"]
 
 
 def test_a_subtest_without_blame_has_no_place_and_passes_are_no_rows() -> None:
     ok = Case("fine", Status.PASS)
     gm = Case("gmem", children=[Case("mmap_retry", children=[subtest("first"), ok])])
-    (row,) = defects.defects([], SERIES, [gm], SERIES)
+    (row,) = defect_table.defects([], SERIES, [gm], SERIES)
     assert (row.patch, row.where, row.found_by) == ("", "-", "workload mmap_retry/first")
 
 
 def test_a_syscall_definition_is_named_after_its_sys_function() -> None:
-    assert defects.defined_name("SYSCALL_DEFINE4(hmadvise, int, hnid, unsigned long, start,") == (
-        "sys_hmadvise"
+    assert defect_table.defined_name(
+        "SYSCALL_DEFINE4(hmadvise, int, hnid, unsigned long, start,"
+    ) == ("sys_hmadvise")
+    assert (
+        defect_table.defined_name("static int gm_as_destroy(struct gm_as *as)") == "gm_as_destroy"
     )
-    assert defects.defined_name("static int gm_as_destroy(struct gm_as *as)") == "gm_as_destroy"
-    assert defects.defined_name("if (x) {") == ""
-    assert defects.defined_name("int gm_as_destroy(struct gm_as *as);") == ""
-    assert defects.locate("sys_hmadvise", SERIES) == ("4/6", "mm/gmem.c")
+    assert defect_table.defined_name("if (x) {") == ""
+    assert defect_table.defined_name("int gm_as_destroy(struct gm_as *as);") == ""
+    assert defect_table.locate("sys_hmadvise", SERIES) == ("4/6", "mm/gmem.c")
 
 
 def test_markdown_escapes_pipes_and_the_readme_markers_take_the_table() -> None:
-    row = defects.Defect(0, "crash", "1/6", "a|b", "x", "y", "z")
-    table = defects.markdown([row])
+    row = defect_table.Defect(0, "crash", "1/6", "a|b", "x", "y", "z")
+    table = defect_table.markdown([row])
     assert "`a\\|b`" in table
-    readme = f"head\n{findings_table.BEGIN}\nold\n{findings_table.END}\ntail\n"
-    assert findings_table.with_table(readme, table) == (
-        f"head\n{findings_table.BEGIN}\n{table}{findings_table.END}\ntail\n"
+    readme = f"head\n{defect_report.BEGIN}\nold\n{defect_report.END}\ntail\n"
+    assert defect_report.with_table(readme, table) == (
+        f"head\n{defect_report.BEGIN}\n{table}{defect_report.END}\ntail\n"
     )
 
 
 def test_reproducers_leave_out_where_the_run_wrote() -> None:
     argv = ["check", "patches/gmem-rfc-v1", "--out", "/tmp/x", "--cache=/c", "--base", "d"]
-    assert findings_table.reproducer(argv) == ["check", "patches/gmem-rfc-v1", "--base", "d"]
+    assert defect_report.reproducer(argv) == ["check", "patches/gmem-rfc-v1", "--base", "d"]
     ran = ["test", "p", "--suite", "gmem:mmap_retry,thp_race", "--kconfig", "debug.config"]
-    assert findings_table.reproducer(ran) == ["test", "p", "--kconfig", "debug.config"]
+    assert defect_report.reproducer(ran) == ["test", "p", "--kconfig", "debug.config"]
 
 
 def test_the_gmem_readme_table_is_the_one_the_recorded_runs_generate() -> None:
     runs = FIX / "findings"
     tests = sorted(p for p in runs.glob("test-*") if p.is_dir())
-    table = defects.markdown(findings_table.rows(runs / "check-gmem-rfc-v1", tests))
+    table = defect_table.markdown(defect_report.rows(runs / "check-gmem-rfc-v1", tests))
     readme = (Path(__file__).parents[1] / "guest-tests" / "gmem" / "README.md").read_text()
-    assert findings_table.with_table(readme, table) == readme, "regenerate: see the README"
+    assert defect_report.with_table(readme, table) == readme, "regenerate: see the README"
 
 
 def test_every_workload_blame_names_a_function_the_port_defines_or_changes() -> None:
@@ -123,14 +125,14 @@ def test_every_workload_blame_names_a_function_the_port_defines_or_changes() -> 
 
     root = Path(__file__).parents[1]
     port = sorted((root / "patches" / "gmem-rfc-v1-6.12").glob("000[1-9]-*.patch"))
-    series = defects.SeriesText(tuple((n, p.read_text()) for n, p in enumerate(port, 1)), 7)
+    series = defect_table.SeriesText(tuple((n, p.read_text()) for n, p in enumerate(port, 1)), 7)
     blames = {
         (src.stem, m[1], m[2])
         for src in (root / "guest-tests" / "gmem" / "src").glob("*.c")
         for m in re.finditer(r'KT_CASE_B\(t_(\w+), \d+, "(\w+)"\)', src.read_text())
     }
     assert len(blames) > 70  # all 16 workloads carry some
-    unplaced = [b for b in sorted(blames) if defects.locate(b[2], series) == ("", "")]
+    unplaced = [b for b in sorted(blames) if defect_table.locate(b[2], series) == ("", "")]
     assert unplaced == []
 
 
@@ -145,13 +147,15 @@ def test_report_takes_every_recorded_run_and_writes_the_readme_table(tmp_path: P
     shutil.copytree(runs / "check-gmem-rfc-v1", check)  # report writes its mail there
     readme = Path(__file__).parents[1] / "guest-tests" / "gmem" / "README.md"
     target = tmp_path / "README.md"
-    target.write_text(findings_table.with_table(readme.read_text(), "stale\n"))
+    target.write_text(defect_report.with_table(readme.read_text(), "stale\n"))
     tests = [a for p in sorted(runs.glob("test-*")) if p.is_dir() for a in ("--tests", str(p))]
     assert cli.main(["report", str(check), *tests, "--findings-md", str(target)]) == 0
     assert target.read_text() == readme.read_text()
 
 
 def test_a_row_merged_twice_names_each_finder_once() -> None:
-    row = defects.Defect(0, "crash", "2/7", "f()", "bug report (a); bug report (b)", "BUG", "r")
-    merged = defects._with_finder(row, "bug report (c); bug report (a)")
+    row = defect_table.Defect(
+        0, "crash", "2/7", "f()", "bug report (a); bug report (b)", "BUG", "r"
+    )
+    merged = defect_table._with_finder(row, "bug report (c); bug report (a)")
     assert merged.found_by == "bug report (a); bug report (b); bug report (c)"

@@ -1,8 +1,8 @@
-"""`harness report CHECK_RUN --tests TEST_RUN`: the findings table of two runs.
+"""`harness report CHECK_RUN --tests TEST_RUN`: the defect table of two runs.
 
 Input: the run directory of a `harness check` and of a `harness test` (their results.json;
 each run's series is found from the argv it recorded, relative to the working directory).
-Output: defects.Defect rows; the mail section (report.email_text) and a Markdown table
+Output: defect_table.Defect rows; the mail section (report.email_text) and a Markdown table
 (--findings-md FILE, e.g. the table in guest-tests/gmem/README.md between its markers).
 Raises UserError for a missing run or series.
 """
@@ -16,7 +16,7 @@ from typing import Any
 from harness.errors import UserError
 from harness.intake.series import load as load_series
 from harness.results.junit import write_atomic
-from harness.review import defects
+from harness.review import defect_table
 
 BEGIN, END = "<!-- findings:begin -->", "<!-- findings:end -->"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]  # a run's argv is relative to the checkout
@@ -25,7 +25,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]  # a run's argv is relative t
 LOCAL_OPTIONS = ("--out", "--cache", "--suite")
 
 
-def series_text(meta: dict[str, Any], run_dir: Path) -> defects.SeriesText:
+def series_text(meta: dict[str, Any], run_dir: Path) -> defect_table.SeriesText:
     argv = [str(a) for a in meta.get("argv", [])]
     paths = [a for a in argv[1:] if not a.startswith("-")]
     if not paths:
@@ -33,7 +33,7 @@ def series_text(meta: dict[str, Any], run_dir: Path) -> defects.SeriesText:
     path = Path(paths[0]) if Path(paths[0]).exists() else PROJECT_ROOT / paths[0]
     (series, *_) = load_series(path)
     patches = tuple((p.number, p.mail.decode("utf-8", errors="replace")) for p in series.patches)
-    return defects.SeriesText(patches, len(patches), "harness " + shlex.join(reproducer(argv)))
+    return defect_table.SeriesText(patches, len(patches), "harness " + shlex.join(reproducer(argv)))
 
 
 def reproducer(argv: list[str]) -> list[str]:
@@ -49,17 +49,19 @@ def reproducer(argv: list[str]) -> list[str]:
     return out
 
 
-def rows(check_dir: Path, test_dirs: list[Path]) -> list[defects.Defect]:
+def rows(check_dir: Path, test_dirs: list[Path]) -> list[defect_table.Defect]:
     """The defects of one check run and any number of test runs (a normal and a debug run)."""
     from harness.review import report  # report imports this module for the mail
 
     check_meta, check_cases = report.load(check_dir)
     check_series = series_text(check_meta, check_dir)
-    found: list[defects.Defect] = []
+    found: list[defect_table.Defect] = []
     for test_dir in test_dirs:
         test_meta, test_cases = report.load(test_dir)
-        found += defects.defects([], check_series, test_cases, series_text(test_meta, test_dir))
-    return defects.defects(check_cases, check_series, [], check_series, found)
+        found += defect_table.defects(
+            [], check_series, test_cases, series_text(test_meta, test_dir)
+        )
+    return defect_table.defects(check_cases, check_series, [], check_series, found)
 
 
 def with_table(readme: str, table: str) -> str:

@@ -1,4 +1,4 @@
-"""The findings table: one row per defect, from a check run's and a test run's results.
+"""The defect table: one row per defect, from a check run's and a test run's results.
 
 Input: the Cases of a `harness check` run (static findings: uapi, api, kconfig; a failed
 build) and of a `harness test` run (console incidents: KASAN, lockdep, oopses, hangs,
