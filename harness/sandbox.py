@@ -93,7 +93,8 @@ class Rule:
 
 
 # The one table. The source tree is never a role that writes: a step that must write next
-# to its sources builds out of tree (O=, OUTPUT=) or gets a copy.
+# to its sources builds out of tree (O=, OUTPUT=) or gets a copy. git is the one step that
+# runs outside, on what the tree's code could not write: harness/git.py.
 POLICY: dict[Step, Rule] = {
     Step.KCONFIG: Rule(frozenset({"build"})),
     Step.BUILD: Rule(frozenset({"build", "ccache"})),
