@@ -230,7 +230,7 @@ def _after_apply(
         plan = series_tests.plan(series, wanted, src, run.path, note, base_fragments)
     fragments = fragments_for(series, opts, plan.fragment)
     bdir = prepared.slot.build_dir(kconfig.config_key(fragments) + owner_suffix(prepared.owner))
-    if prepared.owner != ccache.TRUSTED and prepared.tree is not None and series.patches:
+    if prepared.owner != ccache.TRUSTED and prepared.tree is not None and prime.pays_off(series):
         with run.clock.stage("prime"):
             primed = prime.prime(
                 prepared.tree, prepared.slot, fragments, opts.jobs, run.file("build.log")

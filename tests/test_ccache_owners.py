@@ -87,3 +87,12 @@ def _done(output: str) -> object:
     from harness.proc import Completed
 
     return Completed(("git",), 0, output + "\n", 0.0)
+
+
+def test_priming_pays_off_unless_the_series_changes_a_shared_header() -> None:
+    assert prime.pays_off(load_one(PROJECT / "patches/fixtures/demo"))
+    gmem = load_one(PROJECT / "patches/gmem-rfc-v1-6.12")
+    assert not prime.pays_off(gmem)  # include/linux/gmem.h, mm_types.h, ...
+    assert not prime.pays_off(dataclasses.replace(gmem, patches=()))
+    assert prime.SHARED_HEADER.match("arch/x86/include/asm/pgtable.h")
+    assert not prime.SHARED_HEADER.match("mm/internal.h")

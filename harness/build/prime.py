@@ -5,6 +5,8 @@ of the same base and config in it, every new series would compile the whole kern
 one, it compiles what its patches touch and takes the rest from the cache. So the first
 series build on a base and config builds the bare base first, in a worktree of its own,
 as the trusted owner; `--compare-base` and compare's base side then reuse that build.
+Not for a series that changes a shared header (include/, arch/*/include/): its own build
+recompiles most of the kernel whatever the cache holds, and priming would double it.
 
 Input: the TreeSpec, the slot, the fragments, make's -j, a log. Output: the priming
 build's Case, or None when it was done already. Writes <slot worktree>-base, the slot's
@@ -13,12 +15,23 @@ base build dir and <cache>/ccache/primed/<commit>-<config key>. Raises EnvError 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from harness.build import ccache, kconfig, make
 from harness.cases import Case, Status
+from harness.intake.series import Series
 from harness.proc import note
 from harness.tree import slots, worktree
+
+SHARED_HEADER = re.compile(r"^(arch/[^/]+/)?include/.*\.h$")
+
+
+def pays_off(series: Series) -> bool:
+    """The series has patches and changes no shared header: its build, on a primed cache,
+    compiles only what its patches touch."""
+    touched = [f for patch in series.patches for f in patch.files]
+    return bool(series.patches) and not any(SHARED_HEADER.match(f) for f in touched)
 
 
 def base_worktree(slot: slots.Slot) -> Path:

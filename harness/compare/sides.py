@@ -112,7 +112,7 @@ def build_side(
     suite against this tree (gmem_test.ko needs the patched headers), the kernel copied out."""
     where.mkdir(parents=True, exist_ok=True)
     log = where / "build.log"
-    if spec.owner != ccache.TRUSTED and spec.series is not None:
+    if spec.owner != ccache.TRUSTED and spec.series is not None and prime.pays_off(spec.series):
         primed = prime.prime(ws.tree, ws.slot, ws.fragments, request.jobs, log)
         if primed is not None:
             note(f"side {spec.side.value}: {primed.message}")

@@ -99,7 +99,7 @@ def check_series(series: Series, opts: CheckOptions) -> RunDir:
         wt = worktree.prepare_worktree(spec, slot.worktree, run.file("apply.log"))
         run.meta["base_commit"] = wt.base_rev
         plan = plan_base(series, opts, run, wt, slot)
-        plan = replace(plan, primes=(spec, slot) if series.patches else None)
+        plan = replace(plan, primes=(spec, slot) if prime.pays_off(series) else None)
         loop = PatchLoop(run, wt, no_build="no patch applied", base=plan, fragments=plan.fragments)
         loop.series_text = tuple(mail_text(p) for p in series.patches)
         loop.checkpatch = checkpatch_on_base(series, wt.path, run.file("checkpatch.log"))
