@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.boot import kvm
 from harness.cases import Case, Status
 from harness.compare import command, request, stats
 from harness.compare.boots import BootPlan, guest_script, interleaved, load_jsonl
@@ -21,6 +22,7 @@ from harness.compare.request import CompareRequest, Timing
 from harness.compare.sides import BuiltSide, SideSpec
 from harness.errors import UserError
 from harness.intake import series as series_mod
+from harness.progress import StageClock
 from harness.results.rundir import RunDir
 from harness.suites.guest import BuiltSuite
 
@@ -314,3 +316,34 @@ def test_a_failed_boot_is_retried_once_and_the_family_comes_from_the_boots_that_
     text = table.render_table(comparison)
     assert "only 4/5 of the 5 planned boots per side ran" in text
     assert "excluded: boot A2: timeout after 600 s" in text
+
+
+def test_a_guest_kvm_fails_makes_every_boot_start_again_under_tcg_and_icount(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The probe's firmware ran under KVM, the first Linux guest did not (it was booted
+    again under TCG, on a wall clock): the verdict is recorded and the boots start over
+    under icount, none of the first plan's kept."""
+    fake = _FakeBoots()
+    plans: list[BootPlan] = []
+
+    def boot_once(plan: BootPlan, *args: object) -> tuple[BootSample, Case]:
+        plans.append(plan)
+        sample, case = fake(plan, *args)  # type: ignore[arg-type]
+        failed = "KVM internal error. Suberror: 1" if plan.kvm else ""
+        return replace(sample, kvm_failed=failed), case
+
+    recorded: list[kvm.KvmVerdict] = []
+    monkeypatch.setattr(command, "boot_once", boot_once)
+    monkeypatch.setattr(command.vm, "modules_ready", lambda kernel: True)
+    monkeypatch.setattr(command.pool, "available_memory", lambda: 64 << 30)
+    monkeypatch.setattr(command.kvm, "verdict", lambda cache: kvm.KvmVerdict(True, "firmware"))
+    monkeypatch.setattr(command.kvm, "record", lambda cache, found: recorded.append(found))
+    run = RunDir.create(tmp_path / "out", "compare", [])
+    command._measure(make_request(jobs=2), _sides(tmp_path, False), run, StageClock())
+    assert [p.kvm for p in plans[:2]] == [True, True] and not any(p.kvm for p in plans[2:])
+    assert all(p.timing is Timing.ICOUNT for p in plans[2:])
+    assert recorded and not recorded[0].usable and "KVM internal error" in recorded[0].reason
+    kept = load_jsonl(run.path / "boots.jsonl")
+    assert kept and not any(s.kvm_failed for s in kept)
+    assert run.meta["accel"] == "tcg" and run.meta["timing"] == Timing.ICOUNT.value

@@ -109,6 +109,7 @@ def boot_once(
         ok=ran,
         reason=result.reason if result.status.is_bad else _first_error(suite),
         warnings=parsed.warnings,
+        kvm_failed=result.kvm_failed,
     )
     return sample, suite
 

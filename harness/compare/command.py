@@ -96,13 +96,14 @@ def _build_sides(
     return built
 
 
-def _measure(
-    request: CompareRequest, built: dict[Side, BuiltSide], run: RunDir, clock: StageClock
-) -> None:
-    verdict = kvm.verdict(request.cache)
-    use_kvm = verdict.usable and not request.no_kvm
+class KvmFailedGuest(Exception):
+    """The probe's firmware ran under KVM, but a Linux guest did not: the boots so far were
+    booted again under TCG, on a wall clock the plan did not choose."""
+
+
+def _plan(request: CompareRequest, use_kvm: bool) -> BootPlan:
     timing = request.timing or (Timing.WALL if use_kvm else Timing.ICOUNT)
-    plan = BootPlan(
+    return BootPlan(
         boots=request.boots,
         benches=request.benches,
         timing=timing,
@@ -114,20 +115,25 @@ def _measure(
         timeout=request.timeout,
         cmdline=request.series.config.cmdline,
     )
-    run.meta.update(
-        accel="kvm" if use_kvm else "tcg",
-        timing=timing.value,
-        timing_label=timing_label(timing, use_kvm),
-    )
-    run.meta["qemu"] = {s.value: qemu_command(plan, b, run.path) for s, b in built.items()}
-    at_once = _boots_at_once(request, plan)
-    run.meta["boots_at_once"] = at_once
-    if at_once > 1:
-        note(f"up to {at_once} boots at once (--jobs): under icount, load does not move figures")
+
+
+def _measure(
+    request: CompareRequest, built: dict[Side, BuiltSide], run: RunDir, clock: StageClock
+) -> None:
+    plan = _plan(request, kvm.verdict(request.cache).usable and not request.no_kvm)
     samples: list[BootSample] = []
+    recorded = len(run.suites)
     try:
         with clock.stage("boots"):
-            _boot_all(plan, built, run, samples, at_once)
+            try:
+                _boot_plan(request, plan, built, run, samples)
+            except KvmFailedGuest as err:
+                kvm.record(request.cache, kvm.KvmVerdict(False, f"a boot failed: {err}"))
+                note(f"KVM failed a guest ({err}): every boot again, under TCG")
+                samples.clear()
+                run.file("boots.jsonl").unlink(missing_ok=True)
+                del run.suites[recorded:]
+                _boot_plan(request, _plan(request, False), built, run, samples)
     except KeyboardInterrupt as err:  # Ctrl-C, SIGTERM, SIGHUP: what was measured is kept
         why = f"{interrupt_message(err)} after {len(samples)} boots"
         run.add(Case("interrupted", Status.ERROR, why))
@@ -136,6 +142,26 @@ def _measure(
         with clock.stage("analysis"):
             run.meta["stage_seconds"] = clock.seconds
             _write_outputs(request, run, samples)
+
+
+def _boot_plan(
+    request: CompareRequest,
+    plan: BootPlan,
+    built: dict[Side, BuiltSide],
+    run: RunDir,
+    samples: list[BootSample],
+) -> None:
+    run.meta.update(
+        accel="kvm" if plan.kvm else "tcg",
+        timing=plan.timing.value,
+        timing_label=timing_label(plan.timing, plan.kvm),
+    )
+    run.meta["qemu"] = {s.value: qemu_command(plan, b, run.path) for s, b in built.items()}
+    at_once = _boots_at_once(request, plan)
+    run.meta["boots_at_once"] = at_once
+    if at_once > 1:
+        note(f"up to {at_once} boots at once (--jobs): under icount, load does not move figures")
+    _boot_all(plan, built, run, samples, at_once)
 
 
 def _boots_at_once(request: CompareRequest, plan: BootPlan) -> int:
@@ -183,6 +209,9 @@ def _boot_all(
     kernels = {b.kernel for b in built.values()}
     ready = len(kernels) == 2 and all(vm.modules_ready(k) for k in kernels)
     boot(interleaved(1), 0, at_once if ready else 1, str(2 * plan.boots) if plan.boots else "?")
+    failed_kvm = next((s.kvm_failed for s in samples if s.kvm_failed), "")
+    if plan.kvm and failed_kvm:
+        raise KvmFailedGuest(failed_kvm)
     boots = _fix_boots(plan, samples, run)
     boot(interleaved(boots)[2:], 2, at_once, str(2 * boots))
 

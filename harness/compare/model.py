@@ -91,6 +91,7 @@ class BootSample:
     ok: bool = True
     reason: str = ""
     warnings: tuple[ParseWarning, ...] = ()
+    kvm_failed: str = ""  # KVM failed this guest and it was booted again under TCG
 
 
 @dataclass(frozen=True)
