@@ -79,6 +79,21 @@ class Prepared:
     refreshed: bool = False  # reused as it was: git's index was refreshed by the check
 
 
+def _prime(
+    series: Series, prepared: Prepared, fragments: list[Path], opts: TestOptions
+) -> Case | None:
+    """The slot's worktree back at the bare base for the prime, then the series on it
+    again (the same commits: git am with fixed dates)."""
+    assert prepared.tree is not None
+    log = prepared.run.file("apply.log")
+    wt = worktree.prepare_worktree(prepared.tree, prepared.slot.worktree, log)
+    try:
+        return prime.prime(prepared.slot, wt.base_rev, fragments, opts.jobs, log)
+    finally:
+        applied = worktree.apply_series(wt, series, log)
+        reuse.remember(wt.path, wt.base_rev, series, applied)
+
+
 def rewrote_git(src: Path) -> Case | None:
     """A finding when the tree's code (kconfig, make) rewrote the worktree's .git: git is
     not run there again, and the next run makes the worktree anew."""
@@ -230,11 +245,10 @@ def _after_apply(
         plan = series_tests.plan(series, wanted, src, run.path, note, base_fragments)
     fragments = fragments_for(series, opts, plan.fragment)
     bdir = prepared.slot.build_dir(kconfig.config_key(fragments) + owner_suffix(prepared.owner))
-    if prepared.owner != ccache.TRUSTED and prepared.tree is not None and prime.pays_off(series):
+    base = prepared.worktree.base_rev
+    if prepared.owner != ccache.TRUSTED and prime.needed(series, prepared.slot, fragments, base):
         with run.clock.stage("prime"):
-            primed = prime.prime(
-                prepared.tree, prepared.slot, fragments, opts.jobs, run.file("build.log")
-            )
+            primed = _prime(series, prepared, fragments, opts)
         if primed is not None:
             run.meta["prime"] = primed.message
     note(f"configuring in {bdir}")
@@ -556,8 +570,7 @@ def _compare_base(
     base_run = RunDir.create(patched.path, "base", opts.argv)
     here = prepared.worktree
     spec = worktree.TreeSpec(here.path, here.base_rev, f"base {here.base_rev[:12]}")
-    where = prime.base_worktree(prepared.slot)
-    wt = worktree.prepare_worktree(spec, where, base_run.file("apply.log"))
+    wt = worktree.prepare_worktree(spec, here.path, base_run.file("apply.log"))
     note(f"running the same tests on the base {wt.base_rev[:12]} (results: {base_run.path})")
     base = Prepared(base_run, prepared.slot, wt, True, ccache.TRUSTED)
     patched_kselftests = patched.file("guest") / series_tests.KSELFTEST_PREFIX

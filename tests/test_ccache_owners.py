@@ -13,7 +13,7 @@ from conftest import PROJECT
 from harness.build import ccache, make, prime
 from harness.cases import Case, Status
 from harness.intake.series import load_one
-from harness.tree import slots, worktree
+from harness.tree import slots
 
 BUILD = Path("/c/builds/debian-6.12-0-abc-s123")
 
@@ -55,38 +55,32 @@ def test_one_owner_per_series_the_same_for_its_prefixes() -> None:
     assert ccache.owner_suffix(ccache.owner_of(demo)) != ccache.owner_suffix(ccache.TRUSTED)
 
 
-def test_the_shared_cache_is_primed_once_per_base_and_config(
+def test_the_shared_cache_is_primed_once_per_slot_base_and_config(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     built: list[make.BuildSpec] = []
     kernel = tmp_path / "bzImage"
-    monkeypatch.setattr(prime.worktree, "git", lambda *a, **k: _done("f" * 40))
-    monkeypatch.setattr(
-        prime.worktree, "prepare_worktree", lambda tree, where, log: worktree.Worktree(where, "f")
-    )
     monkeypatch.setattr(prime.kconfig, "configure", lambda *a: Case("kconfig"))
     monkeypatch.setattr(
         prime.make,
         "build",
         lambda spec, log, name: built.append(spec) or make.BuildResult(Case(name), kernel),
     )
+    demo = load_one(PROJECT / "patches/fixtures/demo")
     slot = slots.take(tmp_path / "cache", "t")
-    tree = worktree.TreeSpec(tmp_path, "HEAD", "t")
     try:
-        first = prime.prime(tree, slot, [], 2, tmp_path / "log")
-        again = prime.prime(tree, slot, [], 2, tmp_path / "log")
+        assert prime.needed(demo, slot, [], "f" * 40)
+        first = prime.prime(slot, "f" * 40, [], 2, tmp_path / "log")
+        assert not prime.needed(demo, slot, [], "f" * 40)
+        again = prime.prime(slot, "f" * 40, [], 2, tmp_path / "log")
+        assert prime.needed(demo, slot, [], "e" * 40)  # another base
     finally:
         slot.release()
     assert first is not None and first.status is Status.PASS and again is None
     (spec,) = built
-    assert spec.owner == ccache.TRUSTED and spec.src == prime.base_worktree(slot)
+    # The slot's own worktree: the compiler sees the paths a series' build there sees.
+    assert spec.owner == ccache.TRUSTED and spec.src == slot.worktree
     assert spec.build.name.endswith(ccache.owner_suffix(ccache.TRUSTED))
-
-
-def _done(output: str) -> object:
-    from harness.proc import Completed
-
-    return Completed(("git",), 0, output + "\n", 0.0)
 
 
 def test_priming_pays_off_unless_the_series_changes_a_shared_header() -> None:

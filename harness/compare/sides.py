@@ -112,13 +112,12 @@ def build_side(
     suite against this tree (gmem_test.ko needs the patched headers), the kernel copied out."""
     where.mkdir(parents=True, exist_ok=True)
     log = where / "build.log"
-    if spec.owner != ccache.TRUSTED and spec.series is not None and prime.pays_off(spec.series):
-        primed = prime.prime(ws.tree, ws.slot, ws.fragments, request.jobs, log)
+    wt = worktree.prepare_worktree(ws.tree, ws.slot.worktree, where / "apply.log")
+    series = spec.series if spec.owner != ccache.TRUSTED else None
+    if series is not None and prime.needed(series, ws.slot, ws.fragments, wt.base_rev):
+        primed = prime.prime(ws.slot, wt.base_rev, ws.fragments, request.jobs, log)
         if primed is not None:
             note(f"side {spec.side.value}: {primed.message}")
-    trusted = spec.owner == ccache.TRUSTED
-    tree_dir = prime.base_worktree(ws.slot) if trusted else ws.slot.worktree
-    wt = worktree.prepare_worktree(ws.tree, tree_dir, where / "apply.log")
     if spec.series is not None:
         worktree.apply_series(wt, spec.series, where / "apply.log")
     bdir = ws.slot.build_dir(kconfig.config_key(ws.fragments) + ccache.owner_suffix(spec.owner))

@@ -60,8 +60,8 @@ class BasePlan:
 
     fragments: tuple[Path, ...]
     spec: make.BuildSpec
-    # The base and slot the shared ccache is primed from before the first build (None: not).
-    primes: tuple[worktree.TreeSpec, slots.Slot] | None = None
+    # The slot whose shared ccache is primed from the base before the first build (None: not).
+    primes: slots.Slot | None = None
 
 
 @dataclass
@@ -99,7 +99,7 @@ def check_series(series: Series, opts: CheckOptions) -> RunDir:
         wt = worktree.prepare_worktree(spec, slot.worktree, run.file("apply.log"))
         run.meta["base_commit"] = wt.base_rev
         plan = plan_base(series, opts, run, wt, slot)
-        plan = replace(plan, primes=(spec, slot) if prime.pays_off(series) else None)
+        plan = replace(plan, primes=slot if prime.pays_off(series) else None)
         loop = PatchLoop(run, wt, no_build="no patch applied", base=plan, fragments=plan.fragments)
         loop.series_text = tuple(mail_text(p) for p in series.patches)
         loop.checkpatch = checkpatch_on_base(series, wt.path, run.file("checkpatch.log"))
@@ -166,11 +166,11 @@ def plan_base(
 def build_base(plan: BasePlan, loop: PatchLoop) -> None:
     """Configure and build the base once: the per-patch builds are then incremental."""
     run, bdir = loop.run, plan.spec.build
-    if plan.primes is not None:
-        tree, slot = plan.primes
-        primed = prime.prime(
-            tree, slot, list(plan.fragments), plan.spec.jobs, run.file("build.log")
-        )
+    fragments, base_rev = list(plan.fragments), loop.wt.base_rev
+    slot = plan.primes
+    if slot is not None and prime.needed_at(slot, fragments, base_rev):
+        # The worktree is at the base here: the prime builds it first.
+        primed = prime.prime(slot, base_rev, fragments, plan.spec.jobs, run.file("build.log"))
         if primed is not None:
             run.meta["prime"] = primed.message
     note(f"configuring and building the base in {bdir} (log: {run.file('build.log')})")
