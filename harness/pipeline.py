@@ -22,7 +22,6 @@ from harness.boot import kvm, pool, vm
 from harness.boot.console_cases import incident_cases
 from harness.boot.phases import Phases
 from harness.build import ccache, kconfig, kconfig_deps, make, prime, unchanged
-from harness.build.ccache import owner_suffix
 from harness.build.kconfig import ConfigCase
 from harness.cases import Case, Status
 from harness.ci import shard
@@ -128,7 +127,7 @@ def apply_stage(series: Series, opts: TestOptions) -> Prepared:
         note(spec.note)
         run.meta["base_note"] = spec.note
     owner = ccache.owner_of(series)
-    key = kconfig.config_key(fragments_for(series, opts)) + owner_suffix(owner)
+    key = ccache.build_key(fragments_for(series, opts), owner)
     slot = slots.take(opts.cache, worktree.slot_name(spec), key)
     with run.clock.stage("apply"):
         watch = opts.tree_watches.get(slot.worktree) if opts.tree_watches else None
@@ -244,7 +243,7 @@ def _after_apply(
         base_fragments = tuple(fragments_for(series, opts))
         plan = series_tests.plan(series, wanted, src, run.path, note, base_fragments)
     fragments = fragments_for(series, opts, plan.fragment)
-    bdir = prepared.slot.build_dir(kconfig.config_key(fragments) + owner_suffix(prepared.owner))
+    bdir = prepared.slot.build_dir(ccache.build_key(fragments, prepared.owner))
     base = prepared.worktree.base_rev
     if prepared.owner != ccache.TRUSTED and prime.needed(series, prepared.slot, fragments, base):
         with run.clock.stage("prime"):

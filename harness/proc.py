@@ -276,10 +276,10 @@ def _jail(
     if found is None:  # inside, bwrap's own error would hide the cause
         raise missing_tool(argv[0])
     # Bound only if it exists: else writes land in a tmpfs and are lost.
-    if drop is not None:
-        sandbox.own_writable(box.writable, drop)
     for path in box.writable:
         path.mkdir(parents=True, exist_ok=True)
+    if drop is not None:
+        sandbox.own_writable(box.writable, drop)
     mounts = sandbox.resolve(box, os.environ)
     wrapped = sandbox.bwrap_argv(
         mounts, [found, *argv[1:]], str(cwd or "/"), box.memory, box.nproc, drop

@@ -224,10 +224,9 @@ def _setpriv(drop: int | None, devices: Sequence[str]) -> list[str]:
 
 
 def own_writable(paths: Sequence[Path], uid: int) -> None:
-    """Make each writable dir exist and belong to the sandbox uid. A dir some earlier run
-    made as root is handed over once, recursively."""
+    """Hand each writable dir to the sandbox uid. A dir some earlier run made as root is
+    handed over once, recursively."""
     for path in paths:
-        path.mkdir(parents=True, exist_ok=True)
         if path.stat().st_uid == uid:
             continue
         for root, dirs, files in os.walk(path):

@@ -24,8 +24,8 @@ from pathlib import Path
 from harness import pipeline
 from harness.bisection.search import Kind, Outcome
 from harness.bisection.signature import Observation, Predicate, Stage, observe
-from harness.build import kconfig, make
-from harness.build.ccache import owner_suffix
+from harness.build import make
+from harness.build.ccache import build_key
 from harness.cases import Case
 from harness.intake.series import Series
 from harness.results.rundir import RunDir
@@ -161,7 +161,7 @@ class SeriesOracle:
         if plan is None:
             return None
         fragments = pipeline.fragments_for(series, opts, plan.fragment)
-        return prepared.slot.build_dir(kconfig.config_key(fragments) + owner_suffix(prepared.owner))
+        return prepared.slot.build_dir(build_key(fragments, prepared.owner))
 
     def _release(self) -> None:
         if self.current is not None and self.current in self.built:

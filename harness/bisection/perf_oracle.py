@@ -26,7 +26,7 @@ from harness.bisection.request import BisectRequest
 from harness.bisection.search import Kind, NothingToBisect, Outcome
 from harness.bisection.signature import INFRA_REASONS, build_signature
 from harness.boot import kvm
-from harness.build import ccache, kconfig
+from harness.build import ccache
 from harness.compare import boots as compare_boots
 from harness.compare import sides
 from harness.compare.model import BootSample, Side
@@ -137,7 +137,7 @@ class PerfOracle:
         spec = sides.SideSpec(which, series, self.candidates.label(k), owner)
         self.note(f"candidate {self.candidates.label(k)}: apply, build, bench suite")
         side = sides.build_side(ws, spec, self.compare, self.steps_dir / f"k{k}", self.note)
-        bdir = ws.slot.build_dir(kconfig.config_key(ws.fragments) + ccache.owner_suffix(owner))
+        bdir = ws.slot.build_dir(ccache.build_key(ws.fragments, owner))
         self.built[k] = PerfBuilt(side, vmlinux_sha(bdir))
         if k == POOL:  # --resume: the pool's boots/NN files go on after the recorded ones
             self.built[k].boots = len(self.pool)

@@ -15,10 +15,12 @@ from __future__ import annotations
 import functools
 import hashlib
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness import proc
+from harness.build import kconfig
 from harness.intake.series import Series
 
 TRUSTED = "base"
@@ -40,6 +42,11 @@ def owner_of(series: Series | None) -> str:
 def owner_suffix(owner: str) -> str:
     """What a build dir's name ends with: one dir per owner for each slot and config."""
     return f"-{owner}"
+
+
+def build_key(fragments: Sequence[Path], owner: str) -> str:
+    """What names a build dir within a slot: its config and its owner."""
+    return kconfig.config_key(list(fragments)) + owner_suffix(owner)
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ def pays_off(series: Series) -> bool:
 
 
 def base_build_dir(slot: slots.Slot, fragments: list[Path]) -> Path:
-    return slot.build_dir(kconfig.config_key(fragments) + ccache.owner_suffix(ccache.TRUSTED))
+    return slot.build_dir(ccache.build_key(fragments, ccache.TRUSTED))
 
 
 def _marker(slot: slots.Slot, fragments: list[Path], base: str) -> Path:

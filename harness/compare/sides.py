@@ -84,7 +84,7 @@ def open_workspace(request: CompareRequest) -> Workspace:
         explicit=bool(request.base),
     )
     fragments = fragments_for(request.series, opts)
-    key = kconfig.config_key(fragments) + ccache.owner_suffix(ccache.owner_of(request.series))
+    key = ccache.build_key(fragments, ccache.owner_of(request.series))
     slot = slots.take(request.cache, worktree.slot_name(spec), key)
     return Workspace(spec, slot, fragments)
 
@@ -120,7 +120,7 @@ def build_side(
             note(f"side {spec.side.value}: {primed.message}")
     if spec.series is not None:
         worktree.apply_series(wt, spec.series, where / "apply.log")
-    bdir = ws.slot.build_dir(kconfig.config_key(ws.fragments) + ccache.owner_suffix(spec.owner))
+    bdir = ws.slot.build_dir(ccache.build_key(ws.fragments, spec.owner))
     note(f"side {spec.side.value} ({spec.label}): configuring in {bdir}")
     configured = kconfig.configure(wt.path, bdir, ws.fragments, log)
     if spec.series is not request.series:  # options only the measured series defines

@@ -92,8 +92,7 @@ def check_series(series: Series, opts: CheckOptions) -> RunDir:
         run.meta["base_note"] = spec.note
     # The slot whose build dir already holds this config, if one is free: else the base
     # build is a cold one beside a warm one.
-    key = kconfig.config_key(list(fragments_of(series, opts)))
-    key += ccache.owner_suffix(ccache.owner_of(series))
+    key = ccache.build_key(fragments_of(series, opts), ccache.owner_of(series))
     slot = slots.take(opts.cache, worktree.slot_name(spec), key)
     try:
         wt = worktree.prepare_worktree(spec, slot.worktree, run.file("apply.log"))
@@ -159,7 +158,7 @@ def plan_base(
     fragments = fragments_of(series, opts)
     run.meta["config"] = [f.name for f in fragments]
     owner = ccache.owner_of(series)
-    bdir = slot.build_dir(kconfig.config_key(list(fragments)) + ccache.owner_suffix(owner))
+    bdir = slot.build_dir(ccache.build_key(fragments, owner))
     return BasePlan(fragments, make.BuildSpec(wt.path, bdir, opts.jobs, owner=owner))
 
 
