@@ -122,14 +122,13 @@ def test_a_series_that_aims_git_elsewhere_runs_nothing_outside(secret: str, tmp_
 def warm_kernel(into: Path) -> Path:
     """A copy of a warm virtme-min bzImage, taken under its slot's lock (the earlier real
     tests built it)."""
-    from harness.build import ccache, kconfig
+    from harness.build import ccache
     from harness.cli import default_cache
     from harness.intake.series import load_one
     from harness.tree import slots
 
     demo = ccache.owner_of(load_one(PROJECT / "patches" / "fixtures" / "demo"))
-    key = kconfig.config_key([PROJECT / "kconfigs" / "virtme-min.config"])
-    key += ccache.owner_suffix(demo)
+    key = ccache.build_key([PROJECT / "kconfigs" / "virtme-min.config"], demo)
     slot = slots.take(default_cache(), "debian-6.12", key)
     try:
         image = slot.build_dir(key) / "arch/x86/boot/bzImage"
