@@ -8,6 +8,7 @@ import pytest
 
 from harness.bisection.search import Kind
 from harness.bisection.signature import (
+    WORKTREE_PREFIX,
     Observation,
     Stage,
     build_signature,
@@ -178,14 +179,18 @@ def test_a_malformed_bad_when_is_bad_input(text: str) -> None:
 
 def test_the_slot_a_kernel_was_built_in_is_not_part_of_its_signature() -> None:
     def warned_in(slot: str) -> str:
-        title = f"WARNING: CPU: 0 PID: 1 at ../../worktrees/{slot}/fs/proc/x.c:18 f+0x1/0x2"
+        title = f"WARNING: CPU: 0 PID: 1 at {slot}/fs/proc/x.c:18 f+0x1/0x2"
         incident = Case("WARNING during boot", Status.FAIL, title, properties={"kind": "WARNING"})
         seen = observe([_boot(), Case("console smoke", Status.FAIL, children=[incident])])
         assert seen.first is not None
         return seen.first.signature
 
-    assert warned_in("debian-6.12-1") == warned_in("debian-6.12-0")
-    assert warned_in("debian-6.12-1") == "warning: WARNING: CPU: N PID: N at fs/proc/x.c:18 f"
+    slots = ["../../tree", "/c/slots/debian-6.12-1/tree", "../../worktrees/debian-6.12-0"]
+    assert {warned_in(slot) for slot in slots} == {
+        "warning: WARNING: CPU: N PID: N at fs/proc/x.c:18 f"
+    }
+    # a file named after a tree keeps its path
+    assert WORKTREE_PREFIX.sub("", "at lib/radix-tree.c:12") == "at lib/radix-tree.c:12"
 
 
 def test_a_workload_failing_after_its_subtests_is_a_failure_by_its_own_path() -> None:

@@ -15,7 +15,7 @@ from harness.cases import Case, Status
 from harness.intake.series import load_one
 from harness.tree import slots
 
-BUILD = Path("/c/builds/debian-6.12-0-abc-s123")
+BUILD = Path("/c/slots/debian-6.12-0/builds/abc-s123")
 
 
 def test_a_series_build_reads_the_shared_cache_and_writes_only_its_own() -> None:
@@ -36,11 +36,11 @@ def test_the_bare_base_writes_the_shared_cache_and_the_user_s_remote() -> None:
 
 
 def test_the_build_sandbox_binds_the_shared_cache_read_only_for_a_series() -> None:
-    spec = make.BuildSpec(Path("/c/worktrees/t-0"), BUILD, 2, owner="s123")
+    spec = make.BuildSpec(Path("/c/slots/t-0/tree"), BUILD, 2, owner="s123")
     box = make.sandbox_for(spec)
     assert Path("/c/ccache/shared") in box.readable
     assert Path("/c/ccache/shared") not in box.writable
-    assert Path("/c/ccache/s123") in box.writable and Path("/c/worktrees/t-0") not in box.writable
+    assert Path("/c/ccache/s123") in box.writable and Path("/c/slots/t-0/tree") not in box.writable
     trusted = make.sandbox_for(dataclasses.replace(spec, owner=ccache.TRUSTED))
     assert Path("/c/ccache/shared") in trusted.writable
 
@@ -55,7 +55,7 @@ def test_one_owner_per_series_the_same_for_its_prefixes() -> None:
     assert ccache.owner_suffix(ccache.owner_of(demo)) != ccache.owner_suffix(ccache.TRUSTED)
 
 
-def test_the_shared_cache_is_primed_once_per_slot_base_and_config(
+def test_the_shared_cache_is_primed_once_per_base_and_config(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     built: list[make.BuildSpec] = []

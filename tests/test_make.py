@@ -23,10 +23,16 @@ def test_errors_are_found_with_tree_relative_paths() -> None:
 
 
 def test_make_argv_uses_out_of_tree_dir_and_ccache() -> None:
-    argv = make.make_argv(SPEC)
-    assert argv[:4] == ["make", "-C", "/c/worktrees/debian-6.12-0", "O=/c/builds/debian-6.12-0-x"]
+    spec = make.BuildSpec(
+        Path("/c/slots/debian-6.12-0/tree"), Path("/c/slots/debian-6.12-0/builds/x"), 2
+    )
+    argv = make.make_argv(spec)
+    assert argv[:4] == ["make", "-C", str(spec.src), f"O={spec.build}"]
     assert "-j2" in argv and argv[-2:] == ["bzImage", "modules"]
-    assert make.make_env(SPEC)["CCACHE_BASEDIR"] == "/c/worktrees/debian-6.12-0"
+    env = make.make_env(spec)
+    assert env["CCACHE_BASEDIR"] == str(spec.src)
+    if "CCACHE_DIR" in env:  # ccache installed: the slot's cache is <cache>/ccache
+        assert env["CCACHE_DIR"].startswith("/c/ccache/")
 
 
 def test_a_script_error_without_a_compiler_error_is_the_headline() -> None:

@@ -159,7 +159,7 @@ class Run:
 
         held = [
             lock
-            for lock in (default_cache() / "worktrees").glob("*.lock")
+            for lock in (default_cache() / "slots").glob("*.lock")
             if lock.read_text().strip() == str(self.popen.pid)
         ]
         assert held, "the run recorded no slot lock"

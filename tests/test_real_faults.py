@@ -28,21 +28,22 @@ from conftest import PROJECT
 pytestmark = pytest.mark.real
 
 DEMO = PROJECT / "patches/fixtures/demo"
-SHARED_TREE = Path.home() / ".cache/harness/trees/debian-6.12"
 
 
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    if not (SHARED_TREE / ".git").exists():
-        pytest.skip("no cached debian-6.12 tree")
+    from harness.cli import default_cache
+    from harness.tree import worktree
+
+    shared_tree = worktree.debian_repo("debian:6.12", default_cache())
     root = tmp_path_factory.mktemp("fault-cache")
     (root / "trees").mkdir()
-    (root / "trees/debian-6.12").symlink_to(SHARED_TREE)
+    (root / "trees/debian-6.12").symlink_to(shared_tree)
     yield root
     # the shared tree's repository must not keep our worktrees (1.3 GB each) registered
-    for worktree in (root / "worktrees").glob("debian-6.12-*"):
-        if worktree.is_dir():
-            git = ["git", "-C", str(SHARED_TREE), "worktree", "remove", "--force", str(worktree)]
+    for tree in (root / "slots").glob("debian-6.12-*/tree"):
+        if tree.is_dir():
+            git = ["git", "-C", str(shared_tree), "worktree", "remove", "--force", str(tree)]
             subprocess.run(git, check=False, capture_output=True)
 
 
@@ -89,7 +90,7 @@ def leftovers(cache: Path) -> list[str]:
 
 
 def locks_free(cache: Path) -> bool:
-    for lock in (cache / "worktrees").glob("*.lock"):
+    for lock in (cache / "slots").glob("*.lock"):
         with open(lock, "a") as f:
             try:
                 fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -121,7 +122,7 @@ def test_first_apply_then_a_stale_index_lock_is_recovered(cache: Path, tmp_path:
             [
                 "git",
                 "-C",
-                str(cache / "worktrees/debian-6.12-0"),
+                str(cache / "slots/debian-6.12-0/tree"),
                 "rev-parse",
                 "--absolute-git-dir",
             ],
@@ -140,8 +141,9 @@ def test_first_apply_then_a_stale_index_lock_is_recovered(cache: Path, tmp_path:
 
 def test_sigterm_during_the_build(cache: Path, tmp_path: Path) -> None:
     run = harness(cache, tmp_path / "t", "test", str(DEMO), "--jobs", "2")
-    wait_for(run, "harness: building", 600)
-    time.sleep(3)  # make and its compilers are running
+    # the first build in a fresh cache: priming the shared ccache with the bare base
+    wait_for(run, "harness: priming the shared ccache", 600)
+    time.sleep(5)  # make and its compilers are running
     run.send_signal(signal.SIGTERM)
     status, err = finish(run, 120)
     assert status == 143, err
@@ -154,8 +156,8 @@ def test_sigterm_during_the_build(cache: Path, tmp_path: Path) -> None:
 
 
 def test_disk_full_in_the_build_dir(cache: Path, tmp_path: Path) -> None:
-    builds = cache / "builds"
-    builds.mkdir(exist_ok=True)
+    builds = cache / "slots/debian-6.12-0/builds"  # the first free slot's
+    builds.mkdir(parents=True, exist_ok=True)
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(builds)], check=True)
     try:
         status, err = finish(harness(cache, tmp_path / "full", "test", str(DEMO), "--jobs", "2"))

@@ -110,7 +110,7 @@ def test_a_series_that_aims_git_elsewhere_runs_nothing_outside(secret: str, tmp_
     logged = (run_dir / "build.log").read_text("latin-1")
     stopped = [line for line in logged.splitlines() if line.startswith("harness: the sandbox")]
     assert any(".git" in line or "config" in line or "hooks" in line for line in stopped), stopped
-    worktrees = sorted((default_cache() / "worktrees").glob("debian-6.12-*[0-9]"))
+    worktrees = sorted((default_cache() / "slots").glob("debian-6.12-*[0-9]/tree"))
     assert worktrees
     for tree in worktrees:
         git.check_worktree(tree)  # the .git harness wrote, in every slot

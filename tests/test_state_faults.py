@@ -107,7 +107,7 @@ def test_a_run_waiting_for_a_busy_slot_says_so(
     assert f"pid {os.getpid()}" in err  # who holds it: the lock file keeps the holder's pid
     held[0].release()
     waiter.join(timeout=5)
-    assert got and got[0].worktree.name == "debian-6.12-0"
+    assert got and got[0].root.name == "debian-6.12-0"
     assert "got slot 0" in capsys.readouterr().err
     for slot in [*held[1:], *got]:
         slot.release()
@@ -117,13 +117,13 @@ def test_a_slot_with_a_built_kernel_is_preferred_to_one_whose_build_failed(tmp_p
     """When a cold build failed in slot 0, slot 0 and slot 1 both have a
     build dir for the config, and only slot 1 a kernel: a run takes slot 1, not a cold build."""
     for n in (0, 1):
-        (tmp_path / f"builds/debian-6.12-{n}-abc").mkdir(parents=True)
-    (tmp_path / "builds/debian-6.12-1-abc/arch/x86/boot").mkdir(parents=True)
-    (tmp_path / "builds/debian-6.12-1-abc/arch/x86/boot/bzImage").write_bytes(b"k")
+        (tmp_path / f"slots/debian-6.12-{n}/builds/abc").mkdir(parents=True)
+    (tmp_path / "slots/debian-6.12-1/builds/abc/arch/x86/boot").mkdir(parents=True)
+    (tmp_path / "slots/debian-6.12-1/builds/abc/arch/x86/boot/bzImage").write_bytes(b"k")
     first = slots.take(tmp_path, "debian-6.12", "abc")
     second = slots.take(tmp_path, "debian-6.12", "abc")
     third = slots.take(tmp_path, "debian-6.12", "abc")
-    assert [s.worktree.name for s in (first, second, third)] == [
+    assert [s.root.name for s in (first, second, third)] == [
         "debian-6.12-1",
         "debian-6.12-0",
         "debian-6.12-2",

@@ -31,9 +31,10 @@ from harness.errors import UserError
 # the machine's fault, not the kernel's.
 INFRA_REASONS = re.compile(r"^(QEMU/vng failed before the kernel ran|vng exited )")
 LINE_NUMBER = re.compile(r"(\.[chS]|\.rs):\d+(?::\d+)?")
-# A kernel built with O= prints its sources relative to the build dir
-# (../../worktrees/debian-6.12-1/fs/proc/x.c): the slot must not make another failure.
-WORKTREE_PREFIX = re.compile(r"(?:\S*/)?worktrees/[^/\s]+/")
+# A kernel built with O= prints its sources relative to the build dir (../../tree/fs/proc/x.c,
+# or a slot's path: /c/slots/debian-6.12-1/tree/...; worktrees/debian-6.12-1/ in older
+# caches): the slot must not make another failure.
+WORKTREE_PREFIX = re.compile(r"(?:\S*/)?(?:worktrees/[^/\s]+|(?<![^\s/])tree)/")
 
 
 class Stage(enum.Enum):

@@ -22,6 +22,7 @@ from pathlib import Path
 from harness import proc
 from harness.build import kconfig
 from harness.intake.series import Series
+from harness.tree import slots
 
 TRUSTED = "base"
 # An untrusted owner's own cache: what its patches changed, plus copies of shared hits.
@@ -75,10 +76,10 @@ class Ccache:
 
 
 def for_build(build: Path, owner: str) -> Ccache:
-    """The caches of a build in <cache>/builds/<dir>: <cache>/ccache/{shared,<owner>}. A
-    build with no owner named gets a cache of its own dir's."""
-    root = build.parent.parent / "ccache"
-    name = owner or f"dir-{build.name}"
+    """The caches of a slot's build dir: <cache>/ccache/{shared,<owner>}. A build with no
+    owner named gets a cache of its own dir's."""
+    root = slots.cache_of(build) / "ccache"
+    name = owner or f"dir-{build.parent.parent.name}-{build.name}"
     return Ccache(root / name, root / "shared", owner == TRUSTED)
 
 

@@ -1,19 +1,19 @@
-"""Fill the shared ccache from the bare base, once per slot, base commit and config.
+"""Fill the shared ccache from the bare base, once per base commit and config.
 
 A series' build only reads the shared ccache (build/ccache.py). Without a trusted build
 of the same base and config in it, every new series would compile the whole kernel; with
 one, it compiles what its patches touch and takes the rest from the cache. So the first
-series build in a slot on a base and config builds the bare base first, as the trusted
-owner, in the slot's own worktree: the compiler then sees the same paths (ccache hashes
-them, relative to the tree), and `--compare-base` and compare's base side reuse that
-build dir. Not for a series that changes a shared header (include/, arch/*/include/): its
-own build recompiles most of the kernel whatever the cache holds, and priming would
-double it.
+series build on a base and config builds the bare base first, as the trusted owner, in
+its slot's worktree; every slot's compiler sees the same paths, relative to its build dir
+(tree/slots.py), so the objects serve every slot. `--compare-base` and compare's base side
+reuse that build dir in that slot. Not for a series that changes a shared header
+(include/, arch/*/include/): its own build recompiles most of the kernel whatever the
+cache holds, and priming would double it.
 
 Input: the slot (its worktree at the bare base: the caller puts it there), the base
 commit, the fragments, make's -j, a log. Output: the priming build's Case, or None when
 another run did it first. Writes the slot's base build dir and
-<cache>/ccache/primed/<slot>-<commit>-<config key>. Raises nothing of its own.
+<cache>/ccache/primed/<commit>-<config key>. Raises nothing of its own.
 """
 
 from __future__ import annotations
@@ -42,13 +42,12 @@ def base_build_dir(slot: slots.Slot, fragments: list[Path]) -> Path:
 
 
 def _marker(slot: slots.Slot, fragments: list[Path], base: str) -> Path:
-    cache = base_build_dir(slot, fragments).parent.parent
-    key = kconfig.config_key(fragments)
-    return cache / "ccache" / "primed" / f"{slot.worktree.name}-{base[:12]}-{key}"
+    cache = slots.cache_of(base_build_dir(slot, fragments))
+    return cache / "ccache" / "primed" / f"{base[:12]}-{kconfig.config_key(fragments)}"
 
 
 def needed(series: Series, slot: slots.Slot, fragments: list[Path], base: str) -> bool:
-    """Priming pays off and this slot has not been primed for this base and config."""
+    """Priming pays off and no slot has been primed for this base and config."""
     return pays_off(series) and needed_at(slot, fragments, base)
 
 
@@ -62,7 +61,7 @@ def prime(slot: slots.Slot, base: str, fragments: list[Path], jobs: int, log: Pa
         if marker.exists():
             return None
         bdir = base_build_dir(slot, fragments)
-        note(f"priming the shared ccache: the bare base in {bdir} (once per slot, base, config)")
+        note(f"priming the shared ccache: the bare base in {bdir} (once per base and config)")
         src = slot.worktree
         configured = kconfig.configure(src, bdir, fragments, log)
         if configured.status is Status.ERROR:  # dropped options (the series adds them) are fine

@@ -1,11 +1,16 @@
-"""Worktree slots: a reusable worktree + build dir per base, locked per run.
+"""Worktree slots: a reusable worktree + build dirs per base, locked per run.
 
 Reusing one worktree path per base keeps Kbuild's recorded paths stable, so a
 rerun (or another series on the same base) rebuilds only the files that differ.
 A second concurrent run on the same base takes the next slot.
 
-Input: the cache dir, a base tag, a config key. Output: a Slot (worktree path, build dir,
-held lock). Writes <cache>/worktrees/<tag>-<n>.lock with the holder's pid; waits for
+A slot is <cache>/slots/<tag>-<n>/: its worktree `tree/` and its build dirs `builds/<key>/`.
+The compiler runs in the build dir and ccache makes the tree's paths relative to it
+(CCACHE_BASEDIR): `../../tree/mm/mmap.c` in every slot, so one slot's objects are hits
+in every other.
+
+Input: the cache dir, a base tag, a config key. Output: a Slot (worktree path, build dirs,
+held lock). Writes <cache>/slots/<tag>-<n>.lock with the holder's pid; waits for
 slot 0 when every slot is busy, and says so. exclusive(): any other cache lock (the first
 unpack of a tree). Raises nothing of its own.
 """
@@ -25,13 +30,20 @@ from harness.proc import note
 MAX_SLOTS = 8
 
 
+SLOTS = "slots"
+
+
 @dataclass
 class Slot:
-    worktree: Path
+    root: Path  # <cache>/slots/<tag>-<n>
     lock: IO[str]
 
+    @property
+    def worktree(self) -> Path:
+        return self.root / "tree"
+
     def build_dir(self, config_key: str) -> Path:
-        return self.worktree.parent.parent / "builds" / f"{self.worktree.name}-{config_key}"
+        return self.root / "builds" / config_key
 
     def release(self) -> None:
         self.lock.close()
@@ -41,7 +53,7 @@ def take(cache: Path, base_tag: str, config_key: str = "") -> Slot:
     """The first free slot, preferring one whose build dir for `config_key` holds a built
     kernel, then one that has that build dir at all (an incremental build instead of a
     cold one)."""
-    root = cache / "worktrees"
+    root = cache / SLOTS
     root.mkdir(parents=True, exist_ok=True)
     warm = sorted(
         (
@@ -80,7 +92,12 @@ KERNEL = "arch/x86/boot/bzImage"
 
 
 def _build_dir(cache: Path, base_tag: str, n: int, config_key: str) -> Path:
-    return cache / "builds" / f"{base_tag}-{n}-{config_key}"
+    return cache / SLOTS / f"{base_tag}-{n}" / "builds" / config_key
+
+
+def cache_of(build: Path) -> Path:
+    """The cache a slot's build dir <cache>/slots/<slot>/builds/<key> belongs to."""
+    return build.parents[3]
 
 
 def _record_holder(lock: IO[str]) -> None:
