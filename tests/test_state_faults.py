@@ -121,6 +121,7 @@ def test_a_slot_with_a_built_kernel_is_preferred_to_one_whose_build_failed(tmp_p
     (tmp_path / "slots/debian-6.12-1/builds/abc/arch/x86/boot").mkdir(parents=True)
     (tmp_path / "slots/debian-6.12-1/builds/abc/arch/x86/boot/bzImage").write_bytes(b"k")
     first = slots.take(tmp_path, "debian-6.12", "abc")
+    assert first.root.is_dir()  # a taken slot's dir exists: a run's logs go there first
     second = slots.take(tmp_path, "debian-6.12", "abc")
     third = slots.take(tmp_path, "debian-6.12", "abc")
     assert [s.root.name for s in (first, second, third)] == [

@@ -72,7 +72,7 @@ def take(cache: Path, base_tag: str, config_key: str = "") -> Slot:
             lock.close()
             continue
         _record_holder(lock)
-        return Slot(root / f"{base_tag}-{n}", lock)
+        return _made(Slot(root / f"{base_tag}-{n}", lock))
     first = root / f"{base_tag}-0.lock"
     holder = first.read_text().strip() if first.exists() else "?"
     note(
@@ -83,7 +83,13 @@ def take(cache: Path, base_tag: str, config_key: str = "") -> Slot:
     fcntl.flock(lock, fcntl.LOCK_EX)  # all busy: wait for the first
     _record_holder(lock)
     note(f"got slot 0 of {base_tag}")
-    return Slot(root / f"{base_tag}-0", lock)
+    return _made(Slot(root / f"{base_tag}-0", lock))
+
+
+def _made(slot: Slot) -> Slot:
+    """A slot's dir exists once it is taken: runs keep logs there before the worktree."""
+    slot.root.mkdir(exist_ok=True)
+    return slot
 
 
 # A build dir whose build failed or was interrupted early (a cold build stopped half way)
