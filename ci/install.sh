@@ -15,9 +15,11 @@ apt-get update -q
 # (make headers_install, which the kselftest build runs), chromium (the compare
 # report's headless-browser test), bubblewrap and util-linux's prlimit (the sandbox the
 # tree's code runs in), python3-venv; public-inbox (the inbox harness watch follows) and
-# redis-server (ccache's shared remote) for the CI-bot tests.
+# redis-server (ccache's shared remote) for the CI-bot tests; the build robots' matrix of
+# harness check: clang/lld/llvm 19, the i386 and arm64 cross compilers, sparse.
 apt-get install -y -q --no-install-recommends \
 	build-essential bc bison flex libelf-dev libssl-dev dwarves cpio kmod ccache \
+	clang-19 lld-19 llvm-19 gcc-i686-linux-gnu gcc-aarch64-linux-gnu sparse \
 	qemu-system-x86 busybox-static udev git patch perl python3 python3-pip xz-utils \
 	linux-source-6.12 shellcheck rsync chromium bubblewrap util-linux python3-venv \
 	public-inbox redis-server >/dev/null

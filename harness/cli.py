@@ -164,6 +164,14 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="review per patch: build, W=1, checkpatch, static")
     _add_series_arguments(check, builds=True)
     _add_jobs_argument(check)
+    check.add_argument(
+        "--matrix",
+        metavar="CELLS",
+        default="",
+        help="the builds, comma-separated, of: kernel (today's config), x86_64, x86_64-clang, "
+        "i386, arm64, sparse (the touched objects under allmodconfig, W=1), options-off "
+        "(each option the patch depends on turned off); default: series.yaml's, else all",
+    )
     report = sub.add_parser("report", help="results.json of a check run -> review mail")
     report.add_argument("run_dir", type=Path, help="the run directory of a `harness check`")
     report.add_argument("--email", action="store_true", help="write RUN_DIR/review.eml")
@@ -409,7 +417,10 @@ def _review(args: argparse.Namespace, argv: list[str]) -> int:
         return report.report_command(
             args.run_dir, args.email, args.markdown, args.tests, args.findings_md
         )
-    opts = check.CheckOptions(**_series_options(args, argv), **_build_options(args))
+    from harness.build import matrix
+
+    cells = matrix.parse(args.matrix) if args.matrix else ()
+    opts = check.CheckOptions(**_series_options(args, argv), **_build_options(args), matrix=cells)
     return check.check_command(args.series, opts)
 
 

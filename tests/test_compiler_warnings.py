@@ -80,8 +80,10 @@ def test_unicode_quotes_and_context_lines() -> None:
     ]
 
 
-def test_errors_and_notes_are_not_warnings() -> None:
-    assert compiler_warnings.parse(["a.c:1:1: error: x", "a.c:1:1: note: y", "garbage", ""]) == []
+def test_errors_are_diagnostics_of_their_own_kind_and_notes_are_none() -> None:
+    found = compiler_warnings.parse(["a.c:1:1: error: x", "a.c:1:1: note: y", "garbage", ""])
+    assert [(d.kind, d.message) for d in found] == [("error", "x")]
+    assert compiler_warnings.new_warnings([], ["a.c:1:1: error: x"]) == []
 
 
 def test_paths_are_made_tree_relative() -> None:

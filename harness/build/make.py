@@ -41,6 +41,7 @@ class BuildSpec:
     # Whose build this is (build/ccache.py): ccache.TRUSTED for the bare base, which alone
     # writes the shared cache; '' for a build dir's own cache.
     owner: str = ""
+    compiler: str = "gcc"  # CC, through ccache: clang-19, i686-linux-gnu-gcc, ...
 
 
 @dataclass
@@ -53,15 +54,15 @@ class BuildResult:
 
 def make_argv(spec: BuildSpec) -> list[str]:
     """The only place the kernel make command line is spelled."""
-    cc = "ccache gcc" if _have("ccache") else "gcc"
+    cached = "ccache " if _have("ccache") else ""
     return [
         "make",
         "-C",
         str(spec.src),
         f"O={spec.build}",
         f"-j{spec.jobs}",
-        f"CC={cc}",
-        f"HOSTCC={cc}",
+        f"CC={cached}{spec.compiler}",
+        f"HOSTCC={cached}gcc",
         *spec.extra_make_args,
         *spec.targets,
     ]

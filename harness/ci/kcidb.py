@@ -1,5 +1,6 @@
 """A run as KCIDB JSON (KernelCI's common reporting format): one checkout (the base plus
-the series), one build, and a test per leaf result.
+the series), one build (and, for a check run, one more per cell of its build matrix), and
+a test per leaf result.
 
 Input: a run's meta and suites, and the submitting CI system's origin name. Output: a
 dict that kcidb-io's latest schema validates (validate() raises UserError with the
@@ -103,7 +104,39 @@ def report(meta: dict[str, Any], suites: list[Case], origin: str) -> dict[str, A
             build["compiler"] = str(meta["compiler"])
         data["builds"] = [build]
         data["tests"] = _tests(suites, build_id, origin)
+    cells = _matrix_builds(suites, checkout_id, origin)
+    if cells:
+        data["builds"] = [*data.get("builds", []), *cells]
     return data
+
+
+def _matrix_builds(suites: list[Case], checkout_id: str, origin: str) -> list[dict[str, Any]]:
+    """A check run's build matrix: a build per cell, its status the worst over the patches,
+    its comment the first finding (build/matrix.py)."""
+    cells: dict[str, list[Case]] = {}
+    for suite in suites:
+        for matrix in (c for c in suite.children if c.name == "matrix"):
+            for cell in matrix.children:
+                cells.setdefault(cell.name, []).append(cell)
+    builds = []
+    for name, per_patch in cells.items():
+        status = Case(name, children=per_patch).status
+        props = next((c.properties for c in per_patch if c.properties.get("arch")), {})
+        build: dict[str, Any] = {
+            "id": f"{checkout_id}:matrix:{path_part(name)}",
+            "checkout_id": checkout_id,
+            "origin": origin,
+            "status": STATUS[status],
+            "misc": {"cell": name, "patches": [c.status.value for c in per_patch]},
+        }
+        if props:
+            build.update(architecture=props["arch"], compiler=props["compiler"])
+            build["config_name"] = props["config"]
+        failed = next((c for c in per_patch if c.status.is_bad), None)
+        if failed is not None:
+            build["comment"] = failed.message[:500]
+        builds.append(build)
+    return builds
 
 
 def validate(data: dict[str, Any]) -> None:

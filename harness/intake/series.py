@@ -45,6 +45,7 @@ class SeriesConfig:
     timeout: int = 0
     memory: str = ""
     cpus: int = 0
+    matrix: tuple[str, ...] = ()  # harness check's build matrix (build/matrix.py)
 
 
 CONFIG_TYPES: dict[str, type] = {
@@ -59,6 +60,7 @@ CONFIG_TYPES: dict[str, type] = {
     "timeout": int,
     "memory": str,
     "cpus": int,
+    "matrix": list,
 }
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from harness import proc
-from harness.build import ccache, compiler_warnings, kconfig, make, prime
+from harness.build import ccache, compiler_warnings, kconfig, make, matrix, prime
 from harness.cases import Case, Status
 from harness.errors import interrupt_message
 from harness.intake import mail
@@ -52,6 +52,16 @@ class CheckOptions:
     tree: Path | None = None
     kconfig: tuple[str, ...] = ()
     jobs: int = 2
+    matrix: tuple[str, ...] = ()  # --matrix; () means series.yaml's, else matrix.DEFAULT
+
+
+def matrix_of(series: Series, opts: CheckOptions) -> tuple[str, ...]:
+    """The build matrix: --matrix, else series.yaml's `matrix`, else the robots' whole one."""
+    if opts.matrix:
+        return opts.matrix
+    if series.config.matrix:
+        return matrix.parse(",".join(series.config.matrix))
+    return matrix.DEFAULT
 
 
 @dataclass(frozen=True)
@@ -62,6 +72,7 @@ class BasePlan:
     spec: make.BuildSpec
     # The slot whose shared ccache is primed from the base before the first build (None: not).
     primes: slots.Slot | None = None
+    kernel: bool = True  # the kernel build is in the matrix
 
 
 @dataclass
@@ -78,6 +89,7 @@ class PatchLoop:
     series_text: tuple[str, ...] = ()  # every patch: a declaration may come in another one
     dropped: tuple[str, ...] = ()  # requested options the latest configure dropped
     checkpatch: dict[int, Case] = field(default_factory=dict)  # per patch, run on the base
+    matrix: matrix.Matrix | None = None  # the robots' cells, prepared with the base build
 
 
 def check_series(series: Series, opts: CheckOptions) -> RunDir:
@@ -86,7 +98,8 @@ def check_series(series: Series, opts: CheckOptions) -> RunDir:
     )
     run = RunDir.create(opts.out, series.name, opts.argv)
     run.meta.update(kind="check", **series_meta(series), base=spec.label)
-    run.meta.update(compiler=compiler_version(), jobs=opts.jobs)
+    cells = matrix_of(series, opts)
+    run.meta.update(compiler=compiler_version(), jobs=opts.jobs, matrix=list(cells))
     if spec.note:
         note(spec.note)
         run.meta["base_note"] = spec.note
@@ -98,9 +111,15 @@ def check_series(series: Series, opts: CheckOptions) -> RunDir:
         wt = worktree.prepare_worktree(spec, slot.worktree, run.file("apply.log"))
         run.meta["base_commit"] = wt.base_rev
         plan = plan_base(series, opts, run, wt, slot)
-        plan = replace(plan, primes=slot if prime.pays_off(series) else None)
+        kernel = matrix.KERNEL in cells
+        primes = slot if kernel and prime.pays_off(series) else None
+        plan = replace(plan, primes=primes, kernel=kernel)
         loop = PatchLoop(run, wt, no_build="no patch applied", base=plan, fragments=plan.fragments)
         loop.series_text = tuple(mail_text(p) for p in series.patches)
+        if set(cells) - {matrix.KERNEL}:
+            adds = tuple(matrix.added_options(loop.series_text))
+            owner = ccache.owner_of(series)
+            loop.matrix = matrix.Matrix(cells, slot, owner, opts.jobs, run.path, adds)
         loop.checkpatch = checkpatch_on_base(series, wt.path, run.file("checkpatch.log"))
         for index, patch in enumerate(series.patches):
             note(f"checking {worktree.patch_case_name(patch)}")
@@ -166,6 +185,10 @@ def build_base(plan: BasePlan, loop: PatchLoop) -> None:
     """Configure and build the base once: the per-patch builds are then incremental."""
     run, bdir = loop.run, plan.spec.build
     fragments, base_rev = list(plan.fragments), loop.wt.base_rev
+    if not plan.kernel:
+        loop.base = None
+        loop.no_build = "the kernel build is not in the matrix"
+        return
     slot = plan.primes
     if slot is not None and prime.needed_at(slot, fragments, base_rev):
         # The worktree is at the base here: the prime builds it first.
@@ -200,17 +223,33 @@ def build_base(plan: BasePlan, loop: PatchLoop) -> None:
     loop.spec = plan.spec
 
 
-def _base_under(patch: Patch, plan: BasePlan, loop: PatchLoop) -> compiler_warnings.ObjectBuild:
-    """The first patch that applies triggers the base build, on its parent commit, so a
-    series that does not apply costs no build at all."""
+Compiled = dict[str, compiler_warnings.ObjectBuild]  # per matrix cell
+
+
+def _base_under(
+    patch: Patch, plan: BasePlan, loop: PatchLoop, cells: list[matrix.Cell]
+) -> tuple[compiler_warnings.ObjectBuild, Compiled]:
+    """The first patch that applies triggers the base build and the matrix's prepared
+    cells, on its parent commit, so a series that does not apply costs no build at all."""
     log = loop.run.file("apply.log")
     head = worktree.git(loop.wt.path, "rev-parse", "HEAD").output.strip()
     worktree.git(loop.wt.path, "checkout", "-q", "HEAD~1", log=log)
     try:
         build_base(plan, loop)
-        return _objects(patch, loop)
+        if loop.matrix is not None:
+            note(f"the build matrix: {', '.join(loop.matrix.names)} (log: {loop.matrix.log})")
+            loop.matrix.prepare(loop.wt.base_rev)
+        return _objects(patch, loop), _in_matrix(patch, loop, cells)
     finally:
         worktree.git(loop.wt.path, "checkout", "-q", head, log=log)
+
+
+def _in_matrix(patch: Patch, loop: PatchLoop, cells: list[matrix.Cell]) -> Compiled:
+    """The patch's touched objects in the matrix's cells, in the tree as it is now."""
+    if loop.matrix is None or loop.base is not None:  # not prepared yet
+        return {}
+    objects = matrix.objects_for(patch.files, loop.wt.path)
+    return loop.matrix.compile(loop.wt.path, objects, cells)
 
 
 def checkpatch_on_base(series: Series, base: Path, log: Path) -> dict[int, Case]:
@@ -230,24 +269,32 @@ def patch_suite(patch: Patch, loop: PatchLoop, on_base: Case | None = None) -> C
     `on_base`: its checkpatch case, made on the base tree (checkpatch_on_base)."""
     log = loop.run.file("checkpatch.log")
     static = static_cases(patch, loop.wt.path, log, loop.series_text, on_base)
+    later = ("build", "warnings", *(("matrix",) if loop.matrix is not None else ()))
     if loop.conflict:
-        applied = [Case(n, Status.SKIP, loop.conflict) for n in ("apply", "build", "warnings")]
+        applied = [Case(n, Status.SKIP, loop.conflict) for n in ("apply", *later)]
         return _suite(patch, [*applied, *static])
-    before = _objects(patch, loop)
+    cells = loop.matrix.planned(mail_text(patch)) if loop.matrix is not None else []
+    before, in_cells = _objects(patch, loop), _in_matrix(patch, loop, cells)
     apply = worktree.apply_patch(loop.wt, patch, loop.run.file("apply.log"))
     apply.name = "apply"
     if apply.status is Status.FAIL:
         loop.conflict = f"patch {patch.number} did not apply"
-        later = [Case(n, Status.SKIP, "patch did not apply") for n in ("build", "warnings")]
-        return _suite(patch, [apply, *later, *static])
+        return _suite(
+            patch, [apply, *[Case(n, Status.SKIP, "patch did not apply") for n in later], *static]
+        )
     if loop.base is not None:
-        before = _base_under(patch, loop.base, loop)
+        before, in_cells = _base_under(patch, loop.base, loop, cells)
     built = _build(patch, loop)
     if loop.spec is None:
         new = Case("warnings", Status.SKIP, loop.no_build)
     else:
         new = compiler_warnings.warnings_case(before, _objects(patch, loop))
-    return _suite(patch, [apply, built, new, *static])
+    cases = [apply, built, new]
+    if loop.matrix is not None:
+        if any(Path(f).name.startswith("Kconfig") for f in patch.files):
+            loop.matrix.reconfigure(loop.wt.path)
+        cases.append(loop.matrix.case(cells, in_cells, _in_matrix(patch, loop, cells)))
+    return _suite(patch, [*cases, *static])
 
 
 def _build(patch: Patch, loop: PatchLoop) -> Case:
@@ -333,8 +380,9 @@ def check_command(path: Path, opts: CheckOptions) -> int:
     failed = False
     all_series = load(path)  # every series is validated before any tree is touched
     proc.require(proc.BUILD_TOOLS)
-    for one in all_series:  # a --kconfig that names no fragment: before any run dir
+    for one in all_series:  # a --kconfig or --matrix that cannot run: before any run dir
         fragments_of(one, opts)
+        matrix.require(matrix_of(one, opts))
     for one in all_series:
         run = check_series(one, opts)
         print(f"\n{one.name}: {one.subject}")
