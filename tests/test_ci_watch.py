@@ -125,6 +125,7 @@ def test_config_refuses_unknown_keys_and_bad_runs(tmp_path: Path) -> None:
         ("lists:\n  - {name: a, inbox: x, colour: red}\n", "unknown key 'colour'"),
         ("lists:\n  - {name: a}\n", "required"),
         ("incomplete_after: soon\nlists:\n  - {name: a, inbox: x}\n", "seconds"),
+        ("lists:\n  - {name: a, inbox: x, matrix: [kernel, mips]}\n", "--matrix"),
     ]:
         bad.write_text(text)
         with pytest.raises(UserError, match=why):
@@ -135,6 +136,9 @@ def test_config_paths_are_relative_to_the_file(tmp_path: Path) -> None:
     cfg = write_config(tmp_path, Path("inbox"))
     assert cfg.lists[0].inbox == tmp_path / "inbox"
     assert cfg.state == tmp_path / "watch-state.json" and cfg.lists[0].run == ("check", "test")
+    assert cfg.lists[0].matrix == ()  # check's whole matrix
+    (tmp_path / "m.yaml").write_text("lists:\n  - {name: a, inbox: x, matrix: [i386, kernel]}\n")
+    assert config.load(tmp_path / "m.yaml").lists[0].matrix == ("kernel", "i386")
 
 
 def refs(mails: list[bytes]) -> list[assemble.MailRef]:

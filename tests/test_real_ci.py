@@ -66,6 +66,7 @@ def test_watch_runs_a_delivered_series_once_and_publish_reports_it(tmp_path: Pat
     config.write_text(
         f"out: results\nlists:\n  - name: ci-three\n    inbox: {box}\n"
         "    base: debian:6.12\n    run: [check, test]\n    suites: [smoke, demo]\n"
+        "    matrix: [kernel]\n"
     )
     first = harness("watch", str(config), "--once")
     assert first.returncode == 0, first.stdout + first.stderr[-3000:]

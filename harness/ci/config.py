@@ -13,6 +13,7 @@ malformed, before the watcher touches an inbox or its state file.
         run: [check, test]
         suites: [smoke, demo]
         kconfig: [virtme-min]
+        matrix: [kernel, x86_64-clang, i386]   # harness check's builds (default: all)
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ from typing import Any
 
 import yaml
 
+from harness.build import matrix
 from harness.errors import UserError
 
 RUNS = ("check", "test")
 TOP_KEYS = {"state", "out", "cache", "incomplete_after", "lists"}
-LIST_KEYS = {"name", "inbox", "base", "run", "suites", "kconfig"}
+LIST_KEYS = {"name", "inbox", "base", "run", "suites", "kconfig", "matrix"}
 DEFAULT_INCOMPLETE_AFTER = 3600
 
 
@@ -39,6 +41,7 @@ class ListConfig:
     run: tuple[str, ...] = RUNS
     suites: tuple[str, ...] = ()
     kconfig: tuple[str, ...] = ()
+    matrix: tuple[str, ...] = ()  # check's build matrix; () is matrix.DEFAULT
 
 
 @dataclass(frozen=True)
@@ -100,7 +103,18 @@ def _list(item: Any, here: Path, where: str) -> ListConfig:
         run=run,
         suites=_strings(item, "suites", where),
         kconfig=_strings(item, "kconfig", where),
+        matrix=_matrix(item, where),
     )
+
+
+def _matrix(item: dict[str, Any], where: str) -> tuple[str, ...]:
+    names = _strings(item, "matrix", where)
+    if not names:
+        return ()
+    try:
+        return matrix.parse(",".join(names))
+    except UserError as err:
+        raise UserError(f"{where}: {err}") from None
 
 
 def _known(data: dict[Any, Any], keys: set[str], where: str) -> None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness import pipeline, proc
+from harness.build import matrix
 from harness.cases import Case, Status
 from harness.ci import assemble, inbox, state
 from harness.ci.config import ListConfig, WatchConfig
@@ -175,7 +176,7 @@ def run_series(watch: WatchConfig, cache: Path) -> Runner:
         out, base, kconfig = watch.out, lst.base, lst.kconfig
         if kind == "check":
             proc.require(proc.BUILD_TOOLS)
-            opts = check.CheckOptions(argv, out, cache, base, kconfig=kconfig)
+            opts = check.CheckOptions(argv, out, cache, base, kconfig=kconfig, matrix=lst.matrix)
             return check.check_series(one, opts)
         test = pipeline.TestOptions(argv, out, cache, base, kconfig=kconfig, suites=lst.suites)
         return pipeline.test_series(one, test)
@@ -186,6 +187,9 @@ def run_series(watch: WatchConfig, cache: Path) -> Runner:
 def watch_command(config: WatchConfig, cache: Path, once: bool, interval: int) -> int:
     """`harness watch`: 1 when a series failed its runs or was incomplete or rejected."""
     proc.require(("git",))
+    for lst in config.lists:  # a missing toolchain: exit 3 before the first series
+        if "check" in lst.run:
+            matrix.require(lst.matrix or matrix.DEFAULT)
     failed = False
     with state.held(config.state) as st:
         while True:
