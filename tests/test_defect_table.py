@@ -159,3 +159,31 @@ def test_a_row_merged_twice_names_each_finder_once() -> None:
     )
     merged = defect_table._with_finder(row, "bug report (c); bug report (a)")
     assert merged.found_by == "bug report (a); bug report (b); bug report (c)"
+
+
+def test_the_build_matrix_s_findings_are_rows_found_by_their_cells() -> None:
+    from harness.build import matrix
+    from harness.build.compiler_warnings import ObjectBuild
+
+    patch = (
+        "diff --git a/drivers/x/x.c b/drivers/x/x.c\n--- a/drivers/x/x.c\n+++ b/drivers/x/x.c\n"
+        "@@ -1,2 +1,4 @@\n int a;\n+static int x_probe(void)\n+{\n+\treturn ret;\n"
+    )
+    series = defect_table.SeriesText(((1, patch),), 1)
+    warning = "drivers/x/x.c:4:9: warning: variable 'ret' is uninitialized when used here"
+    obj = ("drivers/x/x.o",)
+    cells = [
+        matrix.cell_case(matrix.CellResult(matrix.CELLS[name], ObjectBuild(obj), after))
+        for name, after in [
+            ("x86_64-clang", ObjectBuild(obj, (), (warning,))),
+            ("i386", ObjectBuild(obj, (), (), undefined=("drivers/x/x.o __udivdi3",))),
+        ]
+    ]
+    check = [Case("0001 x", children=[Case("matrix", children=cells)])]
+    rows = defect_table.defects(check, series, [], series)
+    assert [(r.severity, r.where, r.found_by) for r in rows] == [
+        ("error", "drivers/x/x.ko", "check matrix i386"),
+        ("warning", "drivers/x/x.c:4 x_probe()", "check matrix x86_64-clang"),
+    ]
+    assert rows[0].what.startswith('modpost: "__udivdi3" [drivers/x/x.ko]')
+    assert rows[1].reproducer.endswith("W=1 drivers/x/x.o")

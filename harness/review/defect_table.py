@@ -225,6 +225,42 @@ def static_defects(cases: Sequence[Case], series: SeriesText, command: str) -> l
     return out
 
 
+MARKED_RE = re.compile(r"^>> (?:(\S+?):(\d+):(?:\d+:)? )?(fatal error|error|warning|ERROR): (.*)$")
+
+
+def matrix_defects(cases: Sequence[Case], series: SeriesText) -> list[Defect]:
+    """The build matrix's new errors and warnings (build/matrix.py): a row per `>>` line,
+    found by its cell, reproduced by the cell's one-line make command."""
+    out = []
+    texts = dict(series.patches)
+    for suite in cases:
+        number = suite.name[:4]
+        if not number.isdigit():
+            continue
+        for matrix in (c for c in suite.children if c.name == "matrix"):
+            for cell in (c for c in matrix.children if c.status.is_bad):
+                for line in cell.details.splitlines():
+                    match = MARKED_RE.match(line)
+                    if match is None:
+                        continue
+                    file, at, kind, what = match.groups()
+                    text = texts.get(int(number), "")
+                    fn = function_at(text, file, int(at)) if file and at else ""
+                    module = re.search(r"\[(\S+\.ko)\]", what) if not file else None
+                    where = _where(f"{file}:{at}" if file else module[1] if module else "", fn)
+                    out.append(
+                        Defect(
+                            *(STATIC_WARNING if kind == "warning" else STATIC_ERROR),
+                            f"{int(number)}/{series.total}",
+                            where,
+                            f"check matrix {cell.name}",
+                            _short(what),
+                            cell.properties.get("reproduce", ""),
+                        )
+                    )
+    return out
+
+
 def defects(
     check: Sequence[Case],
     check_series: SeriesText,
@@ -236,6 +272,7 @@ def defects(
     the others named), worst first."""
     rows = [*more, *incident_defects(tests, test_series), *subtest_defects(tests, test_series)]
     rows += static_defects(check, check_series, check_series.test_command)
+    rows += matrix_defects(check, check_series)
     merged: dict[tuple[str, str, str], Defect] = {}
     for row in sorted(rows, key=lambda d: d.rank):
         key = (row.severity, row.where, signature(row.what))
