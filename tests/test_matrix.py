@@ -230,3 +230,32 @@ def test_kcidb_gets_a_build_per_cell_that_its_schema_takes() -> None:
     assert builds["i386"]["architecture"] == "i386"
     assert builds["i386"]["config_name"] == "allmodconfig with CONFIG_CC_OPTIMIZE_FOR_SIZE=y"
     assert "ad5791.c" in builds["x86_64-clang"]["comment"]
+
+
+def test_a_cell_does_not_repeat_what_its_parent_cell_found(tmp_path: Path) -> None:
+    """sparse compiles with W=1 too, and an option-off cell is its compiler's cell with one
+    option off: each reports only what its parent did not, so "only with CONFIG_OF=n" is
+    true when it is said."""
+    kerneldoc = "drivers/x/x.c:9: warning: Function parameter or struct member 'name' not described"
+    unused = (
+        "drivers/x/x.c:30:34: warning: 'x_of_match' defined but not used [-Wunused-const-variable=]"
+    )
+    sparse = "drivers/x/x.c:12:5: warning: incorrect type in assignment (different base types)"
+    obj = ("drivers/x/x.o",)
+    grid = matrix.Matrix(("sparse", "options-off"), None, "s1", 2, tmp_path)  # type: ignore[arg-type]
+    off = matrix.Cell("x86_64-no-CONFIG_OF", "x86_64", "gcc", off="CONFIG_OF")
+    cells = [matrix.CELLS["sparse"], matrix.CELLS["x86_64"], off]
+    before = {c.name: ObjectBuild(obj) for c in cells}
+    after = {
+        "x86_64": ObjectBuild(obj, (), (kerneldoc,)),
+        "sparse": ObjectBuild(obj, (), (kerneldoc, sparse)),
+        off.name: ObjectBuild(obj, (), (kerneldoc, unused)),
+    }
+    case = grid.case(cells, before, after)
+    by_name = {c.name: c for c in case.children}
+    assert list(by_name) == ["sparse", "x86_64-no-CONFIG_OF"]  # x86_64 was not asked for
+    assert by_name["sparse"].status is Status.FAIL and "incorrect type" in by_name["sparse"].message
+    assert "Function parameter" not in by_name["sparse"].details
+    found = by_name[off.name]
+    assert found.status is Status.FAIL and "(only with CONFIG_OF=n)" in found.message
+    assert "x_of_match" in found.message and "Function parameter" not in found.details

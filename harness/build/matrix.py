@@ -408,9 +408,23 @@ class CellResult:
     skipped: str = ""  # why the cell did not run for this patch
 
 
-def cell_case(result: CellResult) -> Case:
+def parent_of(cell: Cell) -> str:
+    """The cell whose findings this one repeats: an option-off cell's compiler's cell, the
+    x86_64 cell for sparse (which compiles with W=1 too); '' for the others."""
+    if cell.off:
+        return "x86_64-clang" if cell.compiler == "clang" else "x86_64"
+    return "x86_64" if cell.sparse else ""
+
+
+def new_keys(result: CellResult) -> set[tuple[str, str, str]]:
+    before, after = result.before.output, result.after.output
+    return {d.key for d in compiler_warnings.new_diagnostics(before, after)}
+
+
+def cell_case(result: CellResult, known: frozenset[tuple[str, str, str]] = frozenset()) -> Case:
     """One cell's verdict on one patch: FAIL for new errors or warnings, the new lines
-    marked `>>` under the cell's arch, compiler, config, flags and a reproduce line."""
+    marked `>>` under the cell's arch, compiler, config, flags and a reproduce line. `known`:
+    what its parent cell (parent_of) found new already, which is not this cell's finding."""
     cell = result.cell
     name = cell.name
     if result.skipped:
@@ -418,7 +432,8 @@ def cell_case(result: CellResult) -> Case:
     before, after = result.before, result.after
     if not after.built and not after.failed:
         return Case(name, Status.PASS, "no C file this arch compiles is touched")
-    new = compiler_warnings.new_diagnostics(before.output, after.output)
+    every = compiler_warnings.new_diagnostics(before.output, after.output)
+    new = [d for d in every if d.key not in known]
     moved = compiler_warnings.moved_diagnostics(before.output, after.output)
     libgcc = [u for u in after.undefined if u not in before.undefined]
     broken = [o for o in after.failed if o in before.built]
@@ -459,6 +474,8 @@ def cell_case(result: CellResult) -> Case:
         return Case(name, Status.FAIL, f"{' '.join(broken)} no longer compiles in {cell.name}",
                     "\n".join(head + list(after.output[-40:])), properties=props)  # fmt: skip
     notes = []
+    if len(every) > len(new):
+        notes.append(f"{len(every) - len(new)} also in {parent_of(cell)}")
     if moved:
         notes.append(f"{len(moved)} warning(s) only moved")
     if never:
@@ -554,14 +571,17 @@ class Matrix:
         return out
 
     def planned(self, patch_text: str) -> list[Cell]:
-        """The cells one patch is compiled in: the named ones, then its options off."""
+        """The cells one patch is compiled in: the named ones, then its options off, and
+        the cells those repeat (parent_of), which are compiled even when not named."""
         named = [c for c in cells_of(self.names) if c.name in self.names]
-        return [*named, *self.off_cells(patch_text)]
+        off = self.off_cells(patch_text)
+        parents = {parent_of(c) for c in [*named, *off]} - {c.name for c in named} - {""}
+        return [*named, *(CELLS[p] for p in sorted(parents) if p in self.dirs), *off]
 
     def case(
         self, cells: Sequence[Cell], before: dict[str, ObjectBuild], after: dict[str, ObjectBuild]
     ) -> Case:
-        children = []
+        results: dict[str, CellResult] = {}
         for cell in cells:
             skipped = self.unprepared.get(cell.name, "")
             if not skipped and cell.name not in after:
@@ -569,9 +589,15 @@ class Matrix:
             config = (
                 f"config-{cell.name}" if (self.run_dir / f"config-{cell.name}").exists() else ""
             )
-            result = CellResult(
+            results[cell.name] = CellResult(
                 cell, before.get(cell.name, ObjectBuild()), after.get(cell.name, ObjectBuild()),
                 config, skipped,
             )  # fmt: skip
-            children.append(cell_case(result))
+        children = []
+        for cell in cells:
+            if cell.name not in self.names and not cell.off:
+                continue  # compiled only for what its option-off or sparse cells repeat
+            parent = results.get(parent_of(cell))
+            known = frozenset(new_keys(parent)) if parent and not parent.skipped else frozenset()
+            children.append(cell_case(results[cell.name], known))
         return Case("matrix", children=children)
