@@ -180,8 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--tests",
         type=Path,
         action="append",
-        help="a `harness test` run: its defects join the mail's findings table (repeatable: "
-        "a normal and a debug run)",
+        help="a `harness test` run, or the `harness check` run of another form of the series "
+        "(a port's build matrix): its defects join the mail's findings table (repeatable)",
     )
     report.add_argument(
         "--findings-md",

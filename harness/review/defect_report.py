@@ -50,7 +50,8 @@ def reproducer(argv: list[str]) -> list[str]:
 
 
 def rows(check_dir: Path, test_dirs: list[Path]) -> list[defect_table.Defect]:
-    """The defects of one check run and any number of test runs (a normal and a debug run)."""
+    """The defects of one check run and any number of other runs: test runs (a normal and
+    a debug run), and check runs of another form of the series (a port's build matrix)."""
     from harness.review import report  # report imports this module for the mail
 
     check_meta, check_cases = report.load(check_dir)
@@ -58,9 +59,11 @@ def rows(check_dir: Path, test_dirs: list[Path]) -> list[defect_table.Defect]:
     found: list[defect_table.Defect] = []
     for test_dir in test_dirs:
         test_meta, test_cases = report.load(test_dir)
-        found += defect_table.defects(
-            [], check_series, test_cases, series_text(test_meta, test_dir)
-        )
+        other = series_text(test_meta, test_dir)
+        if test_meta.get("kind") == "check":
+            found += defect_table.defects(test_cases, other, [], other)
+        else:
+            found += defect_table.defects([], check_series, test_cases, other)
     return defect_table.defects(check_cases, check_series, [], check_series, found)
 
 
