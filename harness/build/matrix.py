@@ -519,8 +519,7 @@ class Matrix:
                 continue
             self.trusted[cell.prepared_as] = trusted
             self.dirs[cell.name] = owner_copy(trusted, cell, self.owner, self.slot)
-            config = self.run_dir / f"config-{cell.name}"
-            config.write_bytes((self.dirs[cell.name].build / ".config").read_bytes())
+            self.keep_config(cell.name, self.dirs[cell.name])
 
     def reconfigure(self, src: Path) -> None:
         """After a patch that touches Kconfig: allmodconfig again, so the options it adds
@@ -553,7 +552,12 @@ class Matrix:
         if why := mine.configure(src, self.log):
             return None, why
         self.dirs[cell.name] = mine
+        self.keep_config(cell.name, mine)
         return mine, ""
+
+    def keep_config(self, name: str, cdir: CellDir) -> None:
+        """The cell's .config in the run dir, as config-<cell>: what a finding was built with."""
+        (self.run_dir / f"config-{name}").write_bytes((cdir.build / ".config").read_bytes())
 
     def compile(
         self, src: Path, objects: Sequence[str], cells: Sequence[Cell]

@@ -227,10 +227,12 @@ Compiled = dict[str, compiler_warnings.ObjectBuild]  # per matrix cell
 
 
 def _base_under(
-    patch: Patch, plan: BasePlan, loop: PatchLoop, cells: list[matrix.Cell]
-) -> tuple[compiler_warnings.ObjectBuild, Compiled]:
+    patch: Patch, plan: BasePlan, loop: PatchLoop
+) -> tuple[compiler_warnings.ObjectBuild, Compiled, list[matrix.Cell]]:
     """The first patch that applies triggers the base build and the matrix's prepared
-    cells, on its parent commit, so a series that does not apply costs no build at all."""
+    cells, on its parent commit, so a series that does not apply costs no build at all.
+    Returns the patch's objects built there, in today's config and in the matrix's cells
+    (planned once the cells are prepared: an option-off cell needs the prepared config)."""
     log = loop.run.file("apply.log")
     head = worktree.git(loop.wt.path, "rev-parse", "HEAD").output.strip()
     worktree.git(loop.wt.path, "checkout", "-q", "HEAD~1", log=log)
@@ -239,7 +241,8 @@ def _base_under(
         if loop.matrix is not None:
             note(f"the build matrix: {', '.join(loop.matrix.names)} (log: {loop.matrix.log})")
             loop.matrix.prepare(loop.wt.base_rev)
-        return _objects(patch, loop), _in_matrix(patch, loop, cells)
+        cells = loop.matrix.planned(mail_text(patch)) if loop.matrix is not None else []
+        return _objects(patch, loop), _in_matrix(patch, loop, cells), cells
     finally:
         worktree.git(loop.wt.path, "checkout", "-q", head, log=log)
 
@@ -283,7 +286,7 @@ def patch_suite(patch: Patch, loop: PatchLoop, on_base: Case | None = None) -> C
             patch, [apply, *[Case(n, Status.SKIP, "patch did not apply") for n in later], *static]
         )
     if loop.base is not None:
-        before, in_cells = _base_under(patch, loop.base, loop, cells)
+        before, in_cells, cells = _base_under(patch, loop.base, loop)
     built = _build(patch, loop)
     if loop.spec is None:
         new = Case("warnings", Status.SKIP, loop.no_build)
