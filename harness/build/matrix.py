@@ -1,9 +1,9 @@
 """The build robots' matrix for `harness check`: each patch's touched objects compiled in
-the cells 0-day and NIPA build (x86_64 and i386 gcc, x86_64 clang, arm64 gcc, sparse, all
-under allmodconfig with W=1), and with each option the patch's code depends on turned
-off, before and after the patch, in the same cell.
+the cells 0-day and NIPA build (x86_64 gcc allyesconfig; x86_64 clang, i386 gcc and arm64
+gcc allmodconfig; sparse; all with W=1), and with each option the patch's code depends on
+turned off, before and after the patch, in the same cell.
 
-A cell's build dir is configured (allmodconfig, CONFIG_WERROR off) and `make prepare`d
+A cell's build dir is configured (its all*config, CONFIG_WERROR off) and `make prepare`d
 once per slot and base, by the bare base (trusted); each series gets a copy of it that
 only its own builds write. Per patch only the objects built from the .c files it touches
 are compiled, so a cell costs seconds per patch, not a kernel build. A warning is new
@@ -38,7 +38,7 @@ from harness.tree import slots
 # libgcc's 64-bit division helpers: gcc and clang call them for a u64 / u32 on a 32-bit
 # target, and the kernel links none of them (div_u64() and do_div() are the kernel's way).
 LIBGCC_DIVISION = ("__udivdi3", "__umoddi3", "__divdi3", "__moddi3", "__udivmoddi4", "__divmoddi4")
-# What a robot's allmodconfig build leaves out or turns into errors: -Werror would stop
+# What a robot's all*config build leaves out or turns into errors: -Werror would stop
 # the compile at the first new warning, and the per-patch compile wants them all.
 ALLCONFIG = "CONFIG_WERROR=n\n"
 PREPARED = ".harness-prepared"  # in a cell's build dir: the base commit and the toolchain
@@ -56,13 +56,14 @@ class Cell:
     compiler: str  # "gcc" or "clang"
     cross: str = ""  # CROSS_COMPILE for gcc
     sparse: bool = False  # C=1: sparse on each compiled object
-    off: str = ""  # an option turned off (CONFIG_X), on top of allmodconfig
-    allconfig: str = ""  # more of KCONFIG_ALLCONFIG: what allmodconfig would not choose
+    off: str = ""  # an option turned off (CONFIG_X), on top of its config
+    allconfig: str = ""  # more of KCONFIG_ALLCONFIG: what the all*config would not choose
+    config: str = "allmodconfig"  # or allyesconfig: everything built in, MODULE undefined
 
     @property
     def prepared_as(self) -> str:
         """The prepared build dir this cell shares (sparse and options off: x86_64 gcc's)."""
-        return f"{self.arch}-{self.compiler}"
+        return f"{self.arch}-{self.compiler}" + ("-yes" if self.config == "allyesconfig" else "")
 
     def cc(self) -> str:
         return f"clang{clang_suffix()}" if self.compiler == "clang" else f"{self.cross}gcc"
@@ -95,12 +96,12 @@ class Cell:
         forced = [line for line in self.allconfig.splitlines() if line]
         if self.off:
             forced.append(f"{self.off}=n")
-        return "allmodconfig" + (f" with {', '.join(forced)}" if forced else "")
+        return self.config + (f" with {', '.join(forced)}" if forced else "")
 
     def reproduce(self, objects: Sequence[str]) -> str:
         """One line a reader types in a kernel tree to see the same."""
         args = " ".join(self.make_args())
-        config = f"make {args} allmodconfig"
+        config = f"make {args} {self.config}"
         changes = [
             f"-e {line.split('=')[0][len('CONFIG_') :]}"
             for line in self.allconfig.splitlines()
@@ -112,8 +113,10 @@ class Cell:
         return f"{config} && make {args} W=1 {' '.join(objects)}".replace("  ", " ")
 
 
+# x86_64 gcc builds everything in (allyesconfig: what depends on MODULE being undefined,
+# e.g. a device table only MODULE_DEVICE_TABLE used), the other cells as modules.
 CELLS = {
-    "x86_64": Cell("x86_64", "x86_64", "gcc"),
+    "x86_64": Cell("x86_64", "x86_64", "gcc", config="allyesconfig"),
     "x86_64-clang": Cell("x86_64-clang", "x86_64", "clang"),
     # -Os: gcc then calls libgcc for a 64-bit division by a constant, which -O2 turns into
     # a multiply; the kernel must link either way, and the robots' randconfigs pick -Os too.
@@ -121,7 +124,7 @@ CELLS = {
         "i386", "i386", "gcc", cross="i686-linux-gnu-", allconfig="CONFIG_CC_OPTIMIZE_FOR_SIZE=y\n"
     ),
     "arm64": Cell("arm64", "arm64", "gcc", cross="aarch64-linux-gnu-"),
-    "sparse": Cell("sparse", "x86_64", "gcc", sparse=True),
+    "sparse": Cell("sparse", "x86_64", "gcc", sparse=True, config="allyesconfig"),
 }
 KERNEL = "kernel"  # the kernel check builds and W=1s in today's config (review/check.py)
 FLIPS = "options-off"  # x86_64 gcc with each option the patch depends on turned off
@@ -150,7 +153,7 @@ def clang_suffix() -> str:
 def cells_of(names: Sequence[str]) -> list[Cell]:
     """The compiled cells of a matrix (options-off cells are made per patch)."""
     cells = [CELLS[name] for name in names if name in CELLS]
-    if FLIPS in names and not any(c.prepared_as == "x86_64-gcc" for c in cells):
+    if FLIPS in names and not any(c.prepared_as == CELLS["x86_64"].prepared_as for c in cells):
         cells.insert(0, CELLS["x86_64"])  # options-off cells start from its prepared dir
     return cells
 
@@ -301,19 +304,19 @@ class CellDir:
         )  # fmt: skip
 
     def configure(self, src: Path, log: Path) -> str:
-        """allmodconfig (plus the cell's option off); '' or why it failed."""
+        """The cell's all*config (plus its option off); '' or why it failed."""
         self.build.mkdir(parents=True, exist_ok=True)
         allconfig = self.build / ".harness-allconfig"
         off = f"# {self.cell.off} is not set\n" if self.cell.off else ""
         allconfig.write_text(ALLCONFIG + self.cell.allconfig + off)
         args = [*self.cell.make_args(), f"KCONFIG_ALLCONFIG={allconfig}"]
-        argv = ["make", "-s", "-C", str(src), f"O={self.build}", *args, "allmodconfig"]
+        argv = ["make", "-s", "-C", str(src), f"O={self.build}", *args, self.cell.config]
         box = sandbox.for_step(Step.KCONFIG, writes={"build": (self.build,)}, reads=(src,))
         done = proc.run(argv, cwd=self.build, log=log, timeout=300, box=box)
         if done.denied:
             return sandbox.stopped(done.denied)
         if not done.ok:
-            return f"allmodconfig failed: {make.error_headline(done.output)}"
+            return f"{self.cell.config} failed: {make.error_headline(done.output)}"
         if self.cell.off and self.value(self.cell.off) != "n":
             return f"{self.cell.off} cannot be turned off here (another option selects it)"
         return ""
@@ -372,7 +375,7 @@ def prepared(
     marker = trusted.build / PREPARED
     if marker.exists() and marker.read_text() == stamp:
         return trusted, ""
-    proc.note(f"preparing the {cell.prepared_as} allmodconfig cell in {trusted.build}")
+    proc.note(f"preparing the {cell.prepared_as} {cell.config} cell in {trusted.build}")
     why = trusted.configure(slot.worktree, log) or trusted.prepare(slot.worktree, log)
     if why:
         return None, why
@@ -522,7 +525,7 @@ class Matrix:
             self.keep_config(cell.name, self.dirs[cell.name])
 
     def reconfigure(self, src: Path) -> None:
-        """After a patch that touches Kconfig: allmodconfig again, so the options it adds
+        """After a patch that touches Kconfig: the all*config again, so the options it adds
         are on, as in the robots' builds."""
         for name, cdir in self.dirs.items():
             if why := cdir.configure(src, self.log):
@@ -531,9 +534,10 @@ class Matrix:
     def off_cells(self, patch_text: str) -> list[Cell]:
         """The patch's options off, each in x86_64 gcc and, when it is a cell, x86_64 clang
         (the robots' randconfigs use both, and their words for one mistake differ)."""
-        if FLIPS not in self.names or "x86_64-gcc" not in self.trusted:
+        x86 = CELLS["x86_64"].prepared_as
+        if FLIPS not in self.names or x86 not in self.trusted:
             return []
-        on = self.trusted["x86_64-gcc"].value
+        on = self.trusted[x86].value
         options = [
             o for o in options_to_turn_off(patch_text, self.series_adds)
             if on(o) != "n" or o[len("CONFIG_") :] in self.series_adds
