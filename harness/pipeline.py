@@ -29,7 +29,7 @@ from harness.ci.shard import WHOLE, Shard
 from harness.errors import EnvError, interrupt_message
 from harness.intake.series import Series
 from harness.proc import note
-from harness.readfiles import read_or_empty
+from harness.readfiles import copy_untrusted, read_or_empty
 from harness.results import base_comparison
 from harness.results.rundir import RunDir
 from harness.suites import guest, series_tests
@@ -256,8 +256,7 @@ def _after_apply(
     if prepared.owner == ccache.TRUSTED:  # the base tree of --compare-base
         allow_options_the_series_adds(config_case, src)
     run.add(config_case)
-    if (bdir / ".config").exists():
-        (run.file("config")).write_bytes((bdir / ".config").read_bytes())
+    copy_untrusted(bdir / ".config", run.file("config"))
     if config_case.status.is_bad:
         series_tests.explain_dropped(config_case, plan, src, bdir / ".config")
         run.flush()

@@ -17,7 +17,7 @@ from harness.errors import EnvError
 from harness.intake import series
 from harness.intake.series import Series
 from harness.results.rundir import RunDir
-from harness.tree import mtimes, reuse, worktree
+from harness.tree import mtimes, reuse, slots, worktree
 
 OLD = 1_000_000_000 * 10**9
 
@@ -117,16 +117,16 @@ def test_an_unchanged_index_means_no_listing_and_the_manifest_back(
     build = tmp_path / "build"
     build.mkdir()
     mtimes.save(tiny_repo, build)
-    saved = (build / mtimes.MANIFEST).read_text()
+    saved = (slots.state_dir(build) / mtimes.MANIFEST).read_text()
 
     def listed(worktree: Path) -> dict[str, str]:
         raise AssertionError("the tree was listed although its index had not changed")
 
     monkeypatch.setattr(mtimes, "tracked_blobs", listed)
     assert mtimes.restore(tiny_repo, build) == 0
-    assert not (build / mtimes.MANIFEST).exists()  # taken away while make runs
+    assert not (slots.state_dir(build) / mtimes.MANIFEST).exists()  # taken away while make runs
     mtimes.save(tiny_repo, build)
-    assert (build / mtimes.MANIFEST).read_text() == saved
+    assert (slots.state_dir(build) / mtimes.MANIFEST).read_text() == saved
 
 
 def test_a_file_touched_outside_git_gets_its_mtime_back(tiny_repo: Path, tmp_path: Path) -> None:

@@ -20,6 +20,8 @@ import shutil
 from pathlib import Path
 
 from harness import git
+from harness.readfiles import read_untrusted
+from harness.tree import slots
 
 STAMP = ".harness-config.json"
 KCONFIG_INPUTS = (":(glob)**/Kconfig*", "scripts/**", "Makefile", "arch/x86/Makefile*")
@@ -51,14 +53,15 @@ def _identity(tool: str) -> str:
 
 def _config_digest(build: Path) -> str:
     try:
-        return hashlib.sha256((build / ".config").read_bytes()).hexdigest()
+        data = read_untrusted(build / ".config")
     except OSError:
         return ""
+    return hashlib.sha256(data).hexdigest() if data is not None else ""
 
 
 def fresh(build: Path, wanted: str) -> bool:
     try:
-        stamp = json.loads((build / STAMP).read_text())
+        stamp = json.loads((slots.state_dir(build) / STAMP).read_text())
     except (OSError, ValueError):
         return False
     if not wanted or not isinstance(stamp, dict) or stamp.get("key") != wanted:
@@ -68,9 +71,10 @@ def fresh(build: Path, wanted: str) -> bool:
 
 def forget(build: Path) -> None:
     """Before a merge: a merge that fails or is interrupted leaves no stamp behind."""
-    (build / STAMP).unlink(missing_ok=True)
+    (slots.state_dir(build) / STAMP).unlink(missing_ok=True)
 
 
 def remember(build: Path, made: str) -> None:
     if made:
-        (build / STAMP).write_text(json.dumps({"key": made, "config": _config_digest(build)}))
+        stamp = {"key": made, "config": _config_digest(build)}
+        (slots.state_dir(build) / STAMP).write_text(json.dumps(stamp))

@@ -17,6 +17,7 @@ from harness import proc, sandbox
 from harness.build import config_cache
 from harness.cases import Case, Status
 from harness.errors import UserError
+from harness.readfiles import read_untrusted
 from harness.sandbox import Step
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]  # harness/build/kconfig.py -> the checkout
@@ -127,7 +128,7 @@ def configure(src: Path, build: Path, fragments: list[Path], log: Path) -> Confi
 
 def verify(build: Path, fragments: list[Path], cached: bool = False) -> ConfigCase:
     """The requested options against the final .config: each one dropped fails the case."""
-    final = parse_options((build / ".config").read_text())
+    final = parse_options((read_untrusted(build / ".config") or b"").decode(errors="replace"))
     wanted = requested_options(fragments)
     dropped = dropped_options(wanted, final)
     names = ", ".join(f.name for f in fragments)

@@ -32,6 +32,7 @@ from harness.build import ccache, compiler_warnings, kconfig, make
 from harness.build.compiler_warnings import ObjectBuild
 from harness.cases import Case, Status
 from harness.errors import EnvError, UserError
+from harness.readfiles import copy_untrusted, read_untrusted
 from harness.sandbox import Step
 from harness.tree import slots
 
@@ -306,13 +307,22 @@ class CellDir:
     def configure(self, src: Path, log: Path) -> str:
         """The cell's all*config (plus its option off); '' or why it failed."""
         self.build.mkdir(parents=True, exist_ok=True)
-        allconfig = self.build / ".harness-allconfig"
+        # Beside the log, in the run dir: harness writes nothing where the series' code can
+        # (a link planted there would aim harness's write elsewhere).
+        allconfig = log.with_name(f"allconfig-{self.cell.name}")
         off = f"# {self.cell.off} is not set\n" if self.cell.off else ""
         allconfig.write_text(ALLCONFIG + self.cell.allconfig + off)
-        args = [*self.cell.make_args(), f"KCONFIG_ALLCONFIG={allconfig}"]
-        argv = ["make", "-s", "-C", str(src), f"O={self.build}", *args, self.cell.config]
-        box = sandbox.for_step(Step.KCONFIG, writes={"build": (self.build,)}, reads=(src,))
-        done = proc.run(argv, cwd=self.build, log=log, timeout=300, box=box)
+        # The same CC and HOSTCC as the compiles: else Kbuild rebuilds its host tools twice.
+        spec = replace(
+            self.spec(src, (self.cell.config,)),
+            extra_make_args=(*self.cell.make_args(), f"KCONFIG_ALLCONFIG={allconfig}"),
+        )
+        box = make.sandbox_for(spec)
+        box = replace(box, readable=(*box.readable, allconfig))
+        done = proc.run(
+            make.make_argv(spec), cwd=self.build, log=log, timeout=300,
+            env=make.make_env(spec), box=box,
+        )  # fmt: skip
         if done.denied:
             return sandbox.stopped(done.denied)
         if not done.ok:
@@ -322,11 +332,8 @@ class CellDir:
         return ""
 
     def value(self, option: str) -> str:
-        config = self.build / ".config"
-        options = (
-            kconfig.parse_options(config.read_text(errors="replace")) if config.exists() else {}
-        )
-        return options.get(option, "n")
+        text = (read_untrusted(self.build / ".config") or b"").decode(errors="replace")
+        return kconfig.parse_options(text).get(option, "n")
 
     def prepare(self, src: Path, log: Path) -> str:
         """make prepare: the generated headers and host tools single objects need."""
@@ -387,8 +394,8 @@ def owner_copy(trusted: CellDir, cell: Cell, owner: str, slot: slots.Slot) -> Ce
     """The series' own copy of a prepared cell: the trusted one is never written again by
     a build with the series' code in it."""
     mine = cell_dir(slot, cell, owner, trusted.jobs)
-    stamp = (trusted.build / PREPARED).read_text()
-    if (mine.build / PREPARED).exists() and (mine.build / PREPARED).read_text() == stamp:
+    stamp = (trusted.build / PREPARED).read_bytes()
+    if read_untrusted(mine.build / PREPARED) == stamp:
         return mine
     proc.run(["rm", "-rf", str(mine.build)], timeout=600)
     done = proc.run(
@@ -561,7 +568,7 @@ class Matrix:
 
     def keep_config(self, name: str, cdir: CellDir) -> None:
         """The cell's .config in the run dir, as config-<cell>: what a finding was built with."""
-        (self.run_dir / f"config-{name}").write_bytes((cdir.build / ".config").read_bytes())
+        copy_untrusted(cdir.build / ".config", self.run_dir / f"config-{name}")
 
     def compile(
         self, src: Path, objects: Sequence[str], cells: Sequence[Cell]

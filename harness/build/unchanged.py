@@ -23,6 +23,8 @@ import os
 
 from harness.build.make import BuildResult, BuildSpec, kernel_image, make_argv, make_env
 from harness.cases import Case, Status
+from harness.readfiles import read_untrusted
+from harness.tree import slots
 from harness.tree.mtimes import index_id
 
 RECORD = ".harness-built.json"
@@ -30,7 +32,7 @@ RECORD = ".harness-built.json"
 
 def _state(spec: BuildSpec) -> dict[str, object] | None:
     try:
-        config = hashlib.sha256((spec.build / ".config").read_bytes()).hexdigest()
+        config = hashlib.sha256(read_untrusted(spec.build / ".config") or b"").hexdigest()
         image = os.stat(kernel_image(spec))
     except OSError:
         return None
@@ -48,7 +50,7 @@ def _state(spec: BuildSpec) -> dict[str, object] | None:
 
 def forget(spec: BuildSpec) -> None:
     """Before make runs: from here until `remember`, the dir is not known to be built."""
-    (spec.build / RECORD).unlink(missing_ok=True)
+    (slots.state_dir(spec.build) / RECORD).unlink(missing_ok=True)
 
 
 def remember(spec: BuildSpec, built: BuildResult) -> None:
@@ -57,16 +59,16 @@ def remember(spec: BuildSpec, built: BuildResult) -> None:
     if state is None:
         return
     state["warnings"] = built.warnings
-    tmp = spec.build / f".{RECORD}.tmp"
+    tmp = slots.state_dir(spec.build) / f".{RECORD}.tmp"
     tmp.write_text(json.dumps(state))
-    tmp.replace(spec.build / RECORD)
+    tmp.replace(tmp.with_name(RECORD))
 
 
 def unchanged(spec: BuildSpec, checked_clean: bool) -> BuildResult | None:
     if not checked_clean:
         return None
     try:
-        record = json.loads((spec.build / RECORD).read_text())
+        record = json.loads((slots.state_dir(spec.build) / RECORD).read_text())
     except (OSError, ValueError):
         return None
     state = _state(spec)

@@ -10,16 +10,16 @@ A kernel that fails to configure or build is a result (SideFailed carries its Ca
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..build import ccache, kconfig, make, prime
 from ..cases import Case, Status
-from ..errors import UserError
+from ..errors import EnvError, UserError
 from ..intake.series import Series
 from ..pipeline import TestOptions, allow_options_the_series_adds, fragments_for
+from ..readfiles import copy_untrusted
 from ..suites import guest
 from ..tree import mtimes, slots, worktree
 from .model import Side
@@ -127,7 +127,7 @@ def build_side(
         allow_options_the_series_adds(configured, wt.path)
     if configured.status.is_bad:
         raise SideFailed(_named(configured, spec))
-    shutil.copyfile(bdir / ".config", where / "config")
+    copy_untrusted(bdir / ".config", where / "config")
     mtimes.restore(wt.path, bdir)
     note(f"side {spec.side.value}: building (log: {log})")
     built = make.build(make.BuildSpec(wt.path, bdir, request.jobs, owner=spec.owner), log)
@@ -138,7 +138,8 @@ def build_side(
     if suite is None:
         raise SideFailed(_named(case, spec))
     kernel = where / "bzImage"
-    shutil.copyfile(built.kernel, kernel)
+    if not copy_untrusted(built.kernel, kernel):
+        raise EnvError(f"{built.kernel}: not a regular file (the build dir was tampered with)")
     return BuiltSide(spec, kernel, suite, wt.base_rev, built.seconds)
 
 

@@ -27,6 +27,7 @@ from harness.errors import interrupt_message
 from harness.intake import mail
 from harness.intake.series import Patch, Series, load
 from harness.proc import note
+from harness.readfiles import copy_untrusted
 from harness.results.rundir import RunDir, terminal_summary
 from harness.review import (
     check_api,
@@ -199,8 +200,7 @@ def build_base(plan: BasePlan, loop: PatchLoop) -> None:
     config_case = kconfig.configure(
         plan.spec.src, bdir, list(plan.fragments), run.file("build.log")
     )
-    if (bdir / ".config").exists():
-        run.file("config").write_bytes((bdir / ".config").read_bytes())
+    copy_untrusted(bdir / ".config", run.file("config"))
     if config_case.status is Status.FAIL:
         # Options the series itself adds (CONFIG_GMEM) cannot exist on the base yet;
         # they are merged again after each patch that touches a Kconfig file, and any

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import git
+from harness.tree import slots
 from harness.tree.reuse import gitdir
 
 MANIFEST = ".harness-sources.json"
@@ -83,10 +84,11 @@ def _files(path: Path) -> Files:
 
 def save(worktree: Path, build: Path) -> None:
     """After make returns: the manifest for the next run (stats only what changed)."""
-    taken = build / TAKEN
+    kept = slots.state_dir(build)
+    taken = kept / TAKEN
     index = index_id(worktree)
     if index and _header(taken) == index:  # nothing was rewritten since it was saved
-        os.replace(taken, build / MANIFEST)
+        os.replace(taken, kept / MANIFEST)
         return
     old = _files(taken)
     if old and index:  # restore put old mtimes back: let the index see them
@@ -102,9 +104,9 @@ def save(worktree: Path, build: Path) -> None:
             files[path] = [blob, os.stat(os.path.join(worktree, path)).st_mtime_ns]
         except OSError:
             continue
-    tmp = build / f".{MANIFEST}.tmp"
+    tmp = kept / f".{MANIFEST}.tmp"
     tmp.write_text(json.dumps({"index": index}) + "\n" + json.dumps(files))
-    os.replace(tmp, build / MANIFEST)
+    os.replace(tmp, kept / MANIFEST)
     taken.unlink(missing_ok=True)
 
 
@@ -112,10 +114,11 @@ def restore(worktree: Path, build: Path, refreshed: bool = False) -> int:
     """Put back old mtimes on unchanged files; returns how many were reset. Call it right
     before make, and save() after: the manifest is taken away here, before make starts.
     `refreshed`: git's index was refreshed since the tree was last touched (reuse.clean)."""
-    taken = build / TAKEN
+    kept = slots.state_dir(build)
+    taken = kept / TAKEN
     taken.unlink(missing_ok=True)  # left by a build that was interrupted: never reused
     try:
-        os.replace(build / MANIFEST, taken)
+        os.replace(kept / MANIFEST, taken)
     except OSError:
         return 0
     if not refreshed:

@@ -101,6 +101,16 @@ def _build_dir(cache: Path, base_tag: str, n: int, config_key: str) -> Path:
     return cache / SLOTS / f"{base_tag}-{n}" / "builds" / config_key
 
 
+def state_dir(build: Path) -> Path:
+    """Where harness keeps what it knows of a build dir (config stamp, build record, source
+    mtimes): beside it, never in it. The tree's code writes the build dir, so a file of
+    harness's there could be swapped for a link that aims harness's next write elsewhere,
+    or forged. builds/.harness-state/ is hidden from the sandbox with builds/ itself."""
+    where = build.parent / ".harness-state" / build.name
+    where.mkdir(parents=True, exist_ok=True)
+    return where
+
+
 def cache_of(build: Path) -> Path:
     """The cache a slot's build dir <cache>/slots/<slot>/builds/<key> belongs to."""
     return build.parents[3]
