@@ -83,6 +83,21 @@ def missing_tool(name: str) -> EnvError:
     return EnvError(f"{name} not found: {hint}")
 
 
+FULL = 1 << 20  # bytes free under which a failed step is said to have run out of space
+
+
+def out_of_space(where: Path) -> str:
+    """' (No space left on device: ...)' when the filesystem of `where` is full, else '':
+    a full disk shows as whatever the step that hit it printed (fixdep's 'not all data was
+    written'), which names no cause."""
+    try:
+        fs = os.statvfs(where)
+    except OSError:
+        return ""
+    free = fs.f_bavail * fs.f_frsize
+    return f" (No space left on device: {free // 1024} kB free in {where})" if free < FULL else ""
+
+
 GROUP_GONE_WAIT = 5.0  # seconds for SIGKILLed grandchildren (QEMU under vng) to go
 
 

@@ -193,3 +193,15 @@ def test_a_group_is_alive_while_a_member_runs_and_not_once_only_zombies_are_left
         time.sleep(0.01)
     assert not proc._group_alive(leader.pid)
     assert member.poll() == -9  # it was a zombie until this reaped it
+
+
+def test_a_failed_step_on_a_full_filesystem_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert proc.out_of_space(tmp_path) == ""  # this machine's /tmp has room
+
+    class Full:
+        f_bavail, f_frsize = 3, 4096
+
+    monkeypatch.setattr(proc.os, "statvfs", lambda where: Full())
+    assert proc.out_of_space(tmp_path) == f" (No space left on device: 12 kB free in {tmp_path})"

@@ -115,7 +115,7 @@ def configure(src: Path, build: Path, fragments: list[Path], log: Path) -> Confi
     for argv in steps:
         result = proc.run(argv, cwd=build, log=log, timeout=300, box=box)
         if result.denied or not result.ok:
-            failed = f"{Path(argv[0]).name} failed"
+            failed = f"{Path(argv[0]).name} failed{proc.out_of_space(build)}"
             return ConfigCase(
                 "kconfig",
                 Status.FAIL if result.denied else Status.ERROR,

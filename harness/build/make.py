@@ -179,6 +179,7 @@ def build(spec: BuildSpec, log: Path, name: str = "build") -> BuildResult:
         return BuildResult(case, None, warnings, result.seconds)
     if result.denied or not result.ok:
         headline = sandbox.stopped(result.denied) if result.denied else error_headline(output)
+        headline += proc.out_of_space(spec.build)
         case = Case(
             name,
             Status.FAIL,
