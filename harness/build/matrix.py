@@ -42,7 +42,7 @@ LIBGCC_DIVISION = ("__udivdi3", "__umoddi3", "__divdi3", "__moddi3", "__udivmodd
 # What a robot's all*config build leaves out or turns into errors: -Werror would stop
 # the compile at the first new warning, and the per-patch compile wants them all.
 ALLCONFIG = "CONFIG_WERROR=n\n"
-PREPARED = ".harness-prepared"  # in a cell's build dir: the base commit and the toolchain
+PREPARED = "prepared"  # in a cell's state dir (slots.state_dir): base commit, toolchain
 MAX_FLIPS = 3  # options turned off per patch (each in gcc, and in clang when it is a cell)
 MAX_USERS = 8  # per touched header: the files that include it, compiled too
 CLANG_VERSIONS = range(21, 13, -1)  # LLVM=-N: the newest clang-N on PATH
@@ -379,7 +379,7 @@ def prepared(
     (its dir, '') or (None, why not). The slot's worktree must be at the base."""
     trusted = cell_dir(slot, replace(cell, sparse=False), ccache.TRUSTED, jobs)
     stamp = f"{base} {compiler_version(cell.cc())} {cell.allconfig!r}"
-    marker = trusted.build / PREPARED
+    marker = slots.state_dir(trusted.build) / PREPARED
     if marker.exists() and marker.read_text() == stamp:
         return trusted, ""
     proc.note(f"preparing the {cell.prepared_as} {cell.config} cell in {trusted.build}")
@@ -394,15 +394,18 @@ def owner_copy(trusted: CellDir, cell: Cell, owner: str, slot: slots.Slot) -> Ce
     """The series' own copy of a prepared cell: the trusted one is never written again by
     a build with the series' code in it."""
     mine = cell_dir(slot, cell, owner, trusted.jobs)
-    stamp = (trusted.build / PREPARED).read_bytes()
-    if read_untrusted(mine.build / PREPARED) == stamp:
+    stamp = (slots.state_dir(trusted.build) / PREPARED).read_text()
+    copied = slots.state_dir(mine.build) / PREPARED
+    if mine.build.is_dir() and copied.exists() and copied.read_text() == stamp:
         return mine
+    copied.unlink(missing_ok=True)
     proc.run(["rm", "-rf", str(mine.build)], timeout=600)
     done = proc.run(
         ["cp", "-a", "--reflink=auto", str(trusted.build), str(mine.build)], timeout=600
     )
     if not done.ok:
         raise EnvError(f"copying {trusted.build}: {done.output.strip()[:200]}")
+    copied.write_text(stamp)
     return mine
 
 
