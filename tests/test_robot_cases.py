@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -145,3 +146,41 @@ def test_series_said_to_apply_to_debian_612_do(case: Path, tmp_path: Path) -> No
         capture_output=True,
     )
     assert result.returncode == 0, result.stderr.decode()
+
+
+def _bench() -> object:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "robot_cases", Path(__file__).parents[1] / "bench" / "robot_cases.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_bench_counts_a_finding_only_with_its_file_and_the_robot_s_words() -> None:
+    """bench/robot_cases.py's score: gcc's curly quotes are the robot's plain ones, sparse's
+    type summary is the robot's own addition, a modpost error names the module."""
+    bench: Any = _bench()
+    case = yaml.safe_load((CASES_DIR / "ina238-shunt-scaling-format" / "case.yaml").read_text())
+    line = (
+        "drivers/hwmon/ina238.c:272:36: warning: format ‘%d’ expects argument of type ‘int’,"
+        " but argument 3 has type ‘long int’ [-Wformat=]"
+    )
+
+    def results(details: str, status: str = "fail") -> dict:  # type: ignore[type-arg]
+        cell = {"name": "i386", "status": status, "details": details}
+        matrix = {"name": "matrix", "status": status, "children": [cell]}
+        return {"suites": [{"name": "0001 x", "status": status, "children": [matrix]}]}
+
+    (hit,) = bench.score(case, results(f"arch: i386\n>> {line}"))
+    assert hit["reproduced_in"] == "0001 x/matrix/i386"
+    (passed,) = bench.score(case, results(f">> {line}", status="pass"))
+    assert passed["reproduced_in"] == ""  # only a failing check reproduces
+    (other_file,) = bench.score(case, results(f">> {line.replace('ina238', 'ina2xx')}"))
+    assert other_file["reproduced_in"] == ""
+    modpost = yaml.safe_load((CASES_DIR / "ina233-divdi3-modpost" / "case.yaml").read_text())
+    error = '>> ERROR: modpost: "__divdi3" [drivers/hwmon/pmbus/ina233.ko] undefined!'
+    assert bench.score(modpost, results(error))[0]["reproduced_in"].endswith("/i386")
