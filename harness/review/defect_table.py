@@ -196,13 +196,17 @@ def _first_reason(diag: list[str]) -> str:
     return next((line for line in text if not line.startswith("blame:")), "")
 
 
+def patch_suites(cases: Sequence[Case]) -> Iterator[tuple[int, Case]]:
+    """A check run's per-patch suites ("0003 subject") with their patch numbers."""
+    for suite in cases:
+        if suite.name[:4].isdigit():
+            yield int(suite.name[:4]), suite
+
+
 def static_defects(cases: Sequence[Case], series: SeriesText, command: str) -> list[Defect]:
     out = []
     texts = dict(series.patches)
-    for suite in cases:
-        number = suite.name[:4]
-        if not number.isdigit():
-            continue
+    for number, suite in patch_suites(cases):
         for case in suite.children:
             if case.name not in STATIC_CHECKS:
                 continue
@@ -211,11 +215,11 @@ def static_defects(cases: Sequence[Case], series: SeriesText, command: str) -> l
                 if match is None:
                     continue
                 sev, file, at, what = match.groups()
-                fn = function_at(texts.get(int(number), ""), file or "", int(at)) if at else ""
+                fn = function_at(texts.get(number, ""), file or "", int(at)) if at else ""
                 out.append(
                     Defect(
                         *(STATIC_ERROR if sev == "error" else STATIC_WARNING),
-                        f"{int(number)}/{series.total}",
+                        f"{number}/{series.total}",
                         _where(f"{file}:{at}" if at else file or "", fn),
                         f"check {case.name}",
                         _short(what),
@@ -233,10 +237,7 @@ def matrix_defects(cases: Sequence[Case], series: SeriesText) -> list[Defect]:
     found by its cell, reproduced by the cell's one-line make command."""
     out = []
     texts = dict(series.patches)
-    for suite in cases:
-        number = suite.name[:4]
-        if not number.isdigit():
-            continue
+    for number, suite in patch_suites(cases):
         for matrix in (c for c in suite.children if c.name == "matrix"):
             for cell in (c for c in matrix.children if c.status.is_bad):
                 for line in cell.details.splitlines():
@@ -244,14 +245,14 @@ def matrix_defects(cases: Sequence[Case], series: SeriesText) -> list[Defect]:
                     if match is None:
                         continue
                     file, at, kind, what = match.groups()
-                    text = texts.get(int(number), "")
+                    text = texts.get(number, "")
                     fn = function_at(text, file, int(at)) if file and at else ""
                     module = re.search(r"\[(\S+\.ko)\]", what) if not file else None
                     where = _where(f"{file}:{at}" if file else module[1] if module else "", fn)
                     out.append(
                         Defect(
                             *(STATIC_WARNING if kind == "warning" else STATIC_ERROR),
-                            f"{int(number)}/{series.total}",
+                            f"{number}/{series.total}",
                             where,
                             f"check matrix {cell.name}",
                             _short(what),
