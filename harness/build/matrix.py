@@ -552,10 +552,8 @@ class Matrix:
             o for o in options_to_turn_off(patch_text, self.series_adds)
             if on(o) != "n" or o[len("CONFIG_") :] in self.series_adds
         ]  # fmt: skip
-        bases = [
-            CELLS["x86_64"],
-            *([CELLS["x86_64-clang"]] if "x86_64-clang" in self.trusted else []),
-        ]
+        clang = CELLS["x86_64-clang"]
+        bases = [CELLS["x86_64"], *([clang] if clang.prepared_as in self.trusted else [])]
         return [replace(b, name=f"{b.name}-no-{o}", off=o) for o in options for b in bases]
 
     def off_dir(self, cell: Cell, src: Path) -> tuple[CellDir | None, str]:
