@@ -168,7 +168,10 @@ def require(names: Sequence[str]) -> None:
         if shutil.which(program) is None
     }
     if missing:
-        raise EnvError(f"the build matrix needs: apt-get install {' '.join(sorted(missing))}")
+        raise EnvError(
+            f"the build matrix needs: apt-get install {' '.join(sorted(missing))}"
+            " (or fewer cells: --matrix kernel,...)"
+        )
 
 
 @functools.cache
