@@ -259,3 +259,25 @@ def test_a_cell_does_not_repeat_what_its_parent_cell_found(tmp_path: Path) -> No
     found = by_name[off.name]
     assert found.status is Status.FAIL and "(only with CONFIG_OF=n)" in found.message
     assert "x_of_match" in found.message and "Function parameter" not in found.details
+
+
+def test_an_object_whose_option_is_off_in_a_cell_is_not_compiled_there(tmp_path: Path) -> None:
+    """A robot's build never compiles mm/gmem.o with CONFIG_GMEM=n: its errors there are
+    not findings; code that every config builds still is judged with the option off."""
+    (tmp_path / "mm").mkdir()
+    (tmp_path / "mm/Makefile").write_text(
+        "obj-y += memory.o\nobj-$(CONFIG_GMEM) += gmem.o \\\n\tvm_object.o\n"
+    )
+    (tmp_path / "drivers").mkdir()
+    (tmp_path / "drivers/Makefile").write_text(
+        "obj-$(CONFIG_INV) += inv.o\ninv-y += inv_core.o\ninv-$(CONFIG_INV_SPI) += inv_spi.o\n"
+    )
+    assert matrix.enabling_options("mm/gmem.o", tmp_path) == ["CONFIG_GMEM"]
+    assert matrix.enabling_options("mm/vm_object.o", tmp_path) == ["CONFIG_GMEM"]
+    assert matrix.enabling_options("mm/memory.o", tmp_path) == []
+    assert matrix.enabling_options("drivers/inv_core.o", tmp_path) == ["CONFIG_INV"]
+    assert matrix.enabling_options("drivers/inv_spi.o", tmp_path) == [
+        "CONFIG_INV_SPI",
+        "CONFIG_INV",
+    ]
+    assert matrix.enabling_options("drivers/unknown.o", tmp_path) == []

@@ -32,7 +32,7 @@ from harness.build import ccache, compiler_warnings, kconfig, make
 from harness.build.compiler_warnings import ObjectBuild
 from harness.cases import Case, Status
 from harness.errors import EnvError, UserError
-from harness.readfiles import copy_untrusted, read_untrusted
+from harness.readfiles import copy_untrusted, read_in_tree, read_untrusted
 from harness.sandbox import Step
 from harness.tree import slots
 
@@ -291,6 +291,35 @@ def _shared_prefix(a: str, b: str) -> int:
     return n
 
 
+MAKE_LINE = re.compile(r"^\s*([\w.-]+?)-(\$\((CONFIG_\w+)\)|y|m|objs)\s*[:+]?=\s*(.*)$")
+
+
+def enabling_options(obj: str, src: Path) -> list[str]:
+    """The options its directory's Makefile builds `obj` under: [] when it is always built or
+    the Makefile does not say (obj-y, a line not found); an object of a composite module
+    (foo-y += obj, obj-$(CONFIG_X) += foo.o) is built under the module's option."""
+    directory, name = obj.rsplit("/", 1) if "/" in obj else ("", obj)
+    text = read_in_tree(src, f"{directory}/Makefile" if directory else "Makefile")
+    lines = text.replace("\\\n", " ").splitlines()
+    wanted, found = [name], []
+    for _ in range(2):  # the object, then the module it is part of
+        parents = []
+        for line in lines:
+            m = MAKE_LINE.match(line)
+            if m is None or not set(wanted) & set(m[4].split()):
+                continue
+            if m[1] == "obj" and m[3]:
+                found.append(m[3])
+            elif m[1] != "obj" and m[1] != "lib":
+                parents.append(f"{m[1]}.o")
+                if m[3]:
+                    found.append(m[3])
+        if not parents:
+            break
+        wanted = parents
+    return list(dict.fromkeys(found))
+
+
 # ---- one cell's build dir --------------------------------------------------------------
 
 
@@ -350,7 +379,12 @@ class CellDir:
         return "" if done.ok else f"make prepare failed: {make.error_headline(done.output)}"
 
     def compile(self, src: Path, objects: Sequence[str], log: Path) -> ObjectBuild:
-        built = compiler_warnings.build_objects(self.spec(src), objects, log)
+        """The objects this cell's config builds at all: one whose option is off here (its
+        Makefile's obj-$(CONFIG_X)) would never be compiled by a robot's build of it."""
+        built_here = [
+            o for o in objects if all(self.value(x) != "n" for x in enabling_options(o, src))
+        ]
+        built = compiler_warnings.build_objects(self.spec(src), built_here, log)
         if self.cell.arch in ("i386", "arm") and built.built:
             built = replace(built, undefined=self.libgcc_calls(built.built, log))
         return built
