@@ -281,3 +281,10 @@ def test_an_object_whose_option_is_off_in_a_cell_is_not_compiled_there(tmp_path:
         "CONFIG_INV",
     ]
     assert matrix.enabling_options("drivers/unknown.o", tmp_path) == []
+
+
+def test_an_arch_s_own_file_is_compiled_only_for_that_arch() -> None:
+    x86, i386, arm64 = (matrix.CELLS[n] for n in ("x86_64", "i386", "arm64"))
+    assert x86.builds_arch_of("arch/x86/mm/init.o") and i386.builds_arch_of("arch/x86/mm/init.o")
+    assert not x86.builds_arch_of("arch/arm64/mm/init.o")
+    assert arm64.builds_arch_of("arch/arm64/mm/init.o") and arm64.builds_arch_of("mm/gmem.o")

@@ -77,6 +77,12 @@ class Cell:
             args.append(f"CROSS_COMPILE={self.cross}")
         return (*args, *(("C=1",) if self.sparse else ()))
 
+    def builds_arch_of(self, obj: str) -> bool:
+        """An object under arch/<dir>/ is built only for that arch (x86 for x86_64 and i386)."""
+        if not obj.startswith("arch/"):
+            return True
+        return obj.split("/")[1] == ("x86" if self.arch in ("x86_64", "i386") else self.arch)
+
     def tools(self) -> list[tuple[str, str]]:
         """(program, Debian package) this cell needs."""
         if self.compiler == "clang":
@@ -382,8 +388,10 @@ class CellDir:
         """The objects this cell's config builds at all: one whose option is off here (its
         Makefile's obj-$(CONFIG_X)) would never be compiled by a robot's build of it."""
         built_here = [
-            o for o in objects if all(self.value(x) != "n" for x in enabling_options(o, src))
-        ]
+            o for o in objects
+            if self.cell.builds_arch_of(o)
+            and all(self.value(x) != "n" for x in enabling_options(o, src))
+        ]  # fmt: skip
         built = compiler_warnings.build_objects(self.spec(src), built_here, log)
         if self.cell.arch in ("i386", "arm") and built.built:
             built = replace(built, undefined=self.libgcc_calls(built.built, log))
