@@ -110,10 +110,16 @@ def test_reproducers_leave_out_where_the_run_wrote() -> None:
     assert defect_report.reproducer(ran) == ["test", "p", "--kconfig", "debug.config"]
 
 
+def other_runs() -> list[Path]:
+    """The recorded runs beside the verbatim series' check: the port's test runs and its
+    build-matrix check (tests/fixtures/findings/README.md)."""
+    runs = FIX / "findings"
+    return sorted(p for p in [*runs.glob("test-*"), *runs.glob("matrix-*")] if p.is_dir())
+
+
 def test_the_gmem_readme_table_is_the_one_the_recorded_runs_generate() -> None:
     runs = FIX / "findings"
-    tests = sorted(p for p in runs.glob("test-*") if p.is_dir())
-    table = defect_table.markdown(defect_report.rows(runs / "check-gmem-rfc-v1", tests))
+    table = defect_table.markdown(defect_report.rows(runs / "check-gmem-rfc-v1", other_runs()))
     readme = (Path(__file__).parents[1] / "guest-tests" / "gmem" / "README.md").read_text()
     assert defect_report.with_table(readme, table) == readme, "regenerate: see the README"
 
@@ -148,7 +154,7 @@ def test_report_takes_every_recorded_run_and_writes_the_readme_table(tmp_path: P
     readme = Path(__file__).parents[1] / "guest-tests" / "gmem" / "README.md"
     target = tmp_path / "README.md"
     target.write_text(defect_report.with_table(readme.read_text(), "stale\n"))
-    tests = [a for p in sorted(runs.glob("test-*")) if p.is_dir() for a in ("--tests", str(p))]
+    tests = [a for p in other_runs() for a in ("--tests", str(p))]
     assert cli.main(["report", str(check), *tests, "--findings-md", str(target)]) == 0
     assert target.read_text() == readme.read_text()
 
@@ -187,3 +193,13 @@ def test_the_build_matrix_s_findings_are_rows_found_by_their_cells() -> None:
     ]
     assert rows[0].what.startswith('modpost: "__udivdi3" [drivers/x/x.ko]')
     assert rows[1].reproducer.endswith("W=1 drivers/x/x.o")
+    # one message in many places of a file is one row, in every cell that printed it
+    again = warning.replace(":4:9:", ":9:2:")
+    twice = matrix.cell_case(
+        matrix.CellResult(
+            matrix.CELLS["arm64"], ObjectBuild(obj), ObjectBuild(obj, (), (warning, again))
+        )
+    )
+    check[0].children[0].children.append(twice)
+    (row,) = [r for r in defect_table.defects(check, series, [], series) if r.severity == "warning"]
+    assert row.found_by == "check matrix x86_64-clang, arm64" and row.what.endswith("(2 places)")

@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from harness.boot.console import Incident, Kind
+from harness.build.compiler_warnings import normalised
 from harness.cases import Case
 from harness.intake.diffparse import parse_diff
 
@@ -233,10 +234,10 @@ MARKED_RE = re.compile(r"^>> (?:(\S+?):(\d+):(?:\d+:)? )?(fatal error|error|warn
 
 
 def matrix_defects(cases: Sequence[Case], series: SeriesText) -> list[Defect]:
-    """The build matrix's new errors and warnings (build/matrix.py): a row per `>>` line,
-    found by its cell, reproduced by the cell's one-line make command."""
-    out = []
-    texts = dict(series.patches)
+    """The build matrix's new errors and warnings (build/matrix.py): a row per message and
+    file in a patch (one undeclared member used in 70 places is one row, saying so), found
+    by the cells that printed it, reproduced by the first one's make command."""
+    found: dict[tuple[int, str, str, str], list[tuple[str, str, Case]]] = {}
     for number, suite in patch_suites(cases):
         for matrix in (c for c in suite.children if c.name == "matrix"):
             for cell in (c for c in matrix.children if c.status.is_bad):
@@ -245,20 +246,27 @@ def matrix_defects(cases: Sequence[Case], series: SeriesText) -> list[Defect]:
                     if match is None:
                         continue
                     file, at, kind, what = match.groups()
-                    text = texts.get(number, "")
-                    fn = function_at(text, file, int(at)) if file and at else ""
-                    module = re.search(r"\[(\S+\.ko)\]", what) if not file else None
-                    where = _where(f"{file}:{at}" if file else module[1] if module else "", fn)
-                    out.append(
-                        Defect(
-                            *(STATIC_WARNING if kind == "warning" else STATIC_ERROR),
-                            f"{number}/{series.total}",
-                            where,
-                            f"check matrix {cell.name}",
-                            _short(what),
-                            cell.properties.get("reproduce", ""),
-                        )
-                    )
+                    key = (number, file or "", kind, normalised(what))
+                    found.setdefault(key, []).append((at or "", what, cell))
+    out = []
+    texts = dict(series.patches)
+    for (number, file, kind, _), places in found.items():
+        at, what, first = places[0]
+        fn = function_at(texts.get(number, ""), file, int(at)) if file and at else ""
+        module = re.search(r"\[(\S+\.ko)\]", what) if not file else None
+        where = _where(f"{file}:{at}" if file else module[1] if module else "", fn)
+        lines = len({place[0] for place in places})
+        cells = ", ".join(dict.fromkeys(cell.name for _, _, cell in places))
+        out.append(
+            Defect(
+                *(STATIC_WARNING if kind == "warning" else STATIC_ERROR),
+                f"{number}/{series.total}",
+                where,
+                f"check matrix {cells}",
+                _short(what + (f" ({lines} places)" if lines > 1 else "")),
+                first.properties.get("reproduce", ""),
+            )
+        )
     return out
 
 
