@@ -51,7 +51,8 @@ def reproducer(argv: list[str]) -> list[str]:
 
 def rows(check_dir: Path, test_dirs: list[Path]) -> list[defect_table.Defect]:
     """The defects of one check run and any number of other runs: test runs (a normal and
-    a debug run), and check runs of another form of the series (a port's build matrix)."""
+    a debug run), and the build matrix of check runs of another form of the series (a
+    port's)."""
     from harness.review import report  # report imports this module for the mail
 
     check_meta, check_cases = report.load(check_dir)
@@ -60,8 +61,8 @@ def rows(check_dir: Path, test_dirs: list[Path]) -> list[defect_table.Defect]:
     for test_dir in test_dirs:
         test_meta, test_cases = report.load(test_dir)
         other = series_text(test_meta, test_dir)
-        if test_meta.get("kind") == "check":
-            found += defect_table.defects(test_cases, other, [], other)
+        if test_meta.get("kind") == "check":  # its build matrix: the static checks are the
+            found += defect_table.matrix_defects(test_cases, other)  # first check run's
         else:
             found += defect_table.defects([], check_series, test_cases, other)
     return defect_table.defects(check_cases, check_series, [], check_series, found)
