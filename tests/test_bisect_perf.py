@@ -315,7 +315,7 @@ def test_the_perf_bisection_end_to_end_with_compare_s_sides_and_boots_simulated(
     # Each of the 3 steps that can be wrong may be so with 0.05 / 3; a look gets half of it,
     # 0.0083, which 3 candidate boots against a pool of 6 cannot reach (1/C(9,3) = 0.012):
     # each step looks first at 4 boots.
-    assert "exact one-sided rank test against the threshold" in summary
+    assert "exact one-sided Mann-Whitney test against the threshold" in summary
     assert "20 boots (7 of the good end" in summary and "probability ≥ 0.950" in summary
     assert len((run_dir / "steps" / "k0" / "boots.jsonl").read_text().splitlines()) == 7
     assert "n=6/4" in summary and "n=7/4" in summary and "worse" in summary

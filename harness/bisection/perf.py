@@ -202,7 +202,7 @@ def plan_text(spec: PerfSpec, steps: int) -> str:
         f"perf mode on {spec.metric}: the ends {spec.end_boots} boots each, interleaved; "
         f"each step 1 good-end boot + {spec.boots} candidate boots, judged after {looks} "
         f"candidate boots (a (good, candidate) pair more at a time between them); "
-        f"{least}..{most} boots in about {steps} steps; exact one-sided rank tests against "
+        f"{least}..{most} boots in about {steps} steps; exact one-sided Mann-Whitney tests against "
         f"±{spec.threshold:g}%, each step wrong with probability ≤ {spec.alpha:.3g} "
         f"({spec.level(False):.3g} a look)"
     )
