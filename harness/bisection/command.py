@@ -265,8 +265,8 @@ def method_text(b: Bisection, result: SearchResult) -> list[str]:
     return [
         f"Perf mode: bad when {spec.metric} is worse than the good end beyond ±"
         f"{spec.threshold:g}% (exact one-sided Mann-Whitney test against the threshold, "
-        f"the boot the replicate), good when it is not (the non-inferiority test); a step is judged "
-        f"after {looks} candidate boots at level {spec.level(False):.3g} each, so it is "
+        f"the boot the replicate), good when it is not (the non-inferiority test); a step "
+        f"is judged after {looks} candidate boots at level {spec.level(False):.3g} each, so it is "
         f"wrong with probability ≤ {spec.alpha:.3g}; inconclusive at the last look is a "
         f"skip. The answer is right with probability ≥ {result.confidence:.3f} (1 - the "
         f"steps' error rates).",
