@@ -369,9 +369,13 @@ class CellDir:
             return f"{self.cell.off} cannot be turned off here (another option selects it)"
         return ""
 
-    def value(self, option: str) -> str:
+    def options(self) -> dict[str, str]:
+        """The cell's .config, read as a file the tree's code wrote."""
         text = (read_untrusted(self.build / ".config") or b"").decode(errors="replace")
-        return kconfig.parse_options(text).get(option, "n")
+        return kconfig.parse_options(text)
+
+    def value(self, option: str) -> str:
+        return self.options().get(option, "n")
 
     def prepare(self, src: Path, log: Path) -> str:
         """make prepare: the generated headers and host tools single objects need."""
@@ -387,10 +391,11 @@ class CellDir:
     def compile(self, src: Path, objects: Sequence[str], log: Path) -> ObjectBuild:
         """The objects this cell's config builds at all: one whose option is off here (its
         Makefile's obj-$(CONFIG_X)) would never be compiled by a robot's build of it."""
+        config = self.options()  # once, not once per object and option
         built_here = [
             o for o in objects
             if self.cell.builds_arch_of(o)
-            and all(self.value(x) != "n" for x in enabling_options(o, src))
+            and all(config.get(x, "n") != "n" for x in enabling_options(o, src))
         ]  # fmt: skip
         built = compiler_warnings.build_objects(self.spec(src), built_here, log)
         if self.cell.arch in ("i386", "arm") and built.built:
