@@ -133,6 +133,13 @@ bench() {
 	peer_meta) set_thp never; NOPOLL=1 run "$B/meta" peer ;;
 	peer_pf1) set_thp never; NOPOLL=1 run "$B/peer" pf1 ;;
 	peer_devfault) set_thp never; NOPOLL=1 run "$B/peer" devfault ;;
+	# the serialization pass (a CONFIG_LOCK_STAT kernel): not in `workloads`;
+	# the program times out its own children
+	locks)
+		set_thp madvise
+		# shellcheck disable=SC2086 # a list of scenarios
+		NOPOLL=1 run "$B/locks" ${BENCH_LOCK_SCENARIOS:-anon4k thp shmfile mmap fork peer vmobj_munmap}
+		;;
 	*) echo "# fail-reason: unknown benchmark" >> "$out"; return 1 ;;
 	esac
 }

@@ -20,7 +20,7 @@ from ..boot.console_cases import incident_cases
 from ..cases import Case, Status
 from ..suites import guest
 from .metrics import parse_boot_output
-from .model import Better, BootSample, Metric, Side, SlabDelta
+from .model import Better, BootSample, LockClass, Metric, Side, SlabDelta
 from .request import BENCH_CMDLINE, BENCH_SUITE, Timing
 from .sides import BuiltSide
 
@@ -41,6 +41,7 @@ class BootPlan:
     memory: str
     timeout: int
     cmdline: tuple[str, ...]  # the series' own (gmem=on) before ours
+    knobs: tuple[str, ...] = ()  # more VAR=value for run.sh (the serialization pass's)
 
 
 def interleaved(boots: int) -> list[tuple[Side, int]]:
@@ -65,7 +66,9 @@ def vm_spec(plan: BootPlan, side: BuiltSide, console: Path, command: str) -> vm.
 
 def guest_script(plan: BootPlan, side: BuiltSide) -> str:
     benches = plan.benches or side.bench.workloads
-    knobs = f"export BENCH_REPS={plan.reps} BENCH_WARMUP={plan.warmup}"
+    knobs = shlex.join(
+        ["export", f"BENCH_REPS={plan.reps}", f"BENCH_WARMUP={plan.warmup}", *plan.knobs]
+    )
     return knobs + "\n" + guest.guest_command([(side.bench, tuple(benches))]) + "\n"
 
 
@@ -110,6 +113,7 @@ def boot_once(
         reason=result.reason if result.status.is_bad else _first_error(suite),
         warnings=parsed.warnings,
         kvm_failed=result.kvm_failed,
+        locks=parsed.locks if ran else (),
     )
     return sample, suite
 
@@ -165,6 +169,7 @@ def load_jsonl(path: Path) -> list[BootSample]:
                 console=record["console"],
                 ok=record["ok"],
                 reason=record["reason"],
+                locks=tuple(LockClass(**lock) for lock in record.get("locks", ())),
             )
         )
     return samples

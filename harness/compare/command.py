@@ -13,18 +13,19 @@ from __future__ import annotations
 import json
 import math
 import threading
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from .. import proc
 from ..boot import kvm, pool, vm
+from ..build import kconfig
 from ..cases import Case, Status
 from ..errors import interrupt_message
 from ..progress import StageClock, note
 from ..results.rundir import RunDir
-from . import stats
+from . import serial, stats
 from .boots import BootPlan, append_jsonl, boot_once, interleaved, vm_spec
 from .model import BootSample, Comparison, MetricResult, Side, Verdict
 from .request import (
@@ -32,6 +33,7 @@ from .request import (
     DEFAULT_MIN_BOOTS,
     GUEST_CPUS,
     GUEST_MEMORY,
+    SCENARIOS,
     CompareRequest,
     Timing,
     validate,
@@ -65,27 +67,37 @@ def compare(request: CompareRequest) -> RunDir:
         run.meta.update(_request_meta(request, ws.tree.label))
         built = _build_sides(ws, specs, request, run, clock)
         if built is not None:
-            _measure(request, built, run, clock)
+            samples = _measure(request, built, run, clock)
+            if request.serialization:
+                _serial_pass(ws, specs, request, run, clock, samples)
     finally:
         ws.slot.release()
     return run
 
 
 def _build_sides(
-    ws: Workspace, specs: list[SideSpec], request: CompareRequest, run: RunDir, clock: StageClock
+    ws: Workspace,
+    specs: list[SideSpec],
+    request: CompareRequest,
+    run: RunDir,
+    clock: StageClock,
+    pass_: BootPass | None = None,
 ) -> dict[Side, BuiltSide] | None:
+    pass_ = pass_ or timing_pass(run)
     built: dict[Side, BuiltSide] = {}
     for spec in specs:
-        with clock.stage(f"build {spec.side.value}"):
+        name = f"{pass_.prefix}build {spec.side.value}"
+        with clock.stage(name):
             try:
-                side = build_side(ws, spec, request, run.file(spec.side.value), note)
+                side = build_side(ws, spec, request, pass_.dir / spec.side.value, note)
             except SideFailed as failed:
+                failed.case.name = f"{pass_.prefix}{failed.case.name}"
                 run.add(failed.case)  # a kernel that does not build is a result: exit 1
                 return None
         built[spec.side] = side
         run.add(
             Case(
-                f"build {spec.side.value}",
+                name,
                 Status.PASS,
                 f"{spec.label} on base {side.commit[:12]}",
                 seconds=side.seconds,
@@ -94,6 +106,32 @@ def _build_sides(
     if Side.B not in built:  # A/A: one kernel is both sides
         built[Side.B] = built[Side.A]
     return built
+
+
+@dataclass(frozen=True)
+class BootPass:
+    """Where one pass of boots keeps its files, records and meta keys: the timing pass
+    at the top of RUN/, the serialization pass in RUN/serial/."""
+
+    dir: Path  # RUN/ or RUN/serial/: <side>/ (the kernel) and boots/ below it
+    prefix: str  # of its meta keys and of its Case names
+
+    @property
+    def jsonl(self) -> Path:
+        return self.dir / "boots.jsonl"
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix.strip().replace(' ', '_')}_{name}" if self.prefix else name
+
+
+def timing_pass(run: RunDir) -> BootPass:
+    return BootPass(run.path, "")
+
+
+def serial_boot_pass(run: RunDir) -> BootPass:
+    where = run.path / "serial"
+    where.mkdir(parents=True, exist_ok=True)
+    return BootPass(where, "serial ")
 
 
 class KvmFailedGuest(Exception):
@@ -119,21 +157,22 @@ def _plan(request: CompareRequest, use_kvm: bool) -> BootPlan:
 
 def _measure(
     request: CompareRequest, built: dict[Side, BuiltSide], run: RunDir, clock: StageClock
-) -> None:
+) -> list[BootSample]:
     plan = _plan(request, kvm.verdict(request.cache).usable and not request.no_kvm)
     samples: list[BootSample] = []
     recorded = len(run.suites)
+    pass_ = timing_pass(run)
     try:
         with clock.stage("boots"):
             try:
-                _boot_plan(request, plan, built, run, samples)
+                _boot_plan(request, plan, built, run, samples, pass_)
             except KvmFailedGuest as err:
                 kvm.record(request.cache, kvm.KvmVerdict(False, f"a boot failed: {err}"))
                 note(f"KVM failed a guest ({err}): every boot again, under TCG")
                 samples.clear()
-                run.file("boots.jsonl").unlink(missing_ok=True)
+                pass_.jsonl.unlink(missing_ok=True)
                 del run.suites[recorded:]
-                _boot_plan(request, _plan(request, False), built, run, samples)
+                _boot_plan(request, _plan(request, False), built, run, samples, pass_)
     except KeyboardInterrupt as err:  # Ctrl-C, SIGTERM, SIGHUP: what was measured is kept
         why = f"{interrupt_message(err)} after {len(samples)} boots"
         run.add(Case("interrupted", Status.ERROR, why))
@@ -141,7 +180,84 @@ def _measure(
     finally:
         with clock.stage("analysis"):
             run.meta["stage_seconds"] = clock.seconds
-            _write_outputs(request, run, samples)
+            # Until the serialization pass writes its verdicts, it has none: an error.
+            pending = _serial_failed(run, "the pass did not run") if request.serialization else None
+            _write_outputs(request, run, samples, pending)
+    return samples
+
+
+# Inner repetitions of the serialization pass: its figures count instructions and lock
+# operations, and vary far less between windows than times do.
+SERIAL_REPS = 3
+
+
+def _serial_plan(request: CompareRequest, timing: BootPlan) -> BootPlan:
+    scenarios = request.serial_scenarios or SCENARIOS
+    return replace(
+        timing,
+        benches=(serial.BENCH,),
+        reps=SERIAL_REPS,
+        warmup=1,
+        knobs=(f"BENCH_LOCK_SCENARIOS={' '.join(scenarios)}",),
+    )
+
+
+def _serial_pass(
+    ws: Workspace,
+    specs: list[SideSpec],
+    request: CompareRequest,
+    run: RunDir,
+    clock: StageClock,
+    timing_samples: list[BootSample],
+) -> None:
+    """The second kernel per side, with lock statistics, and its own boots and family.
+    Its figures never enter the timing or metadata verdicts: lockdep changes struct
+    sizes and moves every PTE lock into a slab cache."""
+    pass_ = serial_boot_pass(run)
+    fragment = kconfig.find_fragment(serial.FRAGMENT, None)
+    lock_ws = replace(ws, fragments=[*ws.fragments, fragment])
+    note(f"serialization pass: a second kernel per side with {fragment.name}")
+    built = _build_sides(lock_ws, specs, request, run, clock, pass_)
+    if built is None:
+        _write_outputs(request, run, timing_samples, _serial_failed(run, "a kernel did not build"))
+        return
+    samples: list[BootSample] = []
+    # Under a wall clock the pass keeps its own clock: lock figures count what ran.
+    plan = _serial_plan(request, _plan(request, run.meta.get("accel") == "kvm"))
+    try:
+        with clock.stage("serial boots"):
+            _boot_plan(request, plan, built, run, samples, pass_)
+    except KeyboardInterrupt as err:
+        why = f"{interrupt_message(err)} after {len(samples)} serialization boots"
+        run.add(Case("interrupted", Status.ERROR, why))
+        raise
+    finally:
+        with clock.stage("serial analysis"):
+            run.meta["stage_seconds"] = clock.seconds
+            result = serial.analyse(
+                samples,
+                request.serial_threshold,
+                request.threshold,
+                ALPHA,
+                meta=_str_meta(run.meta),
+                invalid=_invalid(run, pass_),
+            )
+            _write_outputs(request, run, timing_samples, result)
+
+
+def _invalid(run: RunDir, pass_: BootPass) -> list[str]:
+    """Why boots of the pass have no lock figures: their failed benchmark cases."""
+    return [
+        f"{suite.name}: {leaf.name}: {leaf.message}"
+        for suite in run.suites
+        if suite.name.startswith(pass_.prefix + "bench")
+        for leaf in suite.leaves()
+        if leaf.status.is_bad
+    ]
+
+
+def _serial_failed(run: RunDir, why: str) -> serial.SerialComparison:
+    return serial.analyse([], 0.0, 0.0, ALPHA, meta=_str_meta(run.meta), invalid=[why])
 
 
 def _boot_plan(
@@ -150,18 +266,22 @@ def _boot_plan(
     built: dict[Side, BuiltSide],
     run: RunDir,
     samples: list[BootSample],
+    pass_: BootPass,
 ) -> None:
-    run.meta.update(
-        accel="kvm" if plan.kvm else "tcg",
-        timing=plan.timing.value,
-        timing_label=timing_label(plan.timing, plan.kvm),
-    )
-    run.meta["qemu"] = {s.value: qemu_command(plan, b, run.path) for s, b in built.items()}
+    if not pass_.prefix:
+        run.meta.update(
+            accel="kvm" if plan.kvm else "tcg",
+            timing=plan.timing.value,
+            timing_label=timing_label(plan.timing, plan.kvm),
+        )
+    run.meta[pass_.key("qemu")] = {
+        s.value: qemu_command(plan, b, pass_.dir) for s, b in built.items()
+    }
     at_once = _boots_at_once(request, plan)
-    run.meta["boots_at_once"] = at_once
+    run.meta[pass_.key("boots_at_once")] = at_once
     if at_once > 1:
         note(f"up to {at_once} boots at once (--jobs): under icount, load does not move figures")
-    _boot_all(plan, built, run, samples, at_once)
+    _boot_all(plan, built, run, samples, at_once, pass_)
 
 
 def _boots_at_once(request: CompareRequest, plan: BootPlan) -> int:
@@ -179,21 +299,23 @@ def _boot_all(
     run: RunDir,
     samples: list[BootSample],
     at_once: int,
+    pass_: BootPass | None = None,
 ) -> None:
     """ABAB…, `at_once` boots side by side; each is recorded in that order as it ends."""
+    where = pass_ or timing_pass(run)
 
     def start(
         side: Side, i: int, k: int, total: str, stop: threading.Event | None
     ) -> tuple[BootSample, Case]:
-        note(f"boot {k}/{total}: side {side.value} #{i}")
-        return boot_once(plan, built[side], side, i, run.path, stop)
+        note(f"{where.prefix}boot {k}/{total}: side {side.value} #{i}")
+        return boot_once(plan, built[side], side, i, where.dir, stop)
 
     def record(result: tuple[BootSample, Case]) -> None:
         sample, suite = result
-        sample = replace(sample, qemu_cmdline=run.meta["qemu"][sample.side.value])
+        sample = replace(sample, qemu_cmdline=run.meta[where.key("qemu")][sample.side.value])
         samples.append(sample)
-        append_jsonl(run.file("boots.jsonl"), sample)
-        _record_boot(run, sample, suite)
+        append_jsonl(where.jsonl, sample)
+        _record_boot(run, sample, suite, where.prefix)
 
     def boot(order: list[tuple[Side, int]], first: int, width: int, total: str) -> None:
         work = [partial(start, side, i, first + k + 1, total) for k, (side, i) in enumerate(order)]
@@ -212,7 +334,7 @@ def _boot_all(
     failed_kvm = next((s.kvm_failed for s in samples if s.kvm_failed), "")
     if plan.kvm and failed_kvm:
         raise KvmFailedGuest(failed_kvm)
-    boots = _fix_boots(plan, samples, run)
+    boots = _fix_boots(plan, samples, run, where)
     boot(interleaved(boots)[2:], 2, at_once, str(2 * boots))
 
 
@@ -220,16 +342,16 @@ def _first_ok(samples: list[BootSample], side: Side) -> BootSample | None:
     return next((s for s in samples if s.side is side and s.ok), None)
 
 
-def _fix_boots(plan: BootPlan, samples: list[BootSample], run: RunDir) -> int:
+def _fix_boots(plan: BootPlan, samples: list[BootSample], run: RunDir, pass_: BootPass) -> int:
     """Boots per side, fixed from the size of the metric family before any comparison."""
     a, b = _first_ok(samples, Side.A), _first_ok(samples, Side.B)
     if a is None or b is None:
         note("warning: a side's first boot failed twice: the family of metrics is not known")
     family = len(set(a.metrics) & set(b.metrics)) if a and b else 0
     needed = stats.min_boots_for(family, ALPHA) if family else 0
-    run.meta["family_size"] = family
+    run.meta[pass_.key("family_size")] = family
     if plan.boots:  # the user's number stands; say when it cannot reach a verdict
-        run.meta["boots_per_side"] = plan.boots
+        run.meta[pass_.key("boots_per_side")] = plan.boots
         if plan.boots < needed:
             note(
                 f"warning: with {plan.boots} boots per side, Holm over {family} metrics can "
@@ -237,42 +359,117 @@ def _fix_boots(plan: BootPlan, samples: list[BootSample], run: RunDir) -> int:
             )
         return plan.boots
     boots = max(needed, DEFAULT_MIN_BOOTS)
-    run.meta["boots_per_side"] = boots
+    run.meta[pass_.key("boots_per_side")] = boots
     note(
-        f"{family} metrics on both sides: {boots} boots per side (the fewest at which "
-        f"Holm over {family} can reach p<{ALPHA}: min two-sided Mann-Whitney p "
-        f"{stats.min_p_mann_whitney(boots, boots):.2g})"
+        f"{pass_.prefix}{family} metrics on both sides: {boots} boots per side "
+        f"(the fewest at which Holm over {family} can reach p<{ALPHA}: "
+        f"min two-sided Mann-Whitney p {stats.min_p_mann_whitney(boots, boots):.2g})"
     )
     return boots
 
 
-def _record_boot(run: RunDir, sample: BootSample, suite: Case) -> None:
+def _record_boot(run: RunDir, sample: BootSample, suite: Case, prefix: str = "") -> None:
     label = f"{sample.side.value}{sample.index}"
     if not sample.ok:
         run.add(
             Case(
-                f"boot {label}", Status.ERROR, sample.reason, properties={"console": sample.console}
+                f"{prefix}boot {label}",
+                Status.ERROR,
+                sample.reason,
+                properties={"console": sample.console},
             )
         )
     failed = [c for c in suite.children if c.status.is_bad]
     for case in failed:
-        case.name = f"{case.name} (boot {label})"
+        case.name = f"{case.name} ({prefix}boot {label})"
     if failed:
-        run.add(Case(f"bench {label}", children=failed))
+        run.add(Case(f"{prefix}bench {label}", children=failed))
 
 
-def _write_outputs(request: CompareRequest, run: RunDir, samples: list[BootSample]) -> None:
+def _write_outputs(
+    request: CompareRequest,
+    run: RunDir,
+    samples: list[BootSample],
+    serial_result: serial.SerialComparison | None = None,
+) -> None:
     from . import report_html, table  # matplotlib: only once there is something to draw
 
     comparison = stats.analyse(samples, request.threshold, ALPHA, meta=_str_meta(run.meta))
     run.meta["compare"] = comparison_json(comparison)
     run.meta["boots"] = [_boot_summary(s) for s in samples]
-    run.suites = [s for s in run.suites if s.name != SUITE]
+    run.suites = [s for s in run.suites if s.name not in (SUITE, SERIAL_SUITE)]
     run.add(metric_cases(comparison, request.threshold))
-    text = table.render_table(comparison)
+    if serial_result is not None:
+        run.meta["serialization"] = serial_json(serial_result)
+        run.add(serial_cases(serial_result))
+    text = table.render_table(comparison, serial_result)
     run.file("table.txt").write_text(text)
-    run.file("report.html").write_text(report_html.render_html(comparison, samples))
+    run.file("report.html").write_text(report_html.render_html(comparison, samples, serial_result))
     print(text)
+
+
+SERIAL_SUITE = "serialization"
+
+
+def serial_cases(result: serial.SerialComparison) -> Case:
+    """One testcase per lock metric: more serialized beyond the threshold fails. A pass
+    whose figures are not valid is an error, never a pass: "same" would be a guess."""
+    suite = metric_cases(result.comparison, result.comparison.threshold_pct)
+    suite.name = SERIAL_SUITE
+    for case, r in zip(suite.children, result.comparison.results, strict=True):
+        if r.unit == serial.POINTS and r.verdict not in (Verdict.MISSING, Verdict.UNMEASURABLE):
+            case.message = case.message.replace(
+                f"threshold ±{result.comparison.threshold_pct:g}%",
+                f"threshold ±{result.threshold_pp:g} pp",
+            )
+    if result.invalid:
+        suite.own = Status.ERROR
+        suite.message = "; ".join(result.invalid)
+    elif not suite.children:
+        suite.message = "no lock figure was measured on both sides"
+    return suite
+
+
+def serial_json(result: serial.SerialComparison) -> dict[str, Any]:
+    body = comparison_json(result.comparison)
+    body.pop("slabs")
+    return {
+        **body,
+        "threshold_pp": result.threshold_pp,
+        "n_a": result.comparison.n_a,
+        "n_b": result.comparison.n_b,
+        "family_size": result.comparison.family_size,
+        "invalid": list(result.invalid),
+        "noise_floor_pp": _finite(serial.noise_floor_pp(result)),
+        "amdahl": {
+            scenario: {
+                side: {
+                    str(n): serial.amdahl(median, n)
+                    for n in serial.AMDAHL_TASKS
+                    if math.isfinite(median)
+                }
+                for side, median in (("A", r.median_a), ("B", r.median_b))
+            }
+            for scenario in result.scenarios
+            if (r := result.result(scenario)) is not None
+        },
+        "culprits": [
+            {
+                "scenario": c.scenario,
+                "side": c.side.value,
+                "class": c.name,
+                "serial_pct": c.serial_pct,
+                "acq_per_op": c.acq_per_op,
+                "shared_pct": c.shared_pct,
+                "hold_ns_per_op": c.hold_ns_per_op,
+            }
+            for c in result.culprits
+        ],
+    }
+
+
+def _finite(x: float) -> float | None:
+    return x if math.isfinite(x) else None
 
 
 def metric_cases(comparison: Comparison, threshold: float) -> Case:
@@ -307,9 +504,7 @@ def _case_message(r: MetricResult, threshold: float) -> str:
 
 
 def comparison_json(comparison: Comparison) -> dict[str, Any]:
-    def finite(x: float) -> float | None:
-        return x if math.isfinite(x) else None
-
+    finite = _finite
     metrics = [
         {
             "name": r.name,

@@ -5,6 +5,7 @@ Lines (see guest-tests/bench/README.md), possibly indented and behind one or mor
   # metric: NAME UNIT BETTER V1 V2 ... Vk
   # slab: SCENARIO CACHE BYTES OBJS
   # info: KEY=VALUE
+  # lock: SCENARIO CLASS ACQ_PER_OP SHARED_PCT HOLD_NS_PER_OP SERIAL_PCT
 Never raises: a line that looks like ours but is malformed becomes a ParseWarning.
 """
 
@@ -14,10 +15,10 @@ import math
 import re
 from dataclasses import dataclass
 
-from harness.compare.model import Better, Metric, ParseWarning, SlabDelta
+from harness.compare.model import Better, LockClass, Metric, ParseWarning, SlabDelta
 
 # Indentation, KTAP's "# ", a runner's extra "# ", and a kernel printk timestamp in any order.
-_TAGGED_LINE = re.compile(r"^(?:[\s#]|\[\s*\d+\.\d+\])*(metric|slab|info):(.*)$")
+_TAGGED_LINE = re.compile(r"^(?:[\s#]|\[\s*\d+\.\d+\])*(metric|slab|info|lock):(.*)$")
 _NAME = re.compile(r"^[A-Za-z0-9_.:-]+$")
 _INT = re.compile(r"^[+-]?\d+$")
 
@@ -30,6 +31,7 @@ class ParsedBoot:
     slabs: tuple[SlabDelta, ...]
     info: dict[str, str]
     warnings: tuple[ParseWarning, ...]
+    locks: tuple[LockClass, ...] = ()
 
 
 def parse_float(token: str) -> float | None:
@@ -67,6 +69,18 @@ def parse_slab(fields: list[str]) -> SlabDelta | str:
     return SlabDelta(scenario, cache, int(size), int(objs))
 
 
+def parse_lock(fields: list[str]) -> LockClass | str:
+    """A LockClass from the fields after "lock:", or the reason it is not one."""
+    if len(fields) != 6:
+        return "lock needs SCENARIO CLASS ACQ_PER_OP SHARED_PCT HOLD_NS_PER_OP SERIAL_PCT"
+    scenario, name, *tokens = fields
+    values = [parse_float(token) for token in tokens]
+    if not _NAME.match(scenario) or any(v is None or v < 0 for v in values):
+        return "bad lock scenario, or a figure that is not a number ≥ 0"
+    acq, shared, hold, serial = (v or 0.0 for v in values)
+    return LockClass(scenario, name, acq, shared, hold, serial)
+
+
 def merge_repeated(first: Metric, again: Metric) -> Metric | str:
     """A metric printed twice in one boot: both lines are inner repetitions of the same boot."""
     if (first.unit, first.better) != (again.unit, again.better):
@@ -79,16 +93,23 @@ def parse_boot_output(text: str) -> ParsedBoot:
     metrics: dict[str, Metric] = {}
     slabs: list[SlabDelta] = []
     info: dict[str, str] = {}
+    locks: list[LockClass] = []
     warnings: list[ParseWarning] = []
     for line_no, raw in enumerate(text.splitlines(), start=1):
         match = _TAGGED_LINE.match(raw.rstrip("\r\n"))
         if not match:
             continue
         kind, rest = match.group(1), match.group(2).strip()
-        problem = _take_line(kind, rest, metrics, slabs, info)
+        if kind == "lock":
+            lock = parse_lock(rest.split())
+            problem = lock if isinstance(lock, str) else None
+            if isinstance(lock, LockClass):
+                locks.append(lock)
+        else:
+            problem = _take_line(kind, rest, metrics, slabs, info)
         if problem:
             warnings.append(ParseWarning(line_no, problem, raw.strip()))
-    return ParsedBoot(metrics, tuple(slabs), info, tuple(warnings))
+    return ParsedBoot(metrics, tuple(slabs), info, tuple(warnings), tuple(locks))
 
 
 def _take_line(

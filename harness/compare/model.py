@@ -66,6 +66,18 @@ class SlabDelta:
 
 
 @dataclass(frozen=True)
+class LockClass:
+    """One `# lock:` line: one lock class in one serialization scenario of one boot."""
+
+    scenario: str  # SCEN.MODE, e.g. anon4k.threads
+    name: str  # lockdep's class name, without its "#N" and "/N" suffixes
+    acq_per_op: float  # exclusive acquisitions per operation
+    shared_pct: float  # of them, on instances two tasks on disjoint memory both took
+    hold_ns_per_op: float  # exclusive hold time per operation
+    serial_pct: float  # shared_pct x hold time, in % of the operation's time
+
+
+@dataclass(frozen=True)
 class ParseWarning:
     """A line that looked like ours but could not be used, and why."""
 
@@ -91,7 +103,8 @@ class BootSample:
     ok: bool = True
     reason: str = ""
     warnings: tuple[ParseWarning, ...] = ()
-    kvm_failed: str = ""  # KVM failed this guest and it was booted again under TCG
+    kvm_failed: str = ""
+    locks: tuple[LockClass, ...] = ()  # KVM failed this guest and it was booted again under TCG
 
 
 @dataclass(frozen=True)

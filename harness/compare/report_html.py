@@ -17,8 +17,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from .model import BootSample, Comparison, MetricResult, SlabResult, Verdict
+from .serial import SerialComparison
 from .stats import advice
-from .table import MARKER, format_number, render_table
+from .table import MARKER, format_number, render_table, serial_block
 
 COLOURS = {"A": "#4c72b0", "B": "#dd8452"}
 VERDICT_COLOUR = {
@@ -232,7 +233,9 @@ def _run_line(meta: dict[str, str]) -> str:
     return ("; ".join(said) + ".") if said else ""
 
 
-def render_html(comparison: Comparison, boots: Sequence[BootSample]) -> str:
+def render_html(
+    comparison: Comparison, boots: Sequence[BootSample], serial: SerialComparison | None = None
+) -> str:
     meta = comparison.meta
     title = f"harness compare: {meta.get('series', '')}"
     compared = [r for r in comparison.results if r.verdict is not Verdict.MISSING]
@@ -261,13 +264,16 @@ def render_html(comparison: Comparison, boots: Sequence[BootSample]) -> str:
         results_table(comparison),
         "<h2>Per metric: each boot, and the change's 95% CI against ±threshold</h2>",
         figures,
+        "<h2>More serialized</h2>",
+        f"<pre>{html.escape(chr(10).join(serial_block(serial)))}</pre>",
+        *([results_table(serial.comparison)] if serial else []),
         "<h2>Metadata per slab cache</h2>",
         slab_figure(comparison.slabs) or "<p>none</p>",
         "<h2>Scaling</h2>",
         scaling_figure(comparison.results) or "<p>none</p>",
         "<h2>Boots</h2><table><tr><th>boot</th><th></th><th>seconds</th><th>load before</th>"
         f"<th>load after</th><th>reason</th><th>console</th></tr>{boots_rows}</table>",
-        f"<h2>As text</h2><pre>{html.escape(render_table(comparison))}</pre>",
+        f"<h2>As text</h2><pre>{html.escape(render_table(comparison, serial))}</pre>",
         "</body></html>",
     ]
     return "\n".join(parts)

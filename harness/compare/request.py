@@ -32,6 +32,10 @@ ALPHA = 0.05
 # The guest's own view: ASLR off (the page-table layout moves from boot to boot
 # otherwise) and every slab cache on its own (merged caches hide whose metadata grew).
 BENCH_CMDLINE = ("slab_nomerge", "norandmaps")
+# The serialization pass's scenarios (guest-tests/bench/src/locks.c), each run by two
+# threads of one process and by two processes.
+SCENARIOS = ("anon4k", "thp", "shmfile", "mmap", "fork", "peer", "vmobj_munmap")
+DEFAULT_THRESHOLD_PP = 2.0
 
 
 class Timing(enum.Enum):
@@ -63,6 +67,10 @@ class CompareRequest:
     kconfig: tuple[str, ...]
     jobs: int
     argv: tuple[str, ...]
+    # The serialization pass: a second kernel per side with lock statistics (serial.py).
+    serialization: bool = False
+    serial_threshold: float = DEFAULT_THRESHOLD_PP  # percentage points of the serial fraction s
+    serial_scenarios: tuple[str, ...] = ()  # () means all of them
 
 
 def known_benches() -> list[str]:
@@ -89,7 +97,23 @@ def validate(request: CompareRequest) -> CompareRequest:
     unknown = [b for b in request.benches if b not in known]
     if unknown:
         raise UserError(f"unknown benchmark '{unknown[0]}' (known: {', '.join(known)})")
+    _validate_serial(request)
     return request
+
+
+def _validate_serial(request: CompareRequest) -> None:
+    if not 0 < request.serial_threshold < 100:
+        raise UserError(
+            "--serial-threshold is in percentage points of the serial fraction, above 0 "
+            f"and below 100, not {request.serial_threshold}"
+        )
+    unknown = [s for s in request.serial_scenarios if s not in SCENARIOS]
+    if unknown:
+        raise UserError(
+            f"unknown serialization scenario '{unknown[0]}' (known: {', '.join(SCENARIOS)})"
+        )
+    if request.serial_scenarios and not request.serialization:
+        raise UserError("--serial-scenario chooses what --serialization measures: add it")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -122,6 +146,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--memory", default="", help=f"guest memory (default: {GUEST_MEMORY})")
     p.add_argument("--timeout", type=int, default=BOOT_TIMEOUT, help="per boot, seconds")
     p.add_argument("--no-kvm", action="store_true", help="force TCG")
+    p.add_argument(
+        "--serialization",
+        action="store_true",
+        help="also measure how serialized each mm operation is, on a second kernel per side "
+        "with lock statistics (kconfigs/lockstat.config)",
+    )
+    p.add_argument(
+        "--serial-threshold",
+        type=float,
+        default=DEFAULT_THRESHOLD_PP,
+        help="change of the serial fraction that matters, in percentage points "
+        f"(default {DEFAULT_THRESHOLD_PP:g})",
+    )
+    p.add_argument(
+        "--serial-scenario",
+        action="append",
+        default=[],
+        help=f"serialization scenario ({' '.join(SCENARIOS)}; default: all)",
+    )
 
 
 def from_args(args: argparse.Namespace, argv: list[str], cache: Path) -> CompareRequest:
@@ -151,5 +194,8 @@ def from_args(args: argparse.Namespace, argv: list[str], cache: Path) -> Compare
             kconfig=tuple(args.kconfig),
             jobs=args.jobs,
             argv=tuple(argv),
+            serialization=args.serialization,
+            serial_threshold=args.serial_threshold,
+            serial_scenarios=tuple(args.serial_scenario),
         )
     )

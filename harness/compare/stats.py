@@ -184,7 +184,7 @@ def observe(boots: Sequence[BootSample]) -> list[Observed]:
     ]
 
 
-def _base_result(obs: Observed, verdict: Verdict) -> MetricResult:
+def base_result(obs: Observed, verdict: Verdict) -> MetricResult:
     """A metric's values and spread; nan wherever a test would go."""
     nan = math.nan
     sd_a, cv_a = spread(obs.a_values)
@@ -256,7 +256,7 @@ def _judged_result(obs: Observed, judged: Judged, family: Family) -> MetricResul
     needed = power.boots_needed(obs.noise_cv, family, obs.better)
     inconclusive = judged.verdict is Verdict.INCONCLUSIVE
     return replace(
-        _base_result(obs, judged.verdict),
+        base_result(obs, judged.verdict),
         p=judged.tests.beyond,
         p_holm=judged.p_holm,
         p_same=judged.p_same,
@@ -294,8 +294,8 @@ def compare_metrics(
         for obs, judged in zip(measured, judge(measured, family), strict=True)
     }
     for obs in paired:
-        results.setdefault(obs.name, _base_result(obs, Verdict.UNMEASURABLE))
-    return tuple(results.get(obs.name) or _base_result(obs, Verdict.MISSING) for obs in observed)
+        results.setdefault(obs.name, base_result(obs, Verdict.UNMEASURABLE))
+    return tuple(results.get(obs.name) or base_result(obs, Verdict.MISSING) for obs in observed)
 
 
 def analyse(

@@ -1,17 +1,24 @@
-"""The terminal table of `harness compare`, in the LKP/mmtests shape.
+"""The terminal table of `harness compare`, in the LKP/mmtests shape, in three blocks:
+slower · more serialized · more metadata, each with its noise floor.
 
-Input: a Comparison. Output: text (also RUN/table.txt). Per metric: A's median ± CoeffVar,
-the change of the medians, B's median ± CoeffVar, a marker, p, Holm p and n on every row;
-then the minimum detectable effect at this n, and the slab caches that grew.
+Input: a Comparison (and the serialization pass's, when it ran). Output: text (also
+RUN/table.txt). Per metric: A's median ± CoeffVar, the change of the medians, B's median
+± CoeffVar, a marker, p, Holm p and n on every row; the minimum detectable effect at this
+n; per serialization scenario the serial fraction on each side, the Amdahl bound it sets
+and the lock class behind it; the slab caches that grew.
 """
 
 from __future__ import annotations
 
 import math
 
-from .model import Comparison, MetricResult, SlabResult, Verdict
+from .model import Comparison, MetricResult, Side, SlabResult, Verdict
 from .power import POWER
+from .serial import AMDAHL_TASKS, SerialComparison, amdahl, noise_floor_pp
 from .stats import advice
+
+# Units of the metadata metrics ("more metadata"); every other metric is "slower".
+METADATA_UNITS = ("bytes/page", "bytes", "kB")
 
 MARKER = {
     Verdict.WORSE: "-",
@@ -156,7 +163,107 @@ def _shortfall(comparison: Comparison) -> list[str]:
     ]
 
 
-def render_table(comparison: Comparison) -> str:
+def _metric_block(results: list[MetricResult], threshold_pct: float) -> str:
+    if not results:
+        return "(no metrics)"
+    return _columns([HEADER, *(_row(r, threshold_pct) for r in results)])
+
+
+def _pp(x: float) -> str:
+    return f"{x:.2f}%" if math.isfinite(x) else "—"
+
+
+def _speedups(serial_pct: float) -> str:
+    if not math.isfinite(serial_pct):
+        return ""
+    return " ".join(f"{amdahl(serial_pct, n):.3g}" for n in AMDAHL_TASKS)
+
+
+def _culprit(serial: SerialComparison, scenario: str) -> str:
+    found = serial.culprit(scenario, Side.B) or serial.culprit(scenario, Side.A)
+    if found is None:
+        return "no shared lock"
+    return (
+        f"{found.side.value}: {found.name} {found.serial_pct:.2f} pp "
+        f"({found.acq_per_op:.3g} acq/op, {found.shared_pct:.0f}% shared)"
+    )
+
+
+SERIAL_HEADER = [
+    "scenario",
+    "A s",
+    "Δ pp",
+    "B s",
+    "",
+    "p_holm",
+    "n",
+    f"speedup ≤ at {'/'.join(str(n) for n in AMDAHL_TASKS)} tasks (A → B)",
+    "shared acq/op (A → B)",
+    "culprit (the class holding most of s)",
+]
+
+
+def _serial_row(serial: SerialComparison, scenario: str) -> list[str]:
+    r = serial.result(scenario)
+    acq = next(
+        (x for x in serial.comparison.results if x.name == f"lock.{scenario}.shared_acq_per_op"),
+        None,
+    )
+    if r is None:
+        return [scenario, *[""] * (len(SERIAL_HEADER) - 1)]
+    delta = r.median_b - r.median_a
+    speed = f"{_speedups(r.median_a) or '—'} → {_speedups(r.median_b) or '—'}"
+    acqs = (
+        f"{format_number(acq.median_a)} → {format_number(acq.median_b)} {MARKER[acq.verdict]}"
+        if acq
+        else ""
+    )
+    return [
+        scenario,
+        _pp(r.median_a),
+        f"{delta:+.2f}" if math.isfinite(delta) else "",
+        _pp(r.median_b),
+        MARKER[r.verdict],
+        _p(r.p_holm),
+        f"{r.n_a}/{r.n_b}",
+        speed,
+        acqs,
+        _culprit(serial, scenario),
+    ]
+
+
+def serial_block(serial: SerialComparison | None) -> list[str]:
+    """ "More serialized": the serial fraction s per scenario, judged in percentage points."""
+    head = "more serialized (serial fraction s: the share of one operation spent holding a"
+    head += " lock a second task on disjoint memory also takes; lock-statistics kernels)"
+    if serial is None:
+        return [head, "  not measured: add --serialization"]
+    c = serial.comparison
+    lines = [
+        head,
+        f"boots per side: {c.n_a}/{c.n_b}; Holm over {c.family_size} lock metrics; "
+        f"threshold ±{serial.threshold_pp:g} pp of s (shared acquisitions: "
+        f"±{c.threshold_pct:g}%)",
+    ]
+    lines += [f"not valid: {why}" for why in serial.invalid]
+    lines += [f"excluded: boot {ex.side.value}{ex.index}: {ex.reason}" for ex in c.excluded]
+    scenarios = serial.scenarios
+    if scenarios:
+        lines += ["", _columns([SERIAL_HEADER, *(_serial_row(serial, s) for s in scenarios)])]
+    else:
+        lines.append("(no scenario measured on either side)")
+    floor = noise_floor_pp(serial)
+    lines += [
+        "",
+        f"noise floor: the widest boot-to-boot range of s on one side: "
+        f"{f'{floor:.2f} pp' if math.isfinite(floor) else '—'} "
+        f"(threshold ±{serial.threshold_pp:g} pp). Measured on one vCPU at a time: "
+        "cache-line bouncing and lock hand-off make the real cost at least this large.",
+    ]
+    return lines
+
+
+def render_table(comparison: Comparison, serial: SerialComparison | None = None) -> str:
     meta = comparison.meta
     head = [
         f"harness compare: A = {meta.get('side_a', 'A')}, B = {meta.get('side_b', 'B')}; "
@@ -170,11 +277,26 @@ def render_table(comparison: Comparison) -> str:
     for ex in comparison.excluded:
         head.append(f"excluded: boot {ex.side.value}{ex.index}: {ex.reason}")
     head += _shortfall(comparison)
-    rows = [HEADER, *(_row(r, comparison.threshold_pct) for r in comparison.results)]
-    body = _columns(rows) if comparison.results else "(no metrics)"
+    slower = [r for r in comparison.results if r.unit not in METADATA_UNITS]
+    metadata = [r for r in comparison.results if r.unit in METADATA_UNITS]
+    t = comparison.threshold_pct
     return (
         "\n".join(
-            [*head, "", body, "", LEGEND, _mde_line(comparison), *_slab_lines(comparison.slabs)]
+            [
+                *head,
+                "",
+                "slower (time and throughput)",
+                _metric_block(slower, t),
+                _mde_line(comparison),
+                "",
+                *serial_block(serial),
+                "",
+                "more metadata (kernel memory held)",
+                _metric_block(metadata, t),
+                *_slab_lines(comparison.slabs),
+                "",
+                LEGEND,
+            ]
         )
         + "\n"
     )

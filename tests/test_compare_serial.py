@@ -1,0 +1,204 @@
+"""The serialization pass of compare: the lock lines a boot prints, the judgement of the
+serial fraction in percentage points, the culprit, the three-block table, and the error
+rates the verdicts promise, checked by seeded simulation."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from test_compare_command import make_request
+
+from harness.cases import Status
+from harness.compare import serial, stats, table
+from harness.compare.command import serial_cases, serial_json
+from harness.compare.metrics import parse_boot_output
+from harness.compare.model import Better, BootSample, LockClass, Metric, Side, Verdict
+from harness.compare.request import SCENARIOS, validate
+from harness.errors import UserError
+
+BENCH = Path(__file__).resolve().parent.parent / "guest-tests" / "bench"
+
+GUEST_LINES = """\
+KTAP version 1
+1..1
+# metric: lock.anon4k.threads.serial_pct pp lower 41.2 41.3 41.2
+# metric: lock.anon4k.threads.shared_acq_per_op acq/op lower 1.0002 1.0002 1.0001
+# lock: anon4k.threads harness_planted_fault_lock 1.0000 100.0 1893.2 40.9100
+# lock: anon4k.threads &zone->lock 0.0320 100.0 12.1 0.2600
+# lock: anon4k.threads ptlock_ptr(ptdesc) 1.0000 0.0 130.0 0.0000
+# info: lock.anon4k.threads.ops=4096 per window, 8192 per probe (two tasks)
+ok 1 locks
+"""
+
+
+def test_lock_lines_parse_into_classes_and_metrics() -> None:
+    parsed = parse_boot_output(GUEST_LINES)
+    assert parsed.metrics["lock.anon4k.threads.serial_pct"].unit == "pp"
+    assert parsed.metrics["lock.anon4k.threads.serial_pct"].value == pytest.approx(41.2)
+    assert [c.name for c in parsed.locks] == [
+        "harness_planted_fault_lock",
+        "&zone->lock",
+        "ptlock_ptr(ptdesc)",
+    ]
+    assert parsed.locks[0] == LockClass(
+        "anon4k.threads", "harness_planted_fault_lock", 1.0, 100.0, 1893.2, 40.91
+    )
+    assert not parsed.warnings
+
+
+def test_a_malformed_lock_line_is_a_warning_not_a_class() -> None:
+    parsed = parse_boot_output("# lock: anon4k.threads x 1.0 nan 3 4\n# lock: too few\n")
+    assert parsed.locks == ()
+    assert len(parsed.warnings) == 2
+
+
+def _serial_boot(side: Side, i: int, s: dict[str, float], culprit: str = "") -> BootSample:
+    metrics = {}
+    locks = []
+    for scenario, value in s.items():
+        name = f"lock.{scenario}.serial_pct"
+        metrics[name] = Metric(name, "pp", Better.LOWER, (value,))
+        acq = f"lock.{scenario}.shared_acq_per_op"
+        metrics[acq] = Metric(acq, "acq/op", Better.LOWER, (1.0 + value / 100,))
+        if culprit:
+            locks.append(LockClass(scenario, culprit, 1.0, 100.0, 1000.0, value))
+        locks.append(LockClass(scenario, "&zone->lock", 0.03, 100.0, 12.0, 0.25))
+    return BootSample(side=side, index=i, metrics=metrics, locks=tuple(locks))
+
+
+def _boots(a: dict[str, float], b: dict[str, float], n: int, culprit: str = "") -> list[BootSample]:
+    rng = random.Random(7)
+    out = []
+    for i in range(n):
+        out.append(_serial_boot(Side.A, i, {k: v + rng.gauss(0, 0.05) for k, v in a.items()}))
+        out.append(
+            _serial_boot(Side.B, i, {k: v + rng.gauss(0, 0.05) for k, v in b.items()}, culprit)
+        )
+    return out
+
+
+def test_a_planted_global_lock_is_more_serialized_and_named() -> None:
+    boots = _boots(
+        {"anon4k.threads": 0.3, "anon4k.procs": 0.3},
+        {"anon4k.threads": 41.0, "anon4k.procs": 41.0},
+        6,
+        culprit="harness_planted_fault_lock",
+    )
+    result = serial.analyse(boots, 2.0, 5.0)
+    assert result.result("anon4k.threads").verdict is Verdict.WORSE
+    assert result.result("anon4k.procs").verdict is Verdict.WORSE
+    culprit = result.culprit("anon4k.threads", Side.B)
+    assert culprit is not None and culprit.name == "harness_planted_fault_lock"
+    suite = serial_cases(result)
+    assert suite.status is Status.FAIL
+    assert "threshold ±2 pp" in suite.children[0].message
+    text = "\n".join(table.serial_block(result))
+    assert "harness_planted_fault_lock" in text and "anon4k.threads" in text
+
+
+def test_a_per_mm_lock_is_more_serialized_for_threads_only() -> None:
+    boots = _boots(
+        {"anon4k.threads": 0.3, "anon4k.procs": 0.3},
+        {"anon4k.threads": 41.0, "anon4k.procs": 0.3},
+        6,
+    )
+    result = serial.analyse(boots, 2.0, 5.0)
+    assert result.result("anon4k.threads").verdict is Verdict.WORSE
+    assert result.result("anon4k.procs").verdict is Verdict.SAME
+
+
+def test_a_change_inside_the_threshold_in_points_is_not_more_serialized() -> None:
+    """From 1 % to 2 % is +100 % of A but 1 point: within a 2-point threshold."""
+    boots = _boots({"mmap.threads": 1.0}, {"mmap.threads": 2.0}, 6)
+    result = serial.analyse(boots, 2.0, 5.0)
+    assert result.result("mmap.threads").verdict is Verdict.SAME
+
+
+def test_a_scenario_only_one_side_ran_is_reported_not_judged() -> None:
+    boots = [
+        *_boots({"anon4k.threads": 0.3}, {"anon4k.threads": 0.3}, 5),
+        _serial_boot(Side.B, 9, {"peer.threads": 12.0}, culprit="xa_lock"),
+    ]
+    result = serial.analyse(boots, 2.0, 5.0)
+    assert result.result("peer.threads").verdict is Verdict.MISSING
+    assert result.culprit("peer.threads", Side.B).name == "xa_lock"
+    assert result.comparison.family_size == 2  # anon4k.threads: s and its acquisitions
+
+
+def test_an_invalid_pass_is_an_error_and_never_same() -> None:
+    boots = _boots({"anon4k.threads": 0.3}, {"anon4k.threads": 0.3}, 5)
+    why = "serial bench B0: locks: /proc/lock_stat: lock debugging disabled"
+    result = serial.analyse(boots, 2.0, 5.0, invalid=[why])
+    suite = serial_cases(result)
+    assert suite.status is Status.ERROR
+    assert "lock debugging disabled" in "\n".join(table.serial_block(result))
+    assert serial_json(result)["invalid"] == [why]
+
+
+def test_the_table_has_three_blocks_and_says_when_serialization_was_not_measured() -> None:
+    timing = stats.analyse([], 5.0)
+    text = table.render_table(timing)
+    assert text.index("slower") < text.index("more serialized") < text.index("more metadata")
+    assert "not measured: add --serialization" in text
+
+
+def test_amdahl_bounds() -> None:
+    assert serial.amdahl(0.0, 64) == 64
+    assert serial.amdahl(100.0, 64) == 1
+    assert serial.amdahl(50.0, 2) == pytest.approx(4 / 3)
+
+
+def test_the_points_test_holds_its_error_rates_at_the_threshold() -> None:
+    """Seeded simulation: a true change of exactly the threshold (2 pp) is called more
+    serialized, and called same, each at most alpha of the time; a change of three
+    thresholds nearly always more serialized. The boot is the replicate (n = 6 per side,
+    one metric: Holm's worst case), noise 0.5 pp."""
+    rng = random.Random(20261207)
+
+    def rates(shift: float, runs: int = 1000) -> tuple[float, float]:
+        worse = same = 0
+        for _ in range(runs):
+            a = [10 + rng.gauss(0, 0.5) for _ in range(6)]
+            b = [10 + shift + rng.gauss(0, 0.5) for _ in range(6)]
+            t = serial.threshold_p_points(a, b, 2.0)
+            worse += t.beyond < 0.05 and t.above < t.below
+            same += t.within < 0.05
+        return worse / runs, same / runs
+
+    # At the boundary the exact tests hold alpha; the simulation's own error is allowed
+    # for (three standard errors of a 5 % rate in 1000 draws: 2.1 points).
+    at_threshold = rates(2.0)
+    bound = 0.05 + 3 * (0.05 * 0.95 / 1000) ** 0.5
+    assert at_threshold[0] <= bound and at_threshold[1] <= bound, at_threshold
+    assert rates(0.0) == (0.0, 1.0)
+    assert rates(6.0)[0] >= 0.95
+
+
+def test_bad_serialization_options_are_exit_2_before_anything_runs() -> None:
+    with pytest.raises(UserError, match="unknown serialization scenario"):
+        validate(make_request(serialization=True, serial_scenarios=("spinlocks",)))
+    with pytest.raises(UserError, match="add it"):
+        validate(make_request(serial_scenarios=("anon4k",)))
+    with pytest.raises(UserError, match="percentage points"):
+        validate(make_request(serialization=True, serial_threshold=0))
+    assert "anon4k" in SCENARIOS
+
+
+def test_the_guest_program_names_the_scenarios_harness_knows() -> None:
+    source = (BENCH / "src" / "locks.c").read_text()
+    for scenario in SCENARIOS:
+        assert f'"{scenario}"' in source
+    assert "locks)" in (BENCH / "run.sh").read_text()
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="no gcc")
+def test_the_guest_program_compiles_as_the_bench_makefile_builds_it() -> None:
+    flags = ["-fsyntax-only", "-Wall", "-Wextra", "-Werror", "-pthread"]
+    includes = [f"-I{BENCH / 'src'}", f"-I{BENCH.parent / 'gmem'}"]
+    source = BENCH / "src" / "locks.c"
+    done = subprocess.run(["gcc", *flags, *includes, str(source)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
