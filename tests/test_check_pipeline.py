@@ -148,13 +148,13 @@ def test_real_check_of_the_demo_series(tmp_path: Path) -> None:
     """Builds the minimal kernel (incremental once the cache is warm); today's config only:
     the matrix's cells have a real test of their own (test_real_matrix.py)."""
     from harness import cli
-    from harness.review import report
+    from harness.results import rundir
 
     fixture = Path(__file__).parent / "fixtures" / "check-demo"
     argv = ["check", str(fixture), "--matrix", "kernel", "--out", str(tmp_path)]
     assert cli.main(argv) == 1
     (run_dir,) = tmp_path.iterdir()
-    meta, suites = report.load(run_dir)
+    meta, suites = rundir.load(run_dir)
     by_name = {s.name[:4]: {c.name: c for c in s.children} for s in suites}
     assert [s.name for s in suites][0] == "base"
     assert all(by_name[n]["build"].status is Status.PASS for n in ("0001", "0002", "0003"))

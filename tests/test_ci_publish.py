@@ -17,8 +17,8 @@ from harness import cli
 from harness.cases import Case, Status
 from harness.ci import kcidb, mailout, merge, patchwork
 from harness.errors import UserError
+from harness.results import rundir
 from harness.results.rundir import RunDir
-from harness.review import report
 
 COVER = "<cover.1@example.org>"
 PATCH_IDS = ["<p1.1@example.org>", "<p2.1@example.org>"]
@@ -170,7 +170,7 @@ def test_merge_keeps_shared_stages_once_and_every_shards_tests(tmp_path: Path) -
     rc = cli.main(["merge", str(one.path), str(two.path), "--out", str(tmp_path / "m")])
     assert rc == 1
     (merged,) = (tmp_path / "m").iterdir()
-    meta, suites = report.load(merged)
+    meta, suites = rundir.load(merged)
     assert [s.name for s in suites] == ["apply", "build", "kunit", "smoke", "demo"]
     assert [len(s.children) for s in suites] == [1, 0, 1, 1, 1]
     assert meta["shards"] == ["1/2", "2/2"] and (merged / "junit.xml").exists()

@@ -110,3 +110,96 @@ def test_no_module_reaches_into_the_pipeline_s_private_functions() -> None:
         if module.name != "pipeline.py" and private.search(module.read_text())
     ]
     assert wrong == []
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(HARNESS.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _resolve(module: str, package: str, node: ast.ImportFrom) -> list[str]:
+    """The harness modules one `from ... import ...` names (a name may be a module)."""
+    if node.level:
+        base = package.split(".")[: len(package.split(".")) - node.level + 1]
+        target = ".".join([*base, *([node.module] if node.module else [])])
+    else:
+        target = node.module or ""
+    if not target.startswith("harness"):
+        return []
+    found = []
+    for alias in node.names:
+        sub = f"{target}.{alias.name}"
+        is_module = (HARNESS.parent / sub.replace(".", "/")).with_suffix(".py").exists()
+        found.append(sub if is_module else target)
+    return found
+
+
+def _type_checking_only(tree: ast.Module) -> set[ast.AST]:
+    guarded: set[ast.AST] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            guarded.update(n for stmt in node.body for n in ast.walk(stmt))
+    return guarded
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Every harness module's imports of harness modules, in-function ones included and
+    `if TYPE_CHECKING:` ones left out (they never run)."""
+    graph: dict[str, set[str]] = {}
+    for path in HARNESS.rglob("*.py"):
+        name = _module_name(path)
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        tree = ast.parse(path.read_text())
+        skip = _type_checking_only(tree)
+        edges: set[str] = set()
+        for node in ast.walk(tree):
+            if node in skip:
+                continue
+            if isinstance(node, ast.ImportFrom):
+                edges.update(_resolve(name, package, node))
+            elif isinstance(node, ast.Import):
+                edges.update(a.name for a in node.names if a.name.startswith("harness."))
+        graph[name] = edges - {name, "harness"}
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_no_import_cycle_even_through_imports_inside_functions() -> None:
+    """A cycle hidden in a function-level import is still a cycle: the two modules are one
+    unit that neither can be understood or tested without."""
+    assert _cycles(import_graph()) == []
+
+
+def test_the_cycle_finder_finds_a_cycle() -> None:
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]

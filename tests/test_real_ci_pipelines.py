@@ -17,7 +17,7 @@ import pytest
 from conftest import PROJECT
 
 from harness.ci import kcidb
-from harness.review import report
+from harness.results import rundir
 
 pytestmark = pytest.mark.real
 
@@ -34,7 +34,7 @@ def merged_results(out: Path) -> tuple[dict[str, object], list[str]]:
     shards = sorted(out.glob("shard-*/*/results.json"))
     assert [p.parent.parent.name for p in shards] == ["shard-1", "shard-2"]
     (merged,) = (out / "merged").iterdir()
-    meta, suites = report.load(merged)
+    meta, suites = rundir.load(merged)
     kcidb.validate(json.loads((out / "kcidb.json").read_text()))
     return meta, [s.name for s in suites]
 

@@ -13,6 +13,7 @@ import pytest
 
 from harness.cases import Case, Status
 from harness.errors import UserError
+from harness.results import rundir
 from harness.review import report
 
 FIX = Path(__file__).parent / "fixtures" / "report"
@@ -33,12 +34,12 @@ def run_dir(tmp_path: Path) -> Path:
 
 
 def test_review_mail_matches_golden(run_dir: Path) -> None:
-    meta, suites = report.load(run_dir)
+    meta, suites = rundir.load(run_dir)
     golden("check-demo.review.eml", report.email_text(meta, suites))
 
 
 def test_review_markdown_matches_golden(run_dir: Path) -> None:
-    meta, suites = report.load(run_dir)
+    meta, suites = rundir.load(run_dir)
     golden("check-demo.review.md", report.markdown_text(meta, suites))
 
 
@@ -88,7 +89,7 @@ def test_bad_run_dir_is_a_user_error(tmp_path: Path) -> None:
         report.report_command(tmp_path / "nope", True, False)
     (tmp_path / "results.json").write_text("{")
     with pytest.raises(UserError):
-        report.load(tmp_path)
+        rundir.load(tmp_path)
 
 
 def test_cli_report_and_check_exit_statuses(run_dir: Path, tmp_path: Path) -> None:

@@ -15,17 +15,14 @@ from __future__ import annotations
 import dataclasses
 import math
 import shlex
-import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from harness import proc
-from harness.bisection import perf, summary
+from harness.bisection import git_range, perf, summary
 from harness.bisection import state as saved
-from harness.bisection.candidates import Candidates, SeriesOracle, series_candidates
+from harness.bisection.candidates import SeriesOracle, series_candidates
+from harness.bisection.parts import Bisection, note, open_run, test_options
 from harness.bisection.perf_oracle import PerfOracle
 from harness.bisection.request import BisectRequest
 from harness.bisection.search import (
@@ -48,53 +45,8 @@ from harness.bisection.search import (
 from harness.bisection.signature import Predicate, parse_predicate
 from harness.errors import EnvError, UserError
 from harness.intake import series as intake
-from harness.pipeline import TestOptions
-from harness.results.rundir import RunDir
 
 EXIT_CONFIRMED, EXIT_DOUBTFUL = 0, 1
-
-
-def note(message: str) -> None:
-    print(f"harness: {message}", file=sys.stderr, flush=True)
-
-
-@dataclass
-class Bisection:
-    """One bisection's moving parts: its run dir, state, candidates and oracle."""
-
-    request: BisectRequest
-    run: RunDir
-    state: dict[str, Any]
-    candidates: Candidates
-    predicate: Predicate
-    oracle: SeriesOracle | PerfOracle
-    culprit_of: Callable[[int, str], summary.Culprit]
-
-
-def test_options(request: BisectRequest, run: RunDir, tree: Path | None) -> TestOptions:
-    return TestOptions(
-        argv=list(request.argv),
-        out=run.path,
-        cache=request.cache,
-        base=request.base,
-        tree=tree,
-        kconfig=request.kconfig,
-        suites=request.suites,
-        jobs=request.jobs,
-        timeout=request.timeout,
-    )
-
-
-def open_run(request: BisectRequest, name: str) -> tuple[RunDir, dict[str, Any]]:
-    if request.resume is not None:
-        state = saved.load(request.resume)
-        run = RunDir(request.resume, request.resume.name, {"run": request.resume.name})
-        note(f"resuming {run.path}: {len(state['runs'])} recorded run(s) are replayed")
-        return run, state
-    run = RunDir.create(request.out, f"bisect-{name}", list(request.argv))
-    state = saved.new_state(list(request.argv), request.mode, request.bad_when)
-    saved.save(run.path, state)
-    return run, state
 
 
 def series_bisection(request: BisectRequest) -> Bisection:
@@ -282,8 +234,6 @@ def write_reproducer(b: Bisection, k: int) -> None:
     where = b.run.path / "culprit"
     where.mkdir(exist_ok=True)
     if b.request.mode == "range":  # the culprit as a patch on its parent (base-commit:)
-        from harness.bisection import git_range
-
         assert series.base_commit and b.request.tree is not None
         mail = git_range.commit_mail(b.request.tree, series.base_commit)
         (where / "0001.patch").write_bytes(mail)
@@ -317,8 +267,6 @@ def write_reproducer(b: Bisection, k: int) -> None:
 def bisect(request: BisectRequest) -> int:
     proc.require(proc.BOOT_TOOLS)
     if request.mode == "range":
-        from harness.bisection import git_range
-
         b = git_range.range_bisection(request, open_run, note)
     else:
         b = series_bisection(request)
@@ -326,8 +274,6 @@ def bisect(request: BisectRequest) -> int:
     result = run_search(b)
     check_culprit(b, result)
     if request.mode == "range":
-        from harness.bisection import git_range
-
         git_range.after_search(b, result, note)
     culprit = write_outputs(b, result)
     print(summary.sentence(result, culprit, request.mode))

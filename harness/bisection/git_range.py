@@ -15,21 +15,19 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from harness.bisection import summary
 from harness.bisection.candidates import Candidates, SeriesOracle
+from harness.bisection.parts import Bisection, test_options
+from harness.bisection.request import BisectRequest
 from harness.bisection.search import Kind, SearchResult, evaluate, flag_unreliable
 from harness.bisection.signature import parse_predicate
 from harness.errors import UserError
 from harness.intake import series as intake
 from harness.intake.series import Patch, Series, SeriesConfig
+from harness.results.rundir import RunDir
 from harness.tree.worktree import git
-
-if TYPE_CHECKING:
-    from harness.bisection.command import Bisection
-    from harness.bisection.request import BisectRequest
-    from harness.results.rundir import RunDir
 
 LOG_FILE = "bisect.log"
 
@@ -99,8 +97,6 @@ def range_bisection(
     open_run: Callable[[BisectRequest, str], tuple[RunDir, dict[str, Any]]],
     note: Callable[[str], None],
 ) -> Bisection:
-    from harness.bisection.command import Bisection, test_options
-
     assert request.tree is not None
     found = resolve_range(request.tree, request.good, request.bad, request.first_parent)
     if found.note:

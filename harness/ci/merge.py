@@ -15,8 +15,8 @@ from typing import Any
 
 from harness.cases import Case, Status
 from harness.errors import UserError
+from harness.results import rundir
 from harness.results.rundir import RunDir
-from harness.review import report
 
 RANK = {Status.PASS: 0, Status.SKIP: 0, Status.XFAIL: 1, Status.FAIL: 2, Status.ERROR: 3}
 
@@ -53,7 +53,7 @@ def merge_command(run_dirs: list[Path], out: Path, argv: list[str]) -> int:
     for path in run_dirs:
         if not (path / "results.json").is_file():
             raise UserError(f"{path}: not a run directory (no results.json)")
-    loaded = [report.load(p) for p in run_dirs]
+    loaded = [rundir.load(p) for p in run_dirs]
     meta = merged_meta([m for m, _ in loaded], run_dirs)
     run = RunDir.create(out, f"{meta.get('series') or 'run'}-merged", argv)
     run.meta.update(meta)

@@ -22,6 +22,7 @@ from harness.cases import Case
 from harness.ci import credentials, kcidb, mailout, patchwork
 from harness.errors import UserError
 from harness.proc import note
+from harness.results import rundir
 from harness.review import report
 
 
@@ -90,7 +91,7 @@ def infrastructure_error(meta: dict[str, Any], suites: list[Case]) -> str:
 
 
 def publish_command(run_dir: Path, targets: Targets) -> int:
-    meta, suites = report.load(run_dir)
+    meta, suites = rundir.load(run_dir)
     why = infrastructure_error(meta, suites)
     if why:
         print(f"harness: {run_dir.name}: nothing published: infrastructure error: {why}")

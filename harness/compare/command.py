@@ -181,7 +181,11 @@ def _measure(
         with clock.stage("analysis"):
             run.meta["stage_seconds"] = clock.seconds
             # Until the serialization pass writes its verdicts, it has none: an error.
-            pending = _serial_failed(run, "the pass did not run") if request.serialization else None
+            pending = (
+                _serial_failed(request, run, "the pass did not run")
+                if request.serialization
+                else None
+            )
             _write_outputs(request, run, samples, pending)
     return samples
 
@@ -219,7 +223,8 @@ def _serial_pass(
     note(f"serialization pass: a second kernel per side with {fragment.name}")
     built = _build_sides(lock_ws, specs, request, run, clock, pass_)
     if built is None:
-        _write_outputs(request, run, timing_samples, _serial_failed(run, "a kernel did not build"))
+        failed = _serial_failed(request, run, "a kernel did not build")
+        _write_outputs(request, run, timing_samples, failed)
         return
     samples: list[BootSample] = []
     # Under a wall clock the pass keeps its own clock: lock figures count what ran.
@@ -256,8 +261,15 @@ def _invalid(run: RunDir, pass_: BootPass) -> list[str]:
     ]
 
 
-def _serial_failed(run: RunDir, why: str) -> serial.SerialComparison:
-    return serial.analyse([], 0.0, 0.0, ALPHA, meta=_str_meta(run.meta), invalid=[why])
+def _serial_failed(request: CompareRequest, run: RunDir, why: str) -> serial.SerialComparison:
+    return serial.analyse(
+        [],
+        request.serial_threshold,
+        request.threshold,
+        ALPHA,
+        meta=_str_meta(run.meta),
+        invalid=[why],
+    )
 
 
 def _boot_plan(

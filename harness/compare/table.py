@@ -239,13 +239,15 @@ def serial_block(serial: SerialComparison | None) -> list[str]:
     if serial is None:
         return [head, "  not measured: add --serialization"]
     c = serial.comparison
+    if not c.n_a and not c.n_b:
+        return [head, *(f"  not measured: {why}" for why in serial.invalid or ["no boot ran"])]
     lines = [
         head,
         f"boots per side: {c.n_a}/{c.n_b}; Holm over {c.family_size} lock metrics; "
         f"threshold ±{serial.threshold_pp:g} pp of s (shared acquisitions: "
         f"±{c.threshold_pct:g}%)",
     ]
-    lines += [f"not valid: {why}" for why in serial.invalid]
+    lines += [f"not measured: {why}" for why in serial.invalid]
     lines += [f"excluded: boot {ex.side.value}{ex.index}: {ex.reason}" for ex in c.excluded]
     scenarios = serial.scenarios
     if scenarios:

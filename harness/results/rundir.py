@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import re
 import shlex
 import sys
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.cases import Case, Status
+from harness.errors import UserError
 from harness.progress import StageClock
 from harness.results import junit
 
@@ -81,6 +83,17 @@ class RunDir:
     @property
     def failed(self) -> bool:
         return any(s.status.is_bad for s in self.suites)
+
+
+def load(run_dir: Path) -> tuple[dict[str, Any], list[Case]]:
+    """A run directory read back: results.json's meta, and its suites as Cases."""
+    path = run_dir / "results.json"
+    try:
+        data = json.loads(path.read_text())
+        suites = [junit.case_from_dict(s) for s in data.pop("suites")]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise UserError(f"{path}: not a harness results file ({err})") from None
+    return data, suites
 
 
 def _new_dir(out: Path, stem: str) -> Path:

@@ -16,6 +16,7 @@ from typing import Any
 from harness.errors import UserError
 from harness.intake.series import load as load_series
 from harness.results.junit import write_atomic
+from harness.results.rundir import load
 from harness.review import defect_table
 
 BEGIN, END = "<!-- findings:begin -->", "<!-- findings:end -->"
@@ -53,13 +54,11 @@ def rows(check_dir: Path, test_dirs: list[Path]) -> list[defect_table.Defect]:
     """The defects of one check run and any number of other runs: test runs (a normal and
     a debug run), and the build matrix of check runs of another form of the series (a
     port's)."""
-    from harness.review import report  # report imports this module for the mail
-
-    check_meta, check_cases = report.load(check_dir)
+    check_meta, check_cases = load(check_dir)
     check_series = series_text(check_meta, check_dir)
     found: list[defect_table.Defect] = []
     for test_dir in test_dirs:
-        test_meta, test_cases = report.load(test_dir)
+        test_meta, test_cases = load(test_dir)
         other = series_text(test_meta, test_dir)
         if test_meta.get("kind") == "check":  # its build matrix: the static checks are the
             found += defect_table.matrix_defects(test_cases, other)  # first check run's

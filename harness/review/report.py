@@ -8,7 +8,6 @@ Rendering is pure (meta, suites) -> text. Raises UserError for a missing or bad 
 
 from __future__ import annotations
 
-import json
 import re
 import shlex
 from pathlib import Path
@@ -16,7 +15,9 @@ from typing import Any
 
 from harness.cases import Case, Status
 from harness.errors import UserError
-from harness.results.junit import case_from_dict, write_atomic
+from harness.results.junit import write_atomic
+from harness.results.rundir import load
+from harness.review import defect_report, defect_table
 
 PATCH_SUITE = re.compile(r"^(\d{4}) (.*)$")
 WORD = {
@@ -38,16 +39,6 @@ BY_HAND = (
     "mkdir build_dir && cp config build_dir/.config   # config: saved in the run directory",
     "make O=build_dir olddefconfig",
 )
-
-
-def load(run_dir: Path) -> tuple[dict[str, Any], list[Case]]:
-    path = run_dir / "results.json"
-    try:
-        data = json.loads(path.read_text())
-        suites = [case_from_dict(s) for s in data.pop("suites")]
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise UserError(f"{path}: not a harness results file ({err})") from None
-    return data, suites
 
 
 def patch_suites(suites: list[Case]) -> list[Case]:
@@ -234,8 +225,6 @@ def report_command(
         raise UserError(f"{run_dir}: not a run directory")
     findings: tuple[str, ...] = ()
     if tests:
-        from harness.review import defect_report, defect_table
-
         rows = defect_report.rows(run_dir, tests if isinstance(tests, list) else [tests])
         findings = tuple(defect_table.text(rows))
         if table is not None:
