@@ -353,7 +353,7 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
 def _test_options(args: argparse.Namespace, argv: list[str]) -> pipeline.TestOptions:
     """`harness apply` has no build options: it keeps TestOptions' defaults for them."""
     from harness import pipeline
-    from harness.ci.shard import parse as parse_shard
+    from harness.suites.shard import parse as parse_shard
 
     if args.command == "apply":
         return pipeline.TestOptions(**_series_options(args, argv), apply_only=True)

@@ -24,15 +24,14 @@ from harness.boot.phases import Phases
 from harness.build import ccache, kconfig, kconfig_deps, make, prime, unchanged
 from harness.build.kconfig import ConfigCase
 from harness.cases import Case, Status
-from harness.ci import shard
-from harness.ci.shard import WHOLE, Shard
 from harness.errors import EnvError, interrupt_message
 from harness.intake.series import Series
 from harness.proc import note
 from harness.readfiles import copy_untrusted, read_or_empty
 from harness.results import base_comparison
 from harness.results.rundir import RunDir
-from harness.suites import guest, series_tests
+from harness.suites import guest, series_tests, shard
+from harness.suites.shard import WHOLE, Shard
 from harness.tree import mtimes, reuse, slots, worktree
 from harness.tree.watch import TreeWatch, TreeWatches
 from harness.tree.worktree import DEFAULT_BASE, PatchCase, TreeSpec, Worktree
@@ -58,7 +57,7 @@ class TestOptions:
     cpus: int = 0
     apply_only: bool = False
     compare_base: bool = False  # run the same tests on the base tree too
-    shard: Shard = WHOLE  # --shard K/N: this runner's slice of the boots (ci/shard.py)
+    shard: Shard = WHOLE  # --shard K/N: this runner's slice of the boots (suites/shard.py)
     # `harness test --loop` (loop.py): what inotify saw of each worktree since the last run.
     tree_watches: TreeWatches | None = None
 

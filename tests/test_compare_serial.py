@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -202,3 +203,75 @@ def test_the_guest_program_compiles_as_the_bench_makefile_builds_it() -> None:
     source = BENCH / "src" / "locks.c"
     done = subprocess.run(["gcc", *flags, *includes, str(source)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_the_serialization_boots_run_locks_with_a_longer_rcu_stall_timeout() -> None:
+    """Only the lock-statistics kernel's boots get the longer stall timeout; the timing
+    pass keeps the kernel's default, and the series' own cmdline comes first in both."""
+    from harness.compare.command import SERIAL_CMDLINE, _plan, _serial_plan
+
+    request = make_request(serial_scenarios=("anon4k", "fork"))
+    timing = _plan(request, use_kvm=False)
+    plan = _serial_plan(request, timing)
+    assert plan.benches == (serial.BENCH,)
+    assert plan.cmdline == (*timing.cmdline, *SERIAL_CMDLINE)
+    assert not set(SERIAL_CMDLINE) & set(timing.cmdline)
+    assert "BENCH_LOCK_SCENARIOS=anon4k fork" in plan.knobs
+
+
+RECORDED = Path(__file__).resolve().parent / "fixtures" / "compare"
+
+
+def _recorded(name: str) -> serial.SerialComparison:
+    from harness.compare.boots import load_jsonl
+
+    return serial.analyse(load_jsonl(RECORDED / f"recorded-serial-{name}.jsonl"), 2.0, 5.0)
+
+
+def test_recorded_planted_locks_are_judged_as_they_are_built() -> None:
+    """The serialization boots of real compare runs of the three planted-lock fixtures
+    (anon4k, 5 boots per side): one global mutex is more serialized for threads and for
+    processes and is named; a mutex per mm only for threads; a mutex per page table
+    (16384 hashed) in neither mode."""
+    glob = _recorded("planted-lock-global")
+    for mode in ("threads", "procs"):
+        assert glob.result(f"anon4k.{mode}").verdict is Verdict.WORSE
+        culprit = glob.culprit(f"anon4k.{mode}", Side.B)
+        assert culprit is not None and culprit.name == "harness_planted_fault_lock"
+    per_mm = _recorded("planted-lock-mm")
+    assert per_mm.result("anon4k.threads").verdict is Verdict.WORSE
+    assert per_mm.result("anon4k.procs").verdict is not Verdict.WORSE
+    culprit = per_mm.culprit("anon4k.threads", Side.B)
+    assert culprit is not None and culprit.name == "&harness_planted_mm_locks[i]"
+    per_pt = _recorded("planted-lock-pt")
+    assert {per_pt.result(f"anon4k.{m}").verdict for m in ("threads", "procs")} <= {
+        Verdict.SAME,
+        Verdict.INCONCLUSIVE,
+    }
+
+
+def test_recorded_planted_slow_is_not_more_serialized() -> None:
+    """planted-slow adds work outside any lock to every 4 KiB fault: its serial fraction
+    does not go up (the extra work, if anything, dilutes it)."""
+    slow = _recorded("planted-slow")
+    for mode in ("threads", "procs"):
+        assert slow.result(f"anon4k.{mode}").verdict is not Verdict.WORSE
+
+
+def test_the_gmem_costs_table_in_the_readme_is_current() -> None:
+    script = Path(__file__).resolve().parent.parent / "bench" / "gmem_costs.py"
+    done = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True)
+    assert done.returncode == 0, "python3 bench/gmem_costs.py regenerates it"
+
+
+def test_the_noise_floor_names_where_the_widest_range_is() -> None:
+    boots = _boots(
+        {"anon4k.threads": 7.0, "fork.threads": 69.0},
+        {"anon4k.threads": 7.0, "fork.threads": 69.0},
+        5,
+    )
+    boots[2] = _serial_boot(Side.A, 1, {"anon4k.threads": 7.0, "fork.threads": 114.0})
+    result = serial.analyse(boots, 2.0, 5.0)
+    assert serial.noise_floor_pp(result) == pytest.approx(45.0, abs=0.3)
+    [line] = [s for s in table.serial_block(result) if s.startswith("noise floor")]
+    assert "(fork.threads A; the median scenario and side: 0." in line

@@ -95,6 +95,12 @@ def test_no_command_imports_a_later_command() -> None:
     assert wrong == []
 
 
+def test_the_pipeline_the_commands_share_imports_no_command() -> None:
+    """pipeline.py composes the stages for test, check and bisect: a CI runner's slice of
+    the boots is passed in (suites/shard.py), not taken from the CI package."""
+    assert _absolute_imports(HARNESS / "pipeline.py") & set(COMMANDS) == set()
+
+
 def test_every_command_package_is_in_the_ordering() -> None:
     packages = {p.name for p in HARNESS.iterdir() if (p / "__init__.py").exists()}
     assert packages - set(STAGES) - set(COMMANDS) == set()

@@ -43,10 +43,10 @@ restore_thp() { [ -n "$THP_START" ] && set_thp "$THP_START"; }
 ASLR_START=$(cat /proc/sys/kernel/randomize_va_space 2>/dev/null)
 echo 0 > /proc/sys/kernel/randomize_va_space 2>/dev/null
 
-# --- fake peer device for the peer_* benchmarks ---------------------------------
+# --- fake peer device for the peer_* benchmarks and locks' peer scenarios ----------
 BENCH_GMEM_MODULE_ERR=""
 case " $BL " in
-*" peer_"*)
+*" peer_"* | *" locks "*)
 	if [ -e /dev/gmem_test ] || grep -q '^gmem_test ' /proc/modules 2>/dev/null; then
 		:
 	elif ! grep -q ' gm_dev_create' /proc/kallsyms 2>/dev/null; then

@@ -103,8 +103,8 @@ class BootSample:
     ok: bool = True
     reason: str = ""
     warnings: tuple[ParseWarning, ...] = ()
-    kvm_failed: str = ""
-    locks: tuple[LockClass, ...] = ()  # KVM failed this guest and it was booted again under TCG
+    kvm_failed: str = ""  # KVM failed this guest and it was booted again under TCG
+    locks: tuple[LockClass, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -85,10 +85,13 @@ class SerialComparison:
     def scenarios(self) -> list[str]:
         """SCEN.MODE of every s any boot printed, in the order printed."""
         return [
-            r.name.removeprefix("lock.").removesuffix(f".{SERIAL}")
-            for r in self.comparison.results
-            if r.name.endswith(f".{SERIAL}")
+            scenario_of(r.name) for r in self.comparison.results if r.name.endswith(f".{SERIAL}")
         ]
+
+
+def scenario_of(metric: str) -> str:
+    """SCEN.MODE of lock.SCEN.MODE.serial_pct."""
+    return metric.removeprefix("lock.").removesuffix(f".{SERIAL}")
 
 
 def _tests(obs: stats.Observed, threshold_pp: float, threshold_pct: float) -> stats.ThresholdP:
@@ -168,13 +171,27 @@ def analyse(
     return SerialComparison(comparison, threshold_pp, culprits(usable), tuple(invalid))
 
 
-def noise_floor_pp(serial: SerialComparison) -> float:
-    """The widest boot-to-boot range of s on one side of one scenario, in points."""
-    spans = [
-        max(values) - min(values)
+@dataclass(frozen=True)
+class Span:
+    """The boot-to-boot range of s of one scenario on one side, in points."""
+
+    scenario: str
+    side: Side
+    points: float
+
+
+def spans(serial: SerialComparison) -> list[Span]:
+    """Every scenario's boot-to-boot range of s per side, the widest first."""
+    found = [
+        Span(scenario_of(r.name), side, max(values) - min(values))
         for r in serial.comparison.results
         if r.unit == POINTS
-        for values in (r.a_values, r.b_values)
+        for side, values in ((Side.A, r.a_values), (Side.B, r.b_values))
         if values
     ]
-    return max(spans, default=math.nan)
+    return sorted(found, key=lambda s: -s.points)
+
+
+def noise_floor_pp(serial: SerialComparison) -> float:
+    """The widest boot-to-boot range of s on one side of one scenario, in points."""
+    return max((s.points for s in spans(serial)), default=math.nan)

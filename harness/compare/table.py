@@ -11,10 +11,11 @@ and the lock class behind it; the slab caches that grew.
 from __future__ import annotations
 
 import math
+import statistics
 
 from .model import Comparison, MetricResult, Side, SlabResult, Verdict
 from .power import POWER
-from .serial import AMDAHL_TASKS, SerialComparison, amdahl, noise_floor_pp
+from .serial import AMDAHL_TASKS, SerialComparison, amdahl, spans
 from .stats import advice
 
 # Units of the metadata metrics ("more metadata"); every other metric is "slower".
@@ -254,15 +255,27 @@ def serial_block(serial: SerialComparison | None) -> list[str]:
         lines += ["", _columns([SERIAL_HEADER, *(_serial_row(serial, s) for s in scenarios)])]
     else:
         lines.append("(no scenario measured on either side)")
-    floor = noise_floor_pp(serial)
-    lines += [
-        "",
-        f"noise floor: the widest boot-to-boot range of s on one side: "
-        f"{f'{floor:.2f} pp' if math.isfinite(floor) else '—'} "
-        f"(threshold ±{serial.threshold_pp:g} pp). Measured on one vCPU at a time: "
-        "cache-line bouncing and lock hand-off make the real cost at least this large.",
-    ]
+    lines += ["", _noise_floor_line(serial)]
     return lines
+
+
+def _noise_floor_line(serial: SerialComparison) -> str:
+    """The widest boot-to-boot range of s, where it is, and the typical scenario's."""
+    ranges = spans(serial)
+    text = "noise floor: the widest boot-to-boot range of s on one side: "
+    if ranges:
+        widest = ranges[0]
+        typical = statistics.median(s.points for s in ranges)
+        text += (
+            f"{widest.points:.2f} pp ({widest.scenario} {widest.side.value}; "
+            f"the median scenario and side: {typical:.2f} pp) "
+        )
+    else:
+        text += "— "
+    return text + (
+        f"(threshold ±{serial.threshold_pp:g} pp). Measured on one vCPU at a time: "
+        "cache-line bouncing and lock hand-off make the real cost at least this large."
+    )
 
 
 def render_table(comparison: Comparison, serial: SerialComparison | None = None) -> str:

@@ -25,11 +25,16 @@
  *     readers and are not counted.
  * Then per repetition: s = sum over classes of f x hold / window time, the
  * serial fraction of the operation (Amdahl); printed in percent.
+ * lock_stat counts every task: a kworker or a daemon taking a class of the
+ * window (lru_lock, any mm's mmap_lock) during it only adds hold time, never
+ * removes any.  So the boot's figure is its cleanest window, the one with
+ * the least s; every window's s is printed as info.
  *
  * Output (../README.md):
- *   # metric: lock.SCEN.MODE.serial_pct pp lower V1..Vk
- *   # metric: lock.SCEN.MODE.shared_acq_per_op acq/op lower V1..Vk
+ *   # metric: lock.SCEN.MODE.serial_pct pp lower V
+ *   # metric: lock.SCEN.MODE.shared_acq_per_op acq/op lower V
  *   # lock: SCEN.MODE CLASS ACQ_PER_OP SHARED_PCT HOLD_NS_PER_OP SERIAL_PCT
+ *   # info: lock.SCEN.MODE.windows=S1 .. Sk
  * MODE is threads or procs.  Class names are lockdep's, without the "#N"
  * and "/N" suffixes (their numbering differs between kernels).
  * A "lock debugging disabled" header in /proc/lock_stat (lockdep turned
@@ -522,6 +527,7 @@ struct window {
 };
 
 static struct window *win;	/* shared with the child that measures */
+static struct window cleanest[2];	/* per mode, the window with the least s */
 
 static int window_child(void *arg)
 {
@@ -573,13 +579,30 @@ static double share(const struct table *probe, const char *name)
 	return 0;
 }
 
+/* a scenario that cannot give figures: say why, and go on with the next one */
+static int __attribute__((format(printf, 2, 3))) failed(enum scen sc, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("# fail-reason: %s: ", scen_names[sc]);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+	if (shm_fd >= 0)
+		close(shm_fd);
+	shm_fd = -1;
+	return 1;
+}
+
 /* returns the exit code: 0 ok, 1 failed (a fail-reason printed), 4 skipped */
 static int scenario(enum scen sc)
 {
 	static const char *const modes[2] = { "threads", "procs" };
 	char why[256] = "", name[128];
 	long probe_ops[2];
-	int m, i, k, rc;
+	int m, i, k, rc, best[2] = { 0, 0 };
 
 	if (sc == SHMFILE) {
 		char path[256];
@@ -588,22 +611,22 @@ static int scenario(enum scen sc)
 			 getenv("BENCH_TMPDIR") ? getenv("BENCH_TMPDIR") : "/tmp", getpid());
 		shm_fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
 		if (shm_fd < 0)
-			bench_fail("%s: %s", path, strerror(errno));
+			return failed(sc, "%s: %s", path, strerror(errno));
 		unlink(path);
 	}
 	for (m = 0; m < 2; m++) {
 		probes[m].n = 0;
 		shm_fresh();
 		if (probe(sc, m == 0, &probes[m], &probe_ops[m], why, sizeof(why)))
-			bench_fail("%s.%s: sharing probe: %s", scen_names[sc], modes[m], why);
+			return failed(sc, "%s: sharing probe: %s", modes[m], why);
 	}
 	for (i = -warm, k = 0; i < reps; i++) {
 		memset(win, 0, sizeof(*win));
 		rc = run_child(window_child, &sc, timeout_s);
 		if (rc < 0)
-			bench_fail("%s: %s", scen_names[sc], child_why);
+			return failed(sc, "%s", child_why);
 		if (rc)
-			bench_fail("%s: %s", scen_names[sc], win->why[0] ? win->why : "see the lines above");
+			return failed(sc, "%s", win->why[0] ? win->why : "see the lines above");
 		if (i < 0)
 			continue;
 		for (m = 0; m < 2; m++) {
@@ -617,29 +640,38 @@ static int scenario(enum scen sc)
 			}
 			serial[m][k] = 100.0 * held / 1e6 / win->seconds;
 			acqop[m][k] = acq / (double)win->ops;
+			if (!k || serial[m][k] < serial[m][best[m]]) {
+				best[m] = k;
+				cleanest[m] = *win;
+			}
 		}
 		k++;
 	}
 	for (m = 0; m < 2; m++) {
 		struct table *t = &probes[m];
+		struct window *w0 = &cleanest[m];
 
 		snprintf(name, sizeof(name), "lock.%s.%s.serial_pct", scen_names[sc], modes[m]);
-		metric(name, "pp", "lower", serial[m], reps);
+		metric1(name, "pp", "lower", serial[m][best[m]]);
 		snprintf(name, sizeof(name), "lock.%s.%s.shared_acq_per_op", scen_names[sc], modes[m]);
-		metric(name, "acq/op", "lower", acqop[m], reps);
-		/* the last window's classes, with this mode's shares, the heaviest first */
+		metric1(name, "acq/op", "lower", acqop[m][best[m]]);
+		printf("# info: lock.%s.%s.windows=", scen_names[sc], modes[m]);
+		for (i = 0; i < reps; i++)
+			printf("%s%.2f", i ? " " : "", serial[m][i]);
+		printf("\n");
+		/* the cleanest window's classes, with this mode's shares, the heaviest first */
 		for (i = 0; i < t->n; i++) {
-			struct cls *w = class_of(&win->t, t->c[i].name);
+			struct cls *w = class_of(&w0->t, t->c[i].name);
 
 			t->c[i].acq = w ? w->acq : 0;
 			t->c[i].hold_us = w ? w->hold_us : 0;
 		}
-		for (i = 0; i < win->t.n; i++) {
-			struct cls *c = class_of(t, win->t.c[i].name);
+		for (i = 0; i < w0->t.n; i++) {
+			struct cls *c = class_of(t, w0->t.c[i].name);
 
 			if (c && !c->acq && !c->hold_us) {
-				c->acq = win->t.c[i].acq;
-				c->hold_us = win->t.c[i].hold_us;
+				c->acq = w0->t.c[i].acq;
+				c->hold_us = w0->t.c[i].hold_us;
 			}
 		}
 		qsort(t->c, (size_t)t->n, sizeof(t->c[0]), by_serial);
@@ -650,11 +682,11 @@ static int scenario(enum scen sc)
 			if (!c->acq)
 				continue;
 			printf("# lock: %s.%s %s %.4f %.1f %.1f %.4f\n", scen_names[sc], modes[m], c->name,
-			       c->acq / (double)win->ops, 100.0 * f, c->hold_us * 1000.0 / (double)win->ops,
-			       100.0 * f * c->hold_us / 1e6 / win->seconds);
+			       c->acq / (double)w0->ops, 100.0 * f, c->hold_us * 1000.0 / (double)w0->ops,
+			       100.0 * f * c->hold_us / 1e6 / w0->seconds);
 		}
 		printf("# info: lock.%s.%s.ops=%ld per window, %ld per probe (two tasks)\n",
-		       scen_names[sc], modes[m], win->ops, probe_ops[m]);
+		       scen_names[sc], modes[m], w0->ops, probe_ops[m]);
 	}
 	if (shm_fd >= 0)
 		close(shm_fd);
@@ -665,7 +697,7 @@ static int scenario(enum scen sc)
 
 int main(int argc, char **argv)
 {
-	int i, sc;
+	int i, sc, bad = 0;
 
 	reps = bench_reps();
 	warm = bench_warmup();
@@ -701,12 +733,23 @@ int main(int argc, char **argv)
 			const char *e = getenv("BENCH_GMEM_MODULE_ERR");
 
 			if (file_contains("/proc/kallsyms", " gm_dev_create") == 0 ||
-			    !cmdline_gmem_on() || (e && *e) || access(GMEM_TEST_DEV, R_OK | W_OK)) {
-				printf("# %s: skipped, no GMEM peer device on this kernel\n", argv[i]);
+			    !cmdline_gmem_on()) {
+				printf("# %s: skipped, no GMEM on this kernel\n", argv[i]);
+				continue;
+			}
+			if (e && *e) {
+				printf("# fail-reason: %s: %s\n", argv[i], e);
+				bad = 1;
+				continue;
+			}
+			if (access(GMEM_TEST_DEV, R_OK | W_OK)) {
+				printf("# fail-reason: %s: %s: %s\n", argv[i], GMEM_TEST_DEV,
+				       strerror(errno));
+				bad = 1;
 				continue;
 			}
 		}
-		scenario((enum scen)sc);
+		bad |= scenario((enum scen)sc);
 	}
-	return 0;
+	return bad;
 }

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.ci import shard
 from harness.errors import UserError
+from harness.suites import shard
 from harness.suites.guest import BuiltSuite
 
 
