@@ -244,7 +244,8 @@ def serial_block(serial: SerialComparison | None) -> list[str]:
         return [head, *(f"  not measured: {why}" for why in serial.invalid or ["no boot ran"])]
     lines = [
         head,
-        f"boots per side: {c.n_a}/{c.n_b}; Holm over {c.family_size} lock metrics; "
+        f"boots per side: {c.n_a}/{c.n_b} (a boot's s: its cleanest window); "
+        f"Holm over {c.family_size} lock metrics; "
         f"threshold ±{serial.threshold_pp:g} pp of s (shared acquisitions: "
         f"±{c.threshold_pct:g}%)",
     ]
