@@ -4,7 +4,9 @@ rates the verdicts promise, checked by seeded simulation."""
 
 from __future__ import annotations
 
+import math
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -275,3 +277,45 @@ def test_the_noise_floor_names_where_the_widest_range_is() -> None:
     assert serial.noise_floor_pp(result) == pytest.approx(45.0, abs=0.3)
     [line] = [s for s in table.serial_block(result) if s.startswith("noise floor")]
     assert "(fork.threads A; the median scenario and side: 0." in line
+
+
+def test_the_usl_fit_recovers_sigma_and_kappa() -> None:
+    def per_task(sigma: float, kappa: float, n: int) -> dict[int, float]:
+        return {c: 1000.0 / (1 + sigma * (c - 1) + kappa * c * (c - 1)) for c in range(1, n + 1)}
+
+    assert serial.usl_fit(per_task(0.05, 0.01, 4)) == pytest.approx((5.0, 1.0))
+    sigma, kappa = serial.usl_fit(per_task(0.07, 0.0, 2))  # two vCPUs: Amdahl's s only
+    assert sigma == pytest.approx(7.0) and math.isnan(kappa)
+    assert all(map(math.isnan, serial.usl_fit({2: 500.0})))  # no 1-task figure
+
+
+def _scale_boots(sigma_b: float) -> list[BootSample]:
+    rng = random.Random(3)
+    boots = []
+    for i in range(5):
+        for side, sigma in ((Side.A, 0.03), (Side.B, sigma_b)):
+            metrics = {}
+            for kind in ("threads", "procs"):
+                for c in (1, 2):
+                    name = f"scale_{kind}.t{c}.pages_per_s_per_task"
+                    x = 1e5 / (1 + sigma * (c - 1)) * (1 + rng.gauss(0, 0.002))
+                    metrics[name] = Metric(name, "pages/s", Better.HIGHER, (x,))
+            boots.append(BootSample(side=side, index=i, metrics=metrics))
+    return boots
+
+
+def test_under_a_wall_clock_the_scaling_runs_corroborate_s_and_under_icount_they_cannot() -> None:
+    lock = serial.analyse(_boots({"anon4k.threads": 7.0}, {"anon4k.threads": 17.0}, 5), 2.0, 5.0)
+    wall = stats.analyse(_scale_boots(0.13), 5.0, meta={"timing": "wall"})
+    [line] = [s for s in table.serial_block(lock, wall) if s.startswith("measured s")]
+    measured = [float(x) for x in re.findall(r"tasks: A ([0-9.]+)% → B ([0-9.]+)%", line)[0]]
+    assert measured == pytest.approx([3.0, 13.0], abs=0.5)  # boot noise 0.2 %
+    icount = stats.analyse(_scale_boots(0.13), 5.0, meta={"timing": "icount"})
+    [line] = [s for s in table.serial_block(lock, icount) if s.startswith("measured s")]
+    assert "none under icount" in line
+    fits = serial_json(lock, wall)["measured"]["fits"]
+    assert [f["kind"] for f in fits] == ["threads", "procs"] and fits[0]["tasks"] == 2
+    assert fits[0]["kappa_pct"] == {"A": None, "B": None}
+    assert serial_json(lock, icount)["measured"]["why_not"].startswith("none under icount")
+    untimed = stats.analyse(_boots({"x.y": 1.0}, {"x.y": 1.0}, 5), 5.0, meta={"timing": "wall"})
+    assert serial.corroboration(untimed) == ([], "add --bench scale_threads --bench scale_procs")

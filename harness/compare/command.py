@@ -421,7 +421,7 @@ def _write_outputs(
     run.suites = [s for s in run.suites if s.name not in (SUITE, SERIAL_SUITE)]
     run.add(metric_cases(comparison, request.threshold))
     if serial_result is not None:
-        run.meta["serialization"] = serial_json(serial_result)
+        run.meta["serialization"] = serial_json(serial_result, comparison)
         run.add(serial_cases(serial_result))
     text = table.render_table(comparison, serial_result)
     run.file("table.txt").write_text(text)
@@ -451,7 +451,9 @@ def serial_cases(result: serial.SerialComparison) -> Case:
     return suite
 
 
-def serial_json(result: serial.SerialComparison) -> dict[str, Any]:
+def serial_json(
+    result: serial.SerialComparison, timing: Comparison | None = None
+) -> dict[str, Any]:
     body = comparison_json(result.comparison)
     body.pop("slabs")
     return {
@@ -485,6 +487,24 @@ def serial_json(result: serial.SerialComparison) -> dict[str, Any]:
                 "hold_ns_per_op": c.hold_ns_per_op,
             }
             for c in result.culprits
+        ],
+        "measured": _measured_json(timing),
+    }
+
+
+def _measured_json(timing: Comparison | None) -> dict[str, Any]:
+    """The corroboration: s measured from parallel tasks (wall clock only), or why not."""
+    found, why = serial.corroboration(timing) if timing else ([], "no timing pass")
+    return {
+        "why_not": why,
+        "fits": [
+            {
+                "kind": m.kind,
+                "tasks": m.tasks,
+                "sigma_pct": {"A": _finite(m.sigma_pct[0]), "B": _finite(m.sigma_pct[1])},
+                "kappa_pct": {"A": _finite(m.kappa_pct[0]), "B": _finite(m.kappa_pct[1])},
+            }
+            for m in found
         ],
     }
 

@@ -265,7 +265,7 @@ def render_html(
         "<h2>Per metric: each boot, and the change's 95% CI against ±threshold</h2>",
         figures,
         "<h2>More serialized</h2>",
-        f"<pre>{html.escape(chr(10).join(serial_block(serial)))}</pre>",
+        f"<pre>{html.escape(chr(10).join(serial_block(serial, comparison)))}</pre>",
         *([results_table(serial.comparison)] if serial else []),
         "<h2>Metadata per slab cache</h2>",
         slab_figure(comparison.slabs) or "<p>none</p>",

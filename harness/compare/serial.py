@@ -195,3 +195,67 @@ def spans(serial: SerialComparison) -> list[Span]:
 def noise_floor_pp(serial: SerialComparison) -> float:
     """The widest boot-to-boot range of s on one side of one scenario, in points."""
     return max((s.points for s in spans(serial)), default=math.nan)
+
+
+@dataclass(frozen=True)
+class Measured:
+    """s measured from real parallel tasks: the timing pass's scale_threads or scale_procs
+    at 1..N tasks, fitted by the Universal Scalability Law. sigma is the contention term
+    (Amdahl's s), kappa the coherence term (nan with fewer than 3 task counts)."""
+
+    kind: str  # threads or procs
+    tasks: int  # the most tasks measured
+    sigma_pct: tuple[float, float]  # A, B
+    kappa_pct: tuple[float, float]
+
+
+def usl_fit(per_task: Mapping[int, float]) -> tuple[float, float]:
+    """sigma and kappa, in percent, from per-task throughput at C tasks (C = 1 needed).
+    USL: X(C) / (C X(1)) = 1 / (1 + sigma (C-1) + kappa C (C-1)); least squares on
+    1/r - 1, linear in both. With one C beyond 1 only sigma (Amdahl's s) is defined."""
+    base = per_task.get(1, math.nan)
+    points = [(c, base / x - 1) for c, x in sorted(per_task.items()) if c > 1 and x > 0]
+    if not points or not math.isfinite(base):
+        return math.nan, math.nan
+    if len(points) == 1:
+        c, y = points[0]
+        return 100 * y / (c - 1), math.nan
+    # normal equations for y = sigma u + kappa v, u = C-1, v = C (C-1)
+    suu = sum((c - 1) ** 2 for c, _ in points)
+    svv = sum((c * (c - 1)) ** 2 for c, _ in points)
+    suv = sum((c - 1) * c * (c - 1) for c, _ in points)
+    suy = sum((c - 1) * y for c, y in points)
+    svy = sum(c * (c - 1) * y for c, y in points)
+    det = suu * svv - suv * suv
+    return 100 * (suy * svv - svy * suv) / det, 100 * (svy * suu - suy * suv) / det
+
+
+def corroboration(timing: Comparison) -> tuple[list[Measured], str]:
+    """s measured from the timing pass's scaling benchmarks, or why there is none: under
+    icount one vCPU runs at a time, so more tasks never run in parallel."""
+    if timing.meta.get("timing") != "wall":
+        return [], (
+            "none under icount (one vCPU runs at a time, tasks never overlap); with KVM or "
+            "--timing wall (MTTCG), --bench scale_threads --bench scale_procs measure s "
+            "beside this model"
+        )
+    found = []
+    for kind in MODES:
+        sides: list[dict[int, float]] = [{}, {}]
+        for r in timing.results:
+            prefix, _, rest = r.name.partition(".t")
+            count, _, what = rest.partition(".")
+            if prefix == f"scale_{kind}" and what == "pages_per_s_per_task" and count.isdigit():
+                sides[0][int(count)] = r.median_a
+                sides[1][int(count)] = r.median_b
+        if len(sides[0]) >= 2:
+            fits = [usl_fit(s) for s in sides]
+            found.append(
+                Measured(
+                    kind,
+                    max(sides[0]),
+                    (fits[0][0], fits[1][0]),
+                    (fits[0][1], fits[1][1]),
+                )
+            )
+    return found, "" if found else "add --bench scale_threads --bench scale_procs"

@@ -15,7 +15,7 @@ import statistics
 
 from .model import Comparison, MetricResult, Side, SlabResult, Verdict
 from .power import POWER
-from .serial import AMDAHL_TASKS, SerialComparison, amdahl, spans
+from .serial import AMDAHL_TASKS, SerialComparison, amdahl, corroboration, spans
 from .stats import advice
 
 # Units of the metadata metrics ("more metadata"); every other metric is "slower".
@@ -233,7 +233,7 @@ def _serial_row(serial: SerialComparison, scenario: str) -> list[str]:
     ]
 
 
-def serial_block(serial: SerialComparison | None) -> list[str]:
+def serial_block(serial: SerialComparison | None, timing: Comparison | None = None) -> list[str]:
     """ "More serialized": the serial fraction s per scenario, judged in percentage points."""
     head = "more serialized (serial fraction s: the share of one operation spent holding a"
     head += " lock a second task on disjoint memory also takes; lock-statistics kernels)"
@@ -257,7 +257,29 @@ def serial_block(serial: SerialComparison | None) -> list[str]:
     else:
         lines.append("(no scenario measured on either side)")
     lines += ["", _noise_floor_line(serial)]
+    if timing is not None:
+        lines.append(_corroboration_line(timing))
     return lines
+
+
+def _corroboration_line(timing: Comparison) -> str:
+    """s measured from parallel tasks, beside the modelled s and never in its place."""
+    found, why = corroboration(timing)
+    if not found:
+        return f"measured s (corroboration): {why}"
+
+    def pct(a: float, b: float) -> str:
+        return f"A {a:.2f}% → B {b:.2f}%" if math.isfinite(a) else "—"
+
+    parts = [
+        f"{m.kind} at 1..{m.tasks} tasks: {pct(*m.sigma_pct)}"
+        + (f" (coherence κ {pct(*m.kappa_pct)})" if math.isfinite(m.kappa_pct[0]) else "")
+        for m in found
+    ]
+    return (
+        "measured s (corroboration, USL fit of scale_threads/scale_procs under a wall clock; "
+        f"beside the model, never in its place): {'; '.join(parts)}"
+    )
 
 
 def _noise_floor_line(serial: SerialComparison) -> str:
@@ -305,7 +327,7 @@ def render_table(comparison: Comparison, serial: SerialComparison | None = None)
                 _metric_block(slower, t),
                 _mde_line(comparison),
                 "",
-                *serial_block(serial),
+                *serial_block(serial, comparison),
                 "",
                 "more metadata (kernel memory held)",
                 _metric_block(metadata, t),
