@@ -114,3 +114,26 @@ def test_notes_alone_are_not_findings_but_warnings_are() -> None:
     )
     assert loud.message == "1 warning(s)" and report.case_details(loud)
     assert report._cell(quiet) == "✅" and report._cell(loud) == "⚠️"
+
+
+def test_a_compare_run_s_mail_names_what_failed_and_carries_the_cost_table(
+    tmp_path: Path,
+) -> None:
+    """A compare run has no per-patch results: its mail must not read "all passed" when a
+    cost is beyond its threshold, and it carries the table compare wrote."""
+    worse = Case("lock.anon4k.threads.serial_pct", Status.FAIL, "worse: +69.7 pp")
+    same = Case("pf1.thp_never.pages_per_s", Status.PASS, "same")
+    suites = [
+        Case("build A", Status.PASS),
+        Case("compare", children=[same]),
+        Case("serialization", children=[worse]),
+    ]
+    meta = {"subject": "[PATCH] mm: lock", "argv": ["compare", "s"], "compare": {}}
+    (tmp_path / "table.txt").write_text("slower\n\nmore serialized\nanon4k.threads  -  0.032\n")
+    text = report.email_text(meta, suites, cost_lines=tuple(report.costs(tmp_path, meta)))
+    assert "Failed: serialization (lock.anon4k.threads.serial_pct)." in text
+    assert "passed" not in text.split("Costs")[0]
+    assert "Costs (harness compare):\n\n  slower\n\n  more serialized\n" in text
+    assert report.costs(tmp_path, {"argv": ["check", "s"]}) == []  # not a compare run
+    green = [Case("compare", children=[same])]
+    assert "Every result passed" in report.email_text(meta, green)

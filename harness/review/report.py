@@ -110,13 +110,48 @@ def patch_section(suite: Case, total: int) -> list[str]:
 
 
 def verdict(suites: list[Case], total: int) -> str:
+    """The patches that need attention, then every other result that failed (a build, a
+    boot, a cost beyond its threshold): a run with no per-patch results is never "all
+    passed" when something in it failed."""
     patches = patch_suites(suites)
     bad = [s for s in patches if s.status.is_bad]
+    others = [_failed(s) for s in suites if s.status.is_bad and not PATCH_SUITE.match(s.name)]
     partial = f" (run incomplete: {len(patches)} checked)" if len(patches) < total else ""
-    if not bad:
-        return f"All {total} patches passed every check{partial}; findings below are warnings."
-    numbers = ", ".join(str(int(s.name[:4])) for s in bad)
-    return f"{len(bad)} of {total} patches need attention: patch {numbers}{partial}."
+    failed = f"failed: {', '.join(others)}" if others else ""
+    if bad:
+        numbers = ", ".join(str(int(s.name[:4])) for s in bad)
+        head = f"{len(bad)} of {total} patches need attention: patch {numbers}{partial}"
+        return f"{head}; {failed}." if failed else f"{head}."
+    if failed:
+        return (
+            f"All {total} patches passed every check{partial}; {failed}."
+            if total
+            else (f"{failed[0].upper()}{failed[1:]}.")
+        )
+    if not total:
+        return "Every result passed; findings below are warnings."
+    return f"All {total} patches passed every check{partial}; findings below are warnings."
+
+
+def _failed(suite: Case, most: int = 4) -> str:
+    """A failed suite by name, with its first failed results."""
+    names = [c.name for c in suite.leaves() if c.status.is_bad and c is not suite]
+    more = f", +{len(names) - most} more" if len(names) > most else ""
+    return f"{suite.name} ({', '.join(names[:most])}{more})" if names else suite.name
+
+
+def costs(run_dir: Path, meta: dict[str, Any]) -> list[str]:
+    """A compare run's cost table (slower · more serialized · more metadata), as compare
+    wrote it, indented for the mail; nothing for other runs."""
+    table = run_dir / "table.txt"
+    if "compare" not in meta or not table.is_file():
+        return []
+    return [
+        "Costs (harness compare):",
+        "",
+        *(f"  {ln}" if ln else "" for ln in table.read_text().splitlines()),
+        "",
+    ]
 
 
 def reproduce(meta: dict[str, Any], suites: list[Case]) -> list[str]:
@@ -146,12 +181,18 @@ def base_lines(suites: list[Case]) -> list[str]:
     return ["base", *(case_line(c) for c in base.children or [base]), ""]
 
 
-def email_text(meta: dict[str, Any], suites: list[Case], findings: tuple[str, ...] = ()) -> str:
-    """`findings`: the findings table's lines (defect_report), after the per-patch checks."""
+def email_text(
+    meta: dict[str, Any],
+    suites: list[Case],
+    findings: tuple[str, ...] = (),
+    cost_lines: tuple[str, ...] = (),
+) -> str:
+    """`findings`: the findings table's lines (defect_report), after the per-patch checks;
+    `cost_lines`: a compare run's cost table, right after the verdict."""
     patches = patch_suites(suites)
     total = int(meta.get("patches") or len(patches))
     lines = [*headers(meta), "", f"Hi {_first_name(str(meta.get('author', '')))},", ""]
-    lines += [*setting(meta), "", verdict(suites, total), ""]
+    lines += [*setting(meta), "", verdict(suites, total), "", *cost_lines]
     if meta.get("bisect"):  # harness bisect's results: "first bad patch: 4/6 ..."
         lines += [str(meta["bisect"]), ""]
     lines += base_lines(suites)
@@ -204,7 +245,8 @@ def write(
     meta, suites = load(run_dir)
     written = []
     if email:
-        write_atomic(run_dir / "review.eml", email_text(meta, suites, findings))
+        cost_lines = tuple(costs(run_dir, meta))
+        write_atomic(run_dir / "review.eml", email_text(meta, suites, findings, cost_lines))
         written.append(run_dir / "review.eml")
     if markdown:
         write_atomic(run_dir / "review.md", markdown_text(meta, suites))
