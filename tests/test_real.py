@@ -180,31 +180,13 @@ def test_compare_finds_the_planted_fault_path_regression(out: Path) -> None:
     assert "data:image/png;base64," in (run_dir / "report.html").read_text()
 
 
-@pytest.mark.long
-def test_compare_serialization_flips_nothing_on_the_base_against_itself(out: Path) -> None:
-    """The A/A of the serialization pass: the base's lock-statistics kernel booted as both
-    sides. No lock metric may come out more or less serialized."""
-    rc, run_dir = run_harness(
-        "patches/fixtures/planted-lock-global",
-        out,
-        *("--aa", "--bench", "pf1", "--reps", "1", "--warmup", "0"),
-        *("--serialization", "--serial-scenario", "anon4k"),
-        command="compare",
-    )
-    data = json.loads((run_dir / "results.json").read_text())
-    lock = data["serialization"]
-    assert not lock["invalid"], lock["invalid"]
-    verdicts = {m["name"]: m["verdict"] for m in lock["metrics"]}
-    assert set(verdicts) == {
-        f"lock.anon4k.{mode}.{what}"
-        for mode in ("threads", "procs")
-        for what in ("serial_pct", "shared_acq_per_op")
-    }
-    assert not {v for v in verdicts.values()} & {"worse", "better"}, verdicts
-    assert rc == 0
+# Both serialization tests on one worker, the planted lock first: the A/A then finds
+# both lock-statistics kernels it needs built (two workers would build them cold at once).
+LOCKSTAT = pytest.mark.xdist_group("lockstat")
 
 
 @pytest.mark.long
+@LOCKSTAT
 def test_compare_serialization_finds_the_planted_global_lock(out: Path) -> None:
     """Every anonymous fault under one mutex: anon4k is more serialized for threads and
     for processes, that mutex is named, and the timing pass does not call pf1's 4 KiB
@@ -230,6 +212,31 @@ def test_compare_serialization_finds_the_planted_global_lock(out: Path) -> None:
     failed = {c.get("name") for c in junit.iter("testcase") if c.find("failure") is not None}
     assert "lock.anon4k.threads.serial_pct" in failed
     assert "more serialized" in (run_dir / "table.txt").read_text()
+
+
+@pytest.mark.long
+@LOCKSTAT
+def test_compare_serialization_flips_nothing_on_the_base_against_itself(out: Path) -> None:
+    """The A/A of the serialization pass: the base's lock-statistics kernel booted as both
+    sides. No lock metric may come out more or less serialized."""
+    rc, run_dir = run_harness(
+        "patches/fixtures/planted-lock-global",
+        out,
+        *("--aa", "--bench", "pf1", "--reps", "1", "--warmup", "0"),
+        *("--serialization", "--serial-scenario", "anon4k"),
+        command="compare",
+    )
+    data = json.loads((run_dir / "results.json").read_text())
+    lock = data["serialization"]
+    assert not lock["invalid"], lock["invalid"]
+    verdicts = {m["name"]: m["verdict"] for m in lock["metrics"]}
+    assert set(verdicts) == {
+        f"lock.anon4k.{mode}.{what}"
+        for mode in ("threads", "procs")
+        for what in ("serial_pct", "shared_acq_per_op")
+    }
+    assert not {v for v in verdicts.values()} & {"worse", "better"}, verdicts
+    assert rc == 0
 
 
 def test_a_resident_loop_reruns_on_enter_and_stops_walking_the_tree(out: Path) -> None:
