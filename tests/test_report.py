@@ -132,6 +132,7 @@ def test_a_compare_run_s_mail_names_what_failed_and_carries_the_cost_table(
     (tmp_path / "table.txt").write_text("slower\n\nmore serialized\nanon4k.threads  -  0.032\n")
     text = report.email_text(meta, suites, cost_lines=tuple(report.costs(tmp_path, meta)))
     assert "Failed: serialization (lock.anon4k.threads.serial_pct)." in text
+    assert "harness measured what your series costs against base" in text
     assert "passed" not in text.split("Costs")[0]
     assert "Costs (harness compare):\n\n  slower\n\n  more serialized\n" in text
     assert report.costs(tmp_path, {"argv": ["check", "s"]}) == []  # not a compare run

@@ -70,8 +70,13 @@ def setting(meta: dict[str, Any]) -> list[str]:
     config = ", ".join(meta.get("config", [])) or "(unknown)"
     commit = str(meta.get("base_commit", ""))[:12]
     base = f"{meta.get('base', '?')}" + (f" (commit {commit})" if commit else "")
+    what = (
+        "measured what your series costs against"
+        if "compare" in meta
+        else "reviewed your series patch by patch on"
+    )
     lines = [
-        f"harness reviewed your series patch by patch on base {base}",
+        f"harness {what} base {base}",
         f"with config {config} and compiler {meta.get('compiler', 'gcc')}.",
     ]
     return lines + ([f"Note: {meta['base_note']}."] if meta.get("base_note") else [])
