@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """The GMEM port's three costs, slower · more serialized · more metadata, as `harness
 compare` tables them, rendered by the current code from the recorded boots of real runs:
-tests/fixtures/compare/recorded-gmem-ab.jsonl (the timing and metadata pass) and
-tests/fixtures/compare/recorded-gmem-serial.jsonl (the serialization pass). Writes the
+tests/fixtures/compare/recorded-gmem-ab.jsonl (the timing and metadata pass),
+tests/fixtures/compare/recorded-gmem-serial.jsonl (the serialization pass) and
+recorded-gmem-serial-peer.jsonl (its peer-shared scenario, run on its own). Writes the
 block between `<!-- costs:begin -->` and `<!-- costs:end -->` of guest-tests/gmem/README.md.
 
 Usage: python3 bench/gmem_costs.py [--check]   (--check: exit 1 if the README differs)
@@ -34,7 +35,14 @@ META = {
 def render() -> str:
     timing = stats.analyse(load_jsonl(RECORDED / "recorded-gmem-ab.jsonl"), 5.0, meta=META)
     locks = serial.analyse(load_jsonl(RECORDED / "recorded-gmem-serial.jsonl"), 2.0, 5.0)
-    return table.render_table(timing, locks)
+    peer = serial.analyse(load_jsonl(RECORDED / "recorded-gmem-serial-peer.jsonl"), 2.0, 5.0)
+    return (
+        table.render_table(timing, locks)
+        + "\npeer-shared faults, from a run of their own (a base kernel has no peer device: "
+        + "reported, not judged)\n"
+        + "\n".join(table.serial_block(peer)[1:])
+        + "\n"
+    )
 
 
 def main() -> int:

@@ -224,10 +224,14 @@ def test_the_serialization_boots_run_locks_with_a_longer_rcu_stall_timeout() -> 
 RECORDED = Path(__file__).resolve().parent / "fixtures" / "compare"
 
 
-def _recorded(name: str) -> serial.SerialComparison:
+def _recorded_file(name: str) -> serial.SerialComparison:
     from harness.compare.boots import load_jsonl
 
-    return serial.analyse(load_jsonl(RECORDED / f"recorded-serial-{name}.jsonl"), 2.0, 5.0)
+    return serial.analyse(load_jsonl(RECORDED / name), 2.0, 5.0)
+
+
+def _recorded(name: str) -> serial.SerialComparison:
+    return _recorded_file(f"recorded-serial-{name}.jsonl")
 
 
 def test_recorded_planted_locks_are_judged_as_they_are_built() -> None:
@@ -319,3 +323,19 @@ def test_under_a_wall_clock_the_scaling_runs_corroborate_s_and_under_icount_they
     assert serial_json(lock, icount)["measured"]["why_not"].startswith("none under icount")
     untimed = stats.analyse(_boots({"x.y": 1.0}, {"x.y": 1.0}, 5), 5.0, meta={"timing": "wall"})
     assert serial.corroboration(untimed) == ([], "add --bench scale_threads --bench scale_procs")
+
+
+def test_recorded_gmem_peer_shared_faults_name_the_per_mm_xa_lock() -> None:
+    """The GMEM port's peer-shared faults (3 boots of a real run): threads of one process
+    share the per-mm xa_lock of the logical page table on every fault; processes do not."""
+    peer = _recorded_file("recorded-gmem-serial-peer.jsonl")
+    culprit = peer.culprit("peer.threads", Side.B)
+    assert culprit is not None and culprit.name == "&xa->xa_lock"
+    assert culprit.acq_per_op == pytest.approx(1.0) and culprit.shared_pct == 100.0
+    threads, procs = peer.result("peer.threads"), peer.result("peer.procs")
+    assert threads is not None and procs is not None
+    assert threads.verdict is Verdict.MISSING  # no peer device on the base: not judged
+    assert threads.median_b > procs.median_b + 15
+    plain = _recorded_file("recorded-gmem-serial.jsonl")
+    for mode in ("threads", "procs"):
+        assert plain.result(f"anon4k.{mode}").verdict is not Verdict.WORSE
