@@ -19,8 +19,15 @@ from typing import TYPE_CHECKING, TypedDict
 
 # Only what `harness --help` needs is imported here; each command imports its stages
 # when it runs, so help and usage errors stay fast.
+from harness.arguments import add_jobs_argument, add_series_arguments
 from harness.boot import defaults
-from harness.errors import HarnessError, Interrupted, interrupt_message, interrupt_status
+from harness.errors import (
+    HarnessError,
+    Interrupted,
+    UserError,
+    interrupt_message,
+    interrupt_status,
+)
 
 if TYPE_CHECKING:
     from harness import pipeline
@@ -44,6 +51,7 @@ examples:
   harness test patches/gmem-rfc-v1-6.12                  apply, build, boot, run its tests
   harness apply series.mbox --tree ~/linux               does it apply? per patch, per hunk
   harness check patches/gmem-rfc-v1-6.12                 review each patch like the list bots
+  harness review patches/fixtures/bisect-boot-warn       the whole reply: check, test, bisect, costs
   harness report results/gmem-rfc-v1-6.12-<time> --email the review mail of a check run
   harness compare patches/fixtures/planted-slow          what the series costs: base vs patched
   harness bisect patches/fixtures/bisect-boot-warn       the first bad patch, with a confidence
@@ -67,48 +75,6 @@ def default_cache() -> Path:
     return Path(base)
 
 
-def _add_series_arguments(p: argparse.ArgumentParser, *, builds: bool) -> None:
-    """The series and where it goes (test, apply, check); --kconfig for the commands that build."""
-    p.add_argument(
-        "series",
-        type=Path,
-        help="a directory of git format-patch files (with series.yaml), an mbox, or a "
-        "directory of series",
-    )
-    group = p.add_mutually_exclusive_group()
-    group.add_argument("--tree", type=Path, help="existing git tree (never modified)")
-    group.add_argument(
-        "--base", default="", help="base spec (default: series.yaml's, else debian:6.12)"
-    )
-    p.add_argument(
-        "--out", type=Path, default=Path("results"), help="where run directories go (./results)"
-    )
-    p.add_argument(
-        "--cache",
-        type=Path,
-        default=None,
-        help="trees and build dirs (default: $HARNESS_CACHE, else ~/.cache/harness)",
-    )
-    if builds:
-        p.add_argument(
-            "--kconfig",
-            action="append",
-            default=[],
-            help="extra Kconfig fragment: a path or a name in kconfigs/ (repeatable)",
-        )
-
-
-def _add_jobs_argument(p: argparse.ArgumentParser) -> None:
-    # Not in _add_series_arguments: `harness test --help` lists its own options before --jobs.
-    p.add_argument(
-        "--jobs",
-        type=int,
-        default=os.cpu_count() or 1,
-        help="make -j; test, and compare under icount: also boots side by side, as memory "
-        "allows (default: all CPUs)",
-    )
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="harness",
@@ -120,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-sandbox", action="store_true", help=NO_SANDBOX_HELP)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     test = sub.add_parser("test", help="apply, build, boot, run guest tests")
-    _add_series_arguments(test, builds=True)
+    add_series_arguments(test, builds=True)
     test.add_argument(
         "--suite",
         action="append",
@@ -137,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="stay resident: run again when the series, a kconfig fragment or guest-tests/ "
         "changes, or on Enter (Ctrl-C ends)",
     )
-    _add_jobs_argument(test)
+    add_jobs_argument(test)
     test.add_argument(
         "--timeout",
         type=int,
@@ -160,10 +126,10 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"guest CPUs (default: series.yaml's, else {defaults.DEFAULT_CPUS})",
     )
     apply = sub.add_parser("apply", help="apply the series and report per patch")
-    _add_series_arguments(apply, builds=False)
+    add_series_arguments(apply, builds=False)
     check = sub.add_parser("check", help="review per patch: build, W=1, checkpatch, static")
-    _add_series_arguments(check, builds=True)
-    _add_jobs_argument(check)
+    add_series_arguments(check, builds=True)
+    add_jobs_argument(check)
     check.add_argument(
         "--matrix",
         metavar="CELLS",
@@ -172,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
         "i386, arm64, sparse (the touched objects under allmodconfig, W=1), options-off "
         "(each option the patch depends on turned off); default: series.yaml's, else all",
     )
+    _add_review_command(sub)
     report = sub.add_parser("report", help="results.json of a check run -> review mail")
     report.add_argument("run_dir", type=Path, help="the run directory of a `harness check`")
     report.add_argument("--email", action="store_true", help="write RUN_DIR/review.eml")
@@ -192,8 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
         "compare",
         help="what a series costs: base vs patched benchmarks, boots interleaved, statistics",
     )
-    _add_series_arguments(compare, builds=True)
-    _add_jobs_argument(compare)
+    add_series_arguments(compare, builds=True)
+    add_jobs_argument(compare)
     from harness.compare import request as compare_request
 
     compare_request.add_arguments(compare)
@@ -220,6 +187,46 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_review_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """`harness review`: check, test, bisect and compare as one reply (reply/command.py)."""
+    review = sub.add_parser(
+        "review",
+        help="the whole reply: check per patch, test against the base, bisect each new "
+        "runtime failure, compare the costs; one results tree and one mail",
+    )
+    add_series_arguments(review, builds=True)
+    add_jobs_argument(review)
+    review.add_argument(
+        "--stages",
+        default=",".join(REVIEW_STAGES),
+        help=f"the stages to run, comma-separated, of: {', '.join(REVIEW_STAGES)}",
+    )
+    review.add_argument("--suite", action="append", default=[], help="guest suite (as test)")
+    review.add_argument("--timeout", type=int, default=0, help="per boot, seconds (as test)")
+    review.add_argument("--no-kvm", action="store_true", help="boot with TCG even where KVM works")
+    review.add_argument("--matrix", metavar="CELLS", default="", help="check's build matrix")
+    review.add_argument("--repeats", type=int, default=5, help="bisect: runs of the bad end")
+    review.add_argument(
+        "--min-confidence", type=float, default=0.9, help="bisect: the bound, to confirm"
+    )
+    review.add_argument(
+        "--most-bisections", type=int, default=3, help="new runtime failures bisected, at most"
+    )
+    review.add_argument("--bench", action="append", default=[], help="compare's benchmark")
+    review.add_argument("--reps", type=int, default=0, help="compare: inner repetitions")
+    review.add_argument(
+        "--serialization", action="store_true", help="compare: also how serialized (lock stats)"
+    )
+    review.add_argument(
+        "--reporter",
+        default="harness review <harness-review@localhost>",
+        help="the Reported-by: a fix of a reported issue carries",
+    )
+
+
+REVIEW_STAGES = ("check", "test", "bisect", "compare")
+
+
 def _add_ci_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """harness as a CI bot (harness/ci/): watch, publish, merge."""
     watch = sub.add_parser("watch", help="follow public-inbox archives; check/test each new series")
@@ -238,7 +245,7 @@ def _add_ci_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
 
 
 class _SeriesOptions(TypedDict):
-    """The fields TestOptions and CheckOptions share, from _add_series_arguments."""
+    """The fields TestOptions and CheckOptions share, from add_series_arguments."""
 
     argv: list[str]
     out: Path
@@ -331,6 +338,8 @@ def main(argv: list[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
     if args.command in ("check", "report"):
         return _review(args, argv)
+    if args.command == "review":
+        return _reply(args, argv)
     if args.command == "compare":
         return _compare(args, argv)
     if args.command in ("watch", "publish", "merge"):
@@ -407,6 +416,42 @@ def _bisect(args: argparse.Namespace, argv: list[str]) -> int:
         args = build_parser().parse_args(argv)
     wanted = request.from_args(args, argv, args.cache or default_cache())
     return command.bisect(dataclasses.replace(wanted, resume=resume))
+
+
+def _reply(args: argparse.Namespace, argv: list[str]) -> int:
+    """`harness review`: the stages' requests are what their own command lines make, so
+    the reply can show each as a command a user can run."""
+    from harness.build import matrix
+    from harness.intake import series as intake
+    from harness.reply import command as reply
+
+    stages = tuple(s for s in args.stages.split(",") if s)
+    unknown = sorted(set(stages) - set(REVIEW_STAGES))
+    if unknown or not stages:
+        raise UserError(f"--stages {args.stages}: expected some of {', '.join(REVIEW_STAGES)}")
+    if args.repeats < 1 or args.most_bisections < 0:
+        raise UserError("review: --repeats >= 1, --most-bisections >= 0")
+    intake.load(args.series)  # a bad series: exit 2 before any tree is touched
+    settings = reply.StageSettings(
+        cache=args.cache or default_cache(),
+        tree=args.tree,
+        base=args.base,
+        kconfig=tuple(args.kconfig),
+        jobs=args.jobs,
+        suites=tuple(args.suite),
+        timeout=args.timeout,
+        no_kvm=args.no_kvm,
+        repeats=args.repeats,
+        min_confidence=args.min_confidence,
+        benches=tuple(args.bench),
+        reps=args.reps,
+        serialization=args.serialization,
+    )
+    cells = matrix.parse(args.matrix) if args.matrix else ()
+    opts = reply.options(
+        argv, args.out, settings, cells, stages, args.most_bisections, args.reporter
+    )
+    return reply.review_command(args.series, opts)
 
 
 def _review(args: argparse.Namespace, argv: list[str]) -> int:

@@ -18,6 +18,7 @@ from conftest import PROJECT
 PARSER_MODULES = {
     "harness",
     "harness.cli",
+    "harness.arguments",
     "harness.errors",
     "harness.boot",
     "harness.boot.defaults",

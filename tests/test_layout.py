@@ -13,7 +13,7 @@ STAGES = ("intake", "tree", "build", "boot", "suites", "results", "review")
 SUPPORT = {"cases", "errors", "git", "proc", "progress", "readfiles", "sandbox"}
 # The command packages, in order: one may build on an earlier one (bisection on compare's
 # boots and statistics), never on a later one. (bisection, not bisect: the stdlib has that.)
-COMMANDS = ("compare", "bisection", "ci")
+COMMANDS = ("compare", "bisection", "reply", "ci")
 
 
 def _harness_imports(path: Path) -> set[str]:

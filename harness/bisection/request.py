@@ -62,7 +62,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--bad-when",
         default="",
-        help="build, boot, crash, test:GLOB or metric:NAME (default: the bad end's failure)",
+        help="build, boot, crash, test:GLOB, failure:SIGNATURE (one failure, as a review names "
+        "it) or metric:NAME (default: the bad end's failure)",
     )
     p.add_argument("--repeats", type=int, default=5, help="runs of the bad end, to bound p")
     p.add_argument("--alpha", type=float, default=0.05, help="per-step error rate, at most")

@@ -148,6 +148,7 @@ def failing_tests(suite: Case, prefix: str = "") -> list[tuple[str, Case]]:
 @dataclass
 class Predicate:
     """`--bad-when`: same (the bad end's first failure), build, boot, crash, test:GLOB,
+    failure:SIGNATURE (that one failure, as `observe` signs it; line numbers aside),
     metric:NAME. `target` is the signature `same` learns from the bad end."""
 
     kind: str
@@ -163,8 +164,9 @@ class Predicate:
     @property
     def build_only(self) -> bool:
         """No boot needed to judge a candidate that built: the failure is a build's."""
+        signed = self.target if self.kind == "same" else self.pattern
         return self.kind == "build" or (
-            self.kind == "same" and self.target.startswith(("build", "config"))
+            self.kind in ("same", "failure") and signed.startswith(("build", "config"))
         )
 
     def judge(self, seen: Observation) -> Outcome:
@@ -177,7 +179,7 @@ class Predicate:
             return Outcome(Kind.INFRA, seen.infra, seen.seconds)
         matching = [f for f in seen.failures if self._matches(f)]
         if matching:
-            if self.kind == "same" and not self.target:
+            if self.kind in ("same", "failure") and not self.target:
                 self.target = matching[0].signature
             return Outcome(Kind.BAD, matching[0].signature, seen.seconds)
         if seen.failures:
@@ -189,6 +191,8 @@ class Predicate:
     def _matches(self, failure: Failure) -> bool:
         if self.kind == "same":
             return failure.key == match_key(self.target) if self.target else True
+        if self.kind == "failure":
+            return failure.key == match_key(self.pattern)
         if self.kind == "build":
             return failure.stage is Stage.BUILD
         if self.kind == "crash":
@@ -208,19 +212,19 @@ def _stops_boot(failure: Failure) -> bool:
     return failure.signature.split(":")[0] in ("panic", "oops", "bug")
 
 
-PREDICATES = ("same", "build", "boot", "crash", "test", "metric")
+PREDICATES = ("same", "build", "boot", "crash", "test", "failure", "metric")
+NEEDS = {"test": "GLOB", "failure": "SIGNATURE", "metric": "NAME"}
 
 
 def parse_predicate(text: str) -> Predicate:
-    """--bad-when: 'build', 'boot', 'crash', 'test:GLOB', 'metric:NAME' or '' (same)."""
+    """--bad-when: 'build', 'boot', 'crash', 'test:GLOB', 'failure:SIGNATURE',
+    'metric:NAME' or '' (same)."""
     kind, _, pattern = (text or "same").partition(":")
     if kind not in PREDICATES:
         raise UserError(f"--bad-when {text}: expected one of {', '.join(PREDICATES)}")
-    if kind in ("test", "metric") and not pattern:
-        raise UserError(
-            f"--bad-when {text}: {kind}: needs a {'GLOB' if kind == 'test' else 'NAME'}"
-        )
-    if kind not in ("test", "metric") and pattern:
+    if kind in NEEDS and not pattern:
+        raise UserError(f"--bad-when {text}: {kind}: needs a {NEEDS[kind]}")
+    if kind not in NEEDS and pattern:
         raise UserError(f"--bad-when {text}: {kind} takes no argument")
     if kind == "metric" and pattern.count(".") < 2:
         raise UserError(

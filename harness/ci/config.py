@@ -10,7 +10,7 @@ malformed, before the watcher touches an inbox or its state file.
       - name: linux-mm
         inbox: /srv/lore/linux-mm  # a public-inbox v2 inbox (git/N.git epochs)
         base: debian:6.12
-        run: [check, test]
+        run: [check, test]           # or [review]; compare and bisect alone too
         suites: [smoke, demo]
         kconfig: [virtme-min]
         matrix: [kernel, x86_64-clang, i386]   # harness check's builds (default: all)
@@ -27,7 +27,9 @@ import yaml
 from harness.build import matrix
 from harness.errors import UserError
 
-RUNS = ("check", "test")
+RUNS = ("check", "test")  # the default
+# review: the whole reply (check, test, bisect of new failures, costs) as one run
+KINDS = (*RUNS, "review", "compare", "bisect")
 TOP_KEYS = {"state", "out", "cache", "incomplete_after", "lists"}
 LIST_KEYS = {"name", "inbox", "base", "run", "suites", "kconfig", "matrix"}
 DEFAULT_INCOMPLETE_AFTER = 3600
@@ -93,9 +95,9 @@ def _list(item: Any, here: Path, where: str) -> ListConfig:
     if not name or not inbox:
         raise UserError(f"{where}: 'name' and 'inbox' are required")
     run = _strings(item, "run", where) if "run" in item else RUNS
-    wrong = [r for r in run if r not in RUNS]
+    wrong = [r for r in run if r not in KINDS]
     if wrong or not run:
-        raise UserError(f"{where}: 'run' takes {' and/or '.join(RUNS)}, not {wrong or run}")
+        raise UserError(f"{where}: 'run' takes some of {', '.join(KINDS)}, not {wrong or run}")
     return ListConfig(
         name=name,
         inbox=here / inbox,

@@ -1,5 +1,6 @@
 """`harness watch CONFIG`: the intake of a CI bot. Each pass reads the mails new in every
-followed inbox, assembles complete series, and runs `check` and/or `test` on each new one.
+followed inbox, assembles complete series, and runs `check` and/or `test` on each new one
+(or `review`, the whole reply; `compare` or `bisect` alone).
 
 Input: a WatchConfig. Output: run directories under the config's `out` (one per series and
 kind, their meta naming the list and the series' patches), the series as an mbox under
@@ -26,7 +27,7 @@ from harness.ci.config import ListConfig, WatchConfig
 from harness.errors import UserError
 from harness.intake import series as intake
 from harness.proc import note
-from harness.results.rundir import RunDir
+from harness.results.rundir import RunDir, load
 from harness.review import check
 
 # (kind, series, list, argv) -> the run directory it wrote
@@ -138,7 +139,7 @@ def run_argv(kind: str, mbox: Path, lst: ListConfig, watch: Pass) -> list[str]:
     argv = [kind, str(mbox), "--out", str(watch.config.out), "--cache", str(watch.cache)]
     argv += ["--base", lst.base] if lst.base else []
     argv += [a for k in lst.kconfig for a in ("--kconfig", k)]
-    if kind == "test":
+    if kind in ("test", "review", "bisect"):
         argv += [a for s in lst.suites for a in ("--suite", s)]
     return argv
 
@@ -178,8 +179,23 @@ def run_series(watch: WatchConfig, cache: Path) -> Runner:
             proc.require(proc.BUILD_TOOLS)
             opts = check.CheckOptions(argv, out, cache, base, kconfig=kconfig, matrix=lst.matrix)
             return check.check_series(one, opts)
-        test = pipeline.TestOptions(argv, out, cache, base, kconfig=kconfig, suites=lst.suites)
-        return pipeline.test_series(one, test)
+        if kind == "test":
+            test = pipeline.TestOptions(argv, out, cache, base, kconfig=kconfig, suites=lst.suites)
+            return pipeline.test_series(one, test)
+        from harness.bisection import command as bisect_command
+        from harness.compare import command as compare_command
+        from harness.reply import command as reply
+
+        settings = reply.StageSettings(cache, base=base, kconfig=kconfig, suites=lst.suites)
+        if kind == "review":
+            return reply.review(one, reply.options(argv, out, settings, lst.matrix))
+        if kind == "compare":
+            return compare_command.compare(settings.compare(one.path, out))
+        before = set(out.glob("bisect-*"))
+        bisect_command.bisect(settings.bisect(one.path, "", out))
+        (made,) = set(out.glob("bisect-*")) - before
+        meta, suites = load(made)
+        return RunDir(made, made.name, meta, suites)
 
     return runner
 

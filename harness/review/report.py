@@ -70,11 +70,12 @@ def setting(meta: dict[str, Any]) -> list[str]:
     config = ", ".join(meta.get("config", [])) or "(unknown)"
     commit = str(meta.get("base_commit", ""))[:12]
     base = f"{meta.get('base', '?')}" + (f" (commit {commit})" if commit else "")
-    what = (
-        "measured what your series costs against"
-        if "compare" in meta
-        else "reviewed your series patch by patch on"
-    )
+    if meta.get("kind") == "review":
+        what = f"reviewed your series ({', '.join(meta.get('stages', []))}) on"
+    elif "compare" in meta:
+        what = "measured what your series costs against"
+    else:
+        what = "reviewed your series patch by patch on"
     lines = [
         f"harness {what} base {base}",
         f"with config {config} and compiler {meta.get('compiler', 'gcc')}.",
@@ -250,7 +251,8 @@ def write(
     meta, suites = load(run_dir)
     written = []
     if email:
-        cost_lines = tuple(costs(run_dir, meta))
+        # a review puts the costs after the runtime failures, in its findings
+        cost_lines = () if meta.get("kind") == "review" else tuple(costs(run_dir, meta))
         write_atomic(run_dir / "review.eml", email_text(meta, suites, findings, cost_lines))
         written.append(run_dir / "review.eml")
     if markdown:

@@ -321,6 +321,50 @@ static void proc_stack_top(pid_t pid, char *out, size_t len)
 }
 
 /*
+ * The first of pid's threads in the kernel for good (state D), or else pid itself:
+ * "thread T in state D, in <its stack>" into out.  A process whose thread is stuck in
+ * D shows the leader as Z once killed, and no waitpid() ever returns for it.
+ */
+static void stuck_thread(pid_t pid, char *out, size_t len)
+{
+	char path[64], stack[300];
+	pid_t who = pid;
+	char state = proc_state(pid);
+	struct dirent *e;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	d = opendir(path);
+	while (d && (e = readdir(d))) {
+		pid_t tid = (pid_t)atoi(e->d_name);
+
+		if (tid > 0 && proc_state(tid) == 'D') {
+			who = tid;
+			state = 'D';
+			break;
+		}
+	}
+	if (d)
+		closedir(d);
+	proc_stack_top(who, stack, sizeof(stack));
+	snprintf(out, len, "%s %d in state %c%s%s", who == pid ? "process" : "thread", who,
+		 state, stack[0] ? ", in " : "", stack);
+}
+
+/* waitpid() for at most ms: 0 when reaped (its status in *st, if st), -1 when it stays */
+static int reap_within(pid_t pid, int *st, int ms)
+{
+	int i;
+
+	for (i = 0; i <= ms / 20; i++) {
+		if (waitpid(pid, st, WNOHANG) == pid)
+			return 0;
+		sleep_ms(20);
+	}
+	return -1;
+}
+
+/*
  * fork, run fn(arg) in the child (its return value is the exit code), wait
  * at most timeout_s.  Returns the exit code, or -1 with child_why set (killed
  * by a signal, vanished during exit, or hung: then SIGKILL and, if it stays
@@ -356,21 +400,13 @@ static int run_child(int (*fn)(void *), void *arg, int timeout_s)
 			return -1;
 		}
 		if (now_ns() > deadline) {
-			char stack[300];
-			char state = proc_state(pid);
-			int i;
+			char stuck[400];
 
-			proc_stack_top(pid, stack, sizeof(stack));
+			stuck_thread(pid, stuck, sizeof(stuck));
 			kill(pid, SIGKILL);
-			for (i = 0; i < 20; i++) {
-				sleep_ms(100);
-				if (waitpid(pid, &st, WNOHANG) == pid)
-					break;
-			}
-			snprintf(child_why, sizeof(child_why),
-				 "child %d still running after %d s (state %c%s%s)%s", pid, timeout_s, state,
-				 stack[0] ? ", in " : "", stack,
-				 i == 20 ? "; unkillable, left behind" : "; killed");
+			snprintf(child_why, sizeof(child_why), "child %d still running after %d s (%s)%s",
+				 pid, timeout_s, stuck,
+				 reap_within(pid, &st, 2000) ? "; unkillable, left behind" : "; killed");
 			return -1;
 		}
 		sleep_ms(20);

@@ -467,8 +467,13 @@ static int probe(enum scen sc, int threads, struct table *t, long *ops, char *wh
 		long d = hear_within(done[0]);
 
 		if (d == -2) {
-			snprintf(why, whylen, "a task still runs after %d s (process %d in state %c): "
-				 "a deadlock?", timeout_s, kid[0], proc_state(kid[0]));
+			char stuck[2][400] = { "", "" };
+
+			for (j = 0; j < 2; j++)
+				if (kid[j] > 0)
+					stuck_thread(kid[j], stuck[j], sizeof(stuck[j]));
+			snprintf(why, whylen, "a task still runs after %d s (%s%s%s): a deadlock?",
+				 timeout_s, stuck[0], stuck[1][0] ? "; " : "", stuck[1]);
 			goto untrigger;
 		}
 		if (d < 0) {
@@ -504,13 +509,25 @@ untrigger:
 out:
 	for (i = 0; i < 2; i++)
 		say(rel[1], 1);
+	/*
+	 * A task stuck in the kernel stays, and so does its process: with one thread in D,
+	 * the killed leader is a zombie no waitpid() returns for.  Bounded, so one stuck
+	 * scenario ends as its own failure and the boot goes on.
+	 */
 	for (i = 0; i < 2; i++) {
+		char stuck[400];
+
 		if (kid[i] <= 0)
 			continue;
 		if (rc)
 			kill(kid[i], SIGKILL);
-		if (!rc || proc_state(kid[i]) != 'D')	/* a task stuck in the kernel stays */
-			waitpid(kid[i], NULL, 0);
+		if (!reap_within(kid[i], NULL, rc ? 2000 : timeout_s * 1000) || rc)
+			continue;
+		stuck_thread(kid[i], stuck, sizeof(stuck));
+		kill(kid[i], SIGKILL);
+		snprintf(why, whylen, "a task did not exit within %d s of its release (%s)",
+			 timeout_s, stuck);
+		rc = -1;
 	}
 	close(ctl[0]), close(ctl[1]), close(go[0]), close(go[1]);
 	close(done[0]), close(done[1]), close(rel[0]), close(rel[1]);
@@ -600,7 +617,7 @@ static int __attribute__((format(printf, 2, 3))) failed(enum scen sc, const char
 static int scenario(enum scen sc)
 {
 	static const char *const modes[2] = { "threads", "procs" };
-	char why[256] = "", name[128];
+	char why[1024] = "", name[128];
 	long probe_ops[2];
 	int m, i, k, rc, best[2] = { 0, 0 };
 
