@@ -55,19 +55,6 @@ def test_a_later_patch_that_breaks_the_build(tmp_path: Path) -> None:
     assert "harness test" in (run_dir / "reproduce.sh").read_text()
 
 
-def test_a_middle_patch_that_makes_the_boot_warn(tmp_path: Path) -> None:
-    # Two failing runs bound p from below by 0.5 at --min-confidence 0.5 (a quarter of the
-    # budget): a good candidate takes 4 clean runs.
-    rc, run_dir, state = bisect(
-        "patches/fixtures/bisect-boot-warn", tmp_path, "--repeats", "2", "--min-confidence", "0.5"
-    )
-    result = state["result"]
-    assert rc == 0, result
-    assert result["culprit"] == 3 and result["builds"] <= builds_allowed(5)
-    assert state["target"].startswith("warning: WARNING: CPU: N PID: N at fs/proc/harness_bisect.c")
-    assert "harness_bisect_init" in state["target"]
-
-
 @SLOW
 def test_a_patch_that_makes_a_guest_test_fail_half_of_the_time(tmp_path: Path) -> None:
     # 6 runs of the bad end: it passes all of them with chance 1/64 (nothing to bisect)
