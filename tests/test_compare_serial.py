@@ -339,3 +339,27 @@ def test_recorded_gmem_peer_shared_faults_name_the_per_mm_xa_lock() -> None:
     plain = _recorded_file("recorded-gmem-serial.jsonl")
     for mode in ("threads", "procs"):
         assert plain.result(f"anon4k.{mode}").verdict is not Verdict.WORSE
+
+
+def test_serialization_only_writes_the_middle_block_and_no_timing_verdicts(
+    tmp_path: Path,
+) -> None:
+    """--serialization-only: the lock metrics judged, no timing suite that could fail or
+    pass for want of boots, and the table says the other blocks were not measured."""
+    from harness.compare import command
+    from harness.compare.boots import load_jsonl
+    from harness.results.rundir import RunDir
+
+    request = validate(make_request(serialization=True, serialization_only=True, out=tmp_path))
+    run = RunDir.create(tmp_path, "serial-only", [])
+    boots = load_jsonl(RECORDED / "recorded-serial-planted-lock-mm.jsonl")
+    result = serial.analyse(boots, 2.0, 5.0)
+    command._write_outputs(request, run, [], result)
+    assert [s.name for s in run.suites] == [command.SERIAL_SUITE]
+    assert run.meta["timing_pass"].startswith("not run")
+    text = (run.path / "table.txt").read_text()
+    assert text.count(table.NOT_TIMED) == 2 and "more serialized" in text
+    assert "anon4k.threads" in text and "harness_planted_mm_locks" in text
+    assert (run.path / "report.html").stat().st_size > 0
+    with pytest.raises(UserError, match="serialization pass is off"):
+        validate(make_request(serialization_only=True))

@@ -65,11 +65,14 @@ def compare(request: CompareRequest) -> RunDir:
             check_applies(ws, specs, ws.slot.worktree.parent)
         run = RunDir.create(request.out, f"compare-{request.series.name}", list(request.argv))
         run.meta.update(_request_meta(request, ws.tree.label))
-        built = _build_sides(ws, specs, request, run, clock)
-        if built is not None:
-            samples = _measure(request, built, run, clock)
-            if request.serialization:
-                _serial_pass(ws, specs, request, run, clock, samples)
+        if request.serialization_only:
+            _serial_pass(ws, specs, request, run, clock, [])
+        else:
+            built = _build_sides(ws, specs, request, run, clock)
+            if built is not None:
+                samples = _measure(request, built, run, clock)
+                if request.serialization:
+                    _serial_pass(ws, specs, request, run, clock, samples)
     finally:
         ws.slot.release()
     return run
@@ -237,7 +240,11 @@ def _serial_pass(
         return
     samples: list[BootSample] = []
     # Under a wall clock the pass keeps its own clock: lock figures count what ran.
-    plan = _serial_plan(request, _plan(request, run.meta.get("accel") == "kvm"))
+    if "accel" in run.meta:  # the timing pass's
+        use_kvm = run.meta["accel"] == "kvm"
+    else:
+        use_kvm = kvm.verdict(request.cache).usable and not request.no_kvm
+    plan = _serial_plan(request, _plan(request, use_kvm))
     try:
         with clock.stage("serial boots"):
             _boot_plan(request, plan, built, run, samples, pass_)
@@ -419,11 +426,14 @@ def _write_outputs(
     run.meta["compare"] = comparison_json(comparison)
     run.meta["boots"] = [_boot_summary(s) for s in samples]
     run.suites = [s for s in run.suites if s.name not in (SUITE, SERIAL_SUITE)]
-    run.add(metric_cases(comparison, request.threshold))
+    if request.serialization_only:
+        run.meta["timing_pass"] = "not run (--serialization-only)"
+    else:
+        run.add(metric_cases(comparison, request.threshold))
     if serial_result is not None:
         run.meta["serialization"] = serial_json(serial_result, comparison)
         run.add(serial_cases(serial_result))
-    text = table.render_table(comparison, serial_result)
+    text = table.render_table(comparison, serial_result, timed=not request.serialization_only)
     run.file("table.txt").write_text(text)
     run.file("report.html").write_text(report_html.render_html(comparison, samples, serial_result))
     print(text)

@@ -71,6 +71,7 @@ class CompareRequest:
     serialization: bool = False
     serial_threshold: float = DEFAULT_THRESHOLD_PP  # percentage points of the serial fraction s
     serial_scenarios: tuple[str, ...] = ()  # () means all of them
+    serialization_only: bool = False  # no timing pass: "more serialized" alone
 
 
 def known_benches() -> list[str]:
@@ -114,6 +115,8 @@ def _validate_serial(request: CompareRequest) -> None:
         )
     if request.serial_scenarios and not request.serialization:
         raise UserError("--serial-scenario chooses what --serialization measures: add it")
+    if request.serialization_only and not request.serialization:
+        raise UserError("--serialization-only: the serialization pass is off")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -151,6 +154,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also measure how serialized each mm operation is, on a second kernel per side "
         "with lock statistics (kconfigs/lockstat.config)",
+    )
+    p.add_argument(
+        "--serialization-only",
+        action="store_true",
+        help="only the serialization pass: no timing or metadata kernels and boots",
     )
     p.add_argument(
         "--serial-threshold",
@@ -194,7 +202,8 @@ def from_args(args: argparse.Namespace, argv: list[str], cache: Path) -> Compare
             kconfig=tuple(args.kconfig),
             jobs=args.jobs,
             argv=tuple(argv),
-            serialization=args.serialization,
+            serialization=args.serialization or args.serialization_only,
+            serialization_only=args.serialization_only,
             serial_threshold=args.serial_threshold,
             serial_scenarios=tuple(args.serial_scenario),
         )

@@ -301,7 +301,15 @@ def _noise_floor_line(serial: SerialComparison) -> str:
     )
 
 
-def render_table(comparison: Comparison, serial: SerialComparison | None = None) -> str:
+NOT_TIMED = "  not measured: --serialization-only ran no timing pass"
+
+
+def render_table(
+    comparison: Comparison, serial: SerialComparison | None = None, timed: bool = True
+) -> str:
+    """The three blocks; `timed` False: only the serialization pass ran."""
+    if not timed and serial is not None:
+        return _serial_only(comparison, serial)
     meta = comparison.meta
     head = [
         f"harness compare: A = {meta.get('side_a', 'A')}, B = {meta.get('side_b', 'B')}; "
@@ -338,3 +346,12 @@ def render_table(comparison: Comparison, serial: SerialComparison | None = None)
         )
         + "\n"
     )
+
+
+def _serial_only(comparison: Comparison, serial: SerialComparison) -> str:
+    meta = comparison.meta
+    head = f"harness compare: A = {meta.get('side_a', 'A')}, B = {meta.get('side_b', 'B')}"
+    blocks = [head, "", "slower (time and throughput)", NOT_TIMED, ""]
+    blocks += [*serial_block(serial, comparison), ""]
+    blocks += ["more metadata (kernel memory held)", NOT_TIMED, "", LEGEND]
+    return "\n".join(blocks) + "\n"
