@@ -5,6 +5,7 @@ once per base and config (build/prime.py)."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -55,12 +56,52 @@ def test_one_owner_per_series_the_same_for_its_prefixes() -> None:
     assert ccache.owner_suffix(ccache.owner_of(demo)) != ccache.owner_suffix(ccache.TRUSTED)
 
 
+def configure_to(text: str) -> Callable[..., Case]:
+    """A stand-in for kconfig.configure that writes this .config."""
+
+    def configure(src: Path, build: Path, fragments: list[Path], log: Path) -> Case:
+        build.mkdir(parents=True, exist_ok=True)
+        (build / ".config").write_text(text)
+        return Case("kconfig")
+
+    return configure
+
+
+def test_fragments_that_configure_the_base_alike_prime_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A series' KUnit fragment names an option the bare base lacks: the base's .config
+    comes out as the default one's, whose objects the shared ccache holds already."""
+    built: list[make.BuildSpec] = []
+    monkeypatch.setattr(
+        prime.make,
+        "build",
+        lambda spec, log, name: built.append(spec) or make.BuildResult(Case(name), tmp_path),
+    )
+    kunit = tmp_path / "kunit.config"
+    kunit.write_text("CONFIG_SERIES_OWN_TEST=y\n")
+    slot = slots.take(tmp_path / "cache", "t")
+    try:
+        monkeypatch.setattr(prime.kconfig, "configure", configure_to("CONFIG_X=y\n"))
+        prime.prime(slot, "f" * 40, [], 2, tmp_path / "log")
+        same = prime.prime(slot, "f" * 40, [kunit], 2, tmp_path / "log")
+        assert not prime.needed_at(slot, [kunit], "f" * 40)
+        monkeypatch.setattr(prime.kconfig, "configure", configure_to("CONFIG_Y=y\n"))
+        other = tmp_path / "other.config"
+        other.write_text("CONFIG_Y=y\n")
+        prime.prime(slot, "f" * 40, [other], 2, tmp_path / "log")
+    finally:
+        slot.release()
+    assert same is not None and "already primed" in same.message
+    assert len(built) == 2  # the default config, and the one that differs
+
+
 def test_the_shared_cache_is_primed_once_per_base_and_config(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     built: list[make.BuildSpec] = []
     kernel = tmp_path / "bzImage"
-    monkeypatch.setattr(prime.kconfig, "configure", lambda *a: Case("kconfig"))
+    monkeypatch.setattr(prime.kconfig, "configure", configure_to("CONFIG_X=y\n"))
     monkeypatch.setattr(
         prime.make,
         "build",
