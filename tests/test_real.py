@@ -194,7 +194,7 @@ def test_compare_serialization_finds_the_planted_global_lock(out: Path) -> None:
     rc, run_dir = run_harness(
         "patches/fixtures/planted-lock-global",
         out,
-        *("--bench", "pf1", "--reps", "3"),
+        *("--bench", "pf1", "--reps", "1", "--warmup", "0"),
         *("--serialization", "--serial-scenario", "anon4k"),
         command="compare",
     )
