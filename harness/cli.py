@@ -335,7 +335,17 @@ def main(argv: list[str] | None = None) -> int:
         return interrupt_status(err)
 
 
+BOOTING = ("test", "compare", "bisect", "review")
+
+
 def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
+    if args.command in BOOTING and getattr(args, "out", None) is not None:
+        hidden = defaults.guest_hidden(args.out)
+        if hidden:
+            raise UserError(
+                f"--out {args.out}: the guest mounts its own {hidden}, where it would find "
+                "no run directory to run its suites from: put the results elsewhere"
+            )
     if args.command in ("check", "report"):
         return _review(args, argv)
     if args.command == "review":

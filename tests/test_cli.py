@@ -135,3 +135,17 @@ def test_a_missing_host_tool_exits_3_naming_its_package(tmp_path: Path) -> None:
     assert "rsync: apt-get install rsync" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists()  # refused before any tree or run dir
+
+
+@pytest.mark.parametrize("command", ["test", "compare", "bisect", "review"])
+def test_results_where_the_guest_mounts_its_own_tmpfs_are_exit_2(
+    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """virtme-ng's init mounts a tmpfs on /var/tmp: a run dir there is empty in the guest,
+    and every suite would read "never started"."""
+    from harness import cli
+
+    series = str(PROJECT / "patches/fixtures/demo")
+    assert cli.main([command, series, "--out", "/var/tmp/harness-results"]) == 2
+    assert "the guest mounts its own /var/tmp" in capsys.readouterr().err
+    assert not Path("/var/tmp/harness-results").exists()
