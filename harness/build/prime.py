@@ -70,8 +70,9 @@ def prime(slot: slots.Slot, base: str, fragments: list[Path], jobs: int, log: Pa
             return Case("prime", Status.SKIP, f"base config failed: {configured.message}")
         # Fragments whose options the base lacks (a series' own KUnit test) configure the
         # bare base exactly as others did: its objects are in the shared ccache already.
-        same = marker.parent / f"{base[:12]}-config-{_digest(bdir / '.config')}"
-        if same.exists():
+        digest = _digest(bdir / ".config")
+        same = marker.parent / f"{base[:12]}-config-{digest}"
+        if digest and same.exists():
             marker.touch()
             why = "the bare base configures to a .config already primed"
             return Case("prime", Status.PASS, f"shared ccache primed: {why}")
@@ -79,9 +80,14 @@ def prime(slot: slots.Slot, base: str, fragments: list[Path], jobs: int, log: Pa
         if built.kernel is None:
             return Case("prime", Status.SKIP, f"the bare base did not build: {built.case.message}")
         marker.touch()
-        same.touch()
+        if digest:
+            same.touch()
         return Case("prime", Status.PASS, f"shared ccache primed: {built.case.message}")
 
 
 def _digest(config: Path) -> str:
-    return hashlib.sha256(config.read_bytes()).hexdigest()[:16]
+    """'' when configuring wrote no .config (then nothing is taken as primed by it)."""
+    try:
+        return hashlib.sha256(config.read_bytes()).hexdigest()[:16]
+    except OSError:
+        return ""
