@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT
+from conftest import PROJECT, REAL_TREE, needs_real_tree
 
 from harness.build import ccache, make, prime
 from harness.cases import Case, Status
@@ -131,3 +131,23 @@ def test_priming_pays_off_unless_the_series_changes_a_shared_header() -> None:
     assert not prime.pays_off(dataclasses.replace(gmem, patches=()))
     assert prime.SHARED_HEADER.match("arch/x86/include/asm/pgtable.h")
     assert not prime.SHARED_HEADER.match("mm/internal.h")
+
+
+@needs_real_tree
+def test_the_kunit_fragment_configures_the_bare_base_as_the_default_config(
+    tmp_path: Path,
+) -> None:
+    """The fragment discovery writes for a series' own KUnit test names options the bare
+    base lacks and the menu it lives under, which the default config turns on: the base
+    comes out with the same .config, so priming it again is skipped."""
+    from harness.build import kconfig
+
+    default = kconfig.find_fragment("virtme-min.config", None)
+    kunit = tmp_path / "discovered.config"
+    kunit.write_text("CONFIG_KUNIT=y\nCONFIG_RUNTIME_TESTING_MENU=y\nCONFIG_SERIES_OWN_TEST=y\n")
+    configs = []
+    for name, fragments in (("plain", [default]), ("kunit", [default, kunit])):
+        build = tmp_path / name
+        kconfig.configure(REAL_TREE, build, fragments, tmp_path / f"{name}.log")
+        configs.append((build / ".config").read_text())
+    assert configs[0] == configs[1]
