@@ -17,6 +17,7 @@ from harness.bisection import command as bisect_command
 from harness.bisection.signature import parse_predicate
 from harness.cases import Case, Status
 from harness.compare import command as compare_command
+from harness.errors import UserError
 from harness.intake.series import load_one
 from harness.reply import command as reply
 from harness.results.rundir import RunDir
@@ -79,9 +80,12 @@ class Stages:
     def bisect(self, request: Any) -> int:
         self.asked.append(("bisect", request))
         run = RunDir.create(request.out, "bisect-x", list(request.argv))
+        if self.culprit is None:  # as the real one: its state says so, then exit 2
+            message = "nothing to bisect: the bad end passed 2/2 runs"
+            result = {"verdict": "nothing to bisect", "message": message}
+            (run.path / "bisect.json").write_text(json.dumps({"result": result}))
+            raise UserError(f"{message} (results: {run.path})")
         result = {"verdict": "confirmed", "culprit": self.culprit, "confidence": 0.9412}
-        if self.culprit is None:
-            result["sentence"] = "not reproduced: the full series passed 5 runs"
         (run.path / "bisect.json").write_text(json.dumps({"result": result}))
         return 0
 
@@ -133,14 +137,15 @@ def test_a_new_warn_is_bisected_and_the_mail_holds_every_part(
     assert "old_failure" not in mail  # the base fails it too: not the series'
 
 
-def test_a_failure_the_bisection_cannot_reproduce_is_still_reported(
+def test_a_failure_the_bisection_cannot_reproduce_is_still_reported_and_the_rest_goes_on(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     Stages(monkeypatch, culprit=None)
     assert review(tmp_path, "--stages", "test,bisect") == 1
     data = json.loads((the_run(tmp_path) / "results.json").read_text())
     (new,) = next(s for s in data["suites"] if s["name"] == "runtime")["children"]
-    assert new["status"] == "fail" and "not reproduced" in new["message"]
+    assert new["status"] == "fail" and "nothing to bisect" in new["message"]
+    assert (the_run(tmp_path) / "review.eml").is_file()  # the reply is still written
 
 
 def test_the_plan_predicts_from_the_last_reviews_in_this_cache(

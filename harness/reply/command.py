@@ -32,7 +32,7 @@ from harness import arguments, pipeline
 from harness.bisection import command as bisect_command
 from harness.bisection.signature import Failure, Stage, observe
 from harness.cases import Case, Status
-from harness.errors import interrupt_message
+from harness.errors import HarnessError, interrupt_message
 from harness.pipeline import TestOptions
 from harness.proc import note
 from harness.progress import StageClock
@@ -279,22 +279,38 @@ def _bisect_all(run: RunDir, series: Series, opts: ReviewOptions, found: list[Fa
         before = set(out.glob("bisect-*")) if out.is_dir() else set()
         note(f"bisecting a new failure: {failure.signature}")
         request = opts.stages_run.bisect(series.path, f"failure:{failure.signature}", out)
-        bisect_command.bisect(request)
-        (bdir,) = set(out.glob("bisect-*")) - before
-        result = json.loads((bdir / "bisect.json").read_text()).get("result", {})
+        why = ""
+        try:
+            bisect_command.bisect(request)
+        except HarnessError as err:  # nothing to bisect, the machine failed: this one only
+            why = str(err)
+            note(f"bisection: {why}")
+        made = sorted(set(out.glob("bisect-*")) - before)
+        result = _bisected(made[0]) if made else {}
+        result.setdefault("sentence", result.get("message") or why or "no result")
         k = result.get("culprit")
         culprit = ""
         if k:
             patch = series.patches[int(k) - 1]
             culprit = f"{k}/{len(series.patches)} {patch.short_subject}"
         command = shlex.join(["harness", *request.argv])
-        done.append(NewFailure(failure, result, _rel(run, bdir), culprit, command))
+        where = _rel(run, made[0]) if made else ""
+        done.append(NewFailure(failure, result, where, culprit, command))
     rest = [NewFailure(f) for f in found[opts.most_bisections :]]
     suite.children = [n.case() for n in [*done, *rest]]
     run.meta["runtime"] = [
         {"signature": n.failure.signature, "culprit": n.culprit, "bisection": n.run} for n in done
     ]
     run.flush()
+
+
+def _bisected(bdir: Path) -> dict[str, Any]:
+    """bisect.json's result: what a bisection that ended, or stopped, wrote."""
+    try:
+        result = json.loads((bdir / "bisect.json").read_text()).get("result") or {}
+    except (OSError, ValueError):
+        return {}
+    return dict(result) if isinstance(result, dict) else {}
 
 
 def _take_compare(run: RunDir, compared: RunDir) -> None:
