@@ -9,6 +9,9 @@ import argparse
 import os
 from pathlib import Path
 
+# `harness review`'s stages, in the order they run (reply/command.py)
+REVIEW_STAGES = ("check", "test", "bisect", "compare")
+
 
 def add_series_arguments(p: argparse.ArgumentParser, *, builds: bool) -> None:
     """The series and where it goes (test, apply, check); --kconfig for the commands that build."""

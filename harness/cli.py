@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, TypedDict
 
 # Only what `harness --help` needs is imported here; each command imports its stages
 # when it runs, so help and usage errors stay fast.
-from harness.arguments import add_jobs_argument, add_series_arguments
+from harness.arguments import REVIEW_STAGES, add_jobs_argument, add_series_arguments
 from harness.boot import defaults
 from harness.errors import (
     HarnessError,
@@ -222,9 +222,6 @@ def _add_review_command(sub: argparse._SubParsersAction) -> None:  # type: ignor
         default="harness review <harness-review@localhost>",
         help="the Reported-by: a fix of a reported issue carries",
     )
-
-
-REVIEW_STAGES = ("check", "test", "bisect", "compare")
 
 
 def _add_ci_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

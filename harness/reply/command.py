@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from harness.compare.request import CompareRequest
     from harness.intake.series import Series
 
-STAGES = ("check", "test", "bisect", "compare")
+STAGES = arguments.REVIEW_STAGES
 RUNTIME = (Stage.CRASH, Stage.BOOT, Stage.TEST)
 RUNTIME_SUITE = "runtime"
 # The stage times of earlier reviews, per cache: what the plan at the start predicts from.
