@@ -192,10 +192,15 @@ def run_series(watch: WatchConfig, cache: Path) -> Runner:
         if kind == "compare":
             return compare_command.compare(settings.compare(one.path, out))
         before = set(out.glob("bisect-*"))
-        bisect_command.bisect(settings.bisect(one.path, "", out))
-        (made,) = set(out.glob("bisect-*")) - before
-        meta, suites = load(made)
-        return RunDir(made, made.name, meta, suites)
+        try:
+            bisect_command.bisect(settings.bisect(one.path, "", out))
+        except UserError as err:  # nothing to bisect: its run dir says so
+            note(f"{lst.name}: {one.subject}: {err}")
+        made = sorted(set(out.glob("bisect-*")) - before)
+        if not made:
+            raise UserError(f"{one.subject}: the bisection wrote no run directory")
+        meta, suites = load(made[0])
+        return RunDir(made[0], made[0].name, meta, suites)
 
     return runner
 
