@@ -429,16 +429,14 @@ def _reply(args: argparse.Namespace, argv: list[str]) -> int:
     """`harness review`: the stages' requests are what their own command lines make, so
     the reply can show each as a command a user can run."""
     from harness.build import matrix
-    from harness.intake import series as intake
     from harness.reply import command as reply
 
     stages = tuple(s for s in args.stages.split(",") if s)
     unknown = sorted(set(stages) - set(REVIEW_STAGES))
     if unknown or not stages:
         raise UserError(f"--stages {args.stages}: expected some of {', '.join(REVIEW_STAGES)}")
-    if args.repeats < 1 or args.most_bisections < 0:
-        raise UserError("review: --repeats >= 1, --most-bisections >= 0")
-    intake.load(args.series)  # a bad series: exit 2 before any tree is touched
+    if args.most_bisections < 0:
+        raise UserError("review: --most-bisections >= 0")
     settings = reply.StageSettings(
         cache=args.cache or default_cache(),
         tree=args.tree,

@@ -200,3 +200,15 @@ def test_watch_runs_a_review_as_one_run(tmp_path: Path, monkeypatch: pytest.Monk
     runtime = next(s for s in run.suites if s.name == "runtime")
     assert runtime.children[0].properties["first_bad_patch"] == "2"
     assert "first seen at patch 2/3 two" in (run.path / "review.eml").read_text()
+
+
+def test_bad_stage_options_are_exit_2_before_anything_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What the bisect or compare stage would refuse, the review refuses at the start."""
+    stages = Stages(monkeypatch)
+    assert review(tmp_path, "--bench", "no-such-bench") == 2
+    assert review(tmp_path, "--min-confidence", "0") == 2
+    err = capsys.readouterr().err
+    assert "unknown benchmark 'no-such-bench'" in err and "--min-confidence" in err
+    assert stages.asked == [] and not (tmp_path / "out").exists()

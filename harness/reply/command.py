@@ -200,13 +200,12 @@ def review(series: Series, opts: ReviewOptions) -> RunDir:
         run.meta["stage_seconds"] = clock.with_remainder()
         run.flush()
         _remember(opts.test.cache, series, clock.seconds)
-        meta = run.meta
         replied = (
             *runtime_lines(run),
-            *report.costs(run.path, meta),
+            *report.costs(run.path, run.meta),
             *trailers(run, opts.reporter),
         )
-        report.write(run.path, markdown=True, findings=replied)
+        report.write(run.path, findings=replied)
     note("review took: " + plan_line(run.meta["stage_seconds"]))
     return run
 
@@ -217,8 +216,7 @@ def _take_check(run: RunDir, checked: RunDir) -> None:
         if key in checked.meta:
             run.meta[key] = checked.meta[key]
     run.meta["stage_runs"] = {**run.meta.get("stage_runs", {}), "check": _rel(run, checked)}
-    for suite in checked.suites:
-        run.suites.append(suite)
+    run.suites.extend(checked.suites)
     run.flush()
 
 
@@ -424,7 +422,13 @@ def review_command(path: Path, opts: ReviewOptions) -> int:
     from harness.intake.series import load as load_series
 
     failed = False
-    for one in load_series(path):
+    all_series = load_series(path)
+    for one in all_series:  # the stages' own checks of their options: exit 2 before any run
+        if "bisect" in opts.stages:
+            opts.stages_run.bisect(one.path, "", opts.out)
+        if "compare" in opts.stages:
+            opts.stages_run.compare(one.path, opts.out)
+    for one in all_series:
         run = review(one, opts)
         print(f"\n{one.name}: {one.subject}")
         for line in runtime_lines(run)[:1]:
