@@ -14,7 +14,7 @@ from conftest import PROJECT
 
 from harness import cli, pipeline
 from harness.bisection import command as bisect_command
-from harness.bisection.signature import parse_predicate
+from harness.bisection.signature import observe, parse_predicate
 from harness.cases import Case, Status
 from harness.compare import command as compare_command
 from harness.errors import UserError
@@ -169,6 +169,31 @@ def test_bad_stages_are_exit_2_before_anything_runs(
     stages = Stages(monkeypatch)
     assert review(tmp_path, "--stages", "check,fuzz") == 2
     assert stages.asked == [] and not (tmp_path / "out").exists()
+
+
+def test_a_failure_in_an_isolated_workload_is_bisected_booting_that_workload_only() -> None:
+    oops = Case("OOPS during gmem/thp_race", Status.FAIL, "BUG: kernel NULL pointer",
+                properties={"kind": "OOPS", "workload": "gmem/thp_race"})  # fmt: skip
+    suite = Case("console gmem", Status.FAIL, "")
+    suite.children = [oops, replace(oops, properties={**oops.properties, "workload": "gmem"})]
+    failing = Case("gmem", Status.FAIL, "")
+    failing.children = [Case("mmap_retry", Status.FAIL, "", children=[
+        Case("retry_after_unmap", Status.FAIL, "expected 0, got -14")])]  # fmt: skip
+    found = observe([suite, failing]).failures
+    # the same oops in the suite's boot is the same failure, where it happened aside
+    assert [f.where for f in found] == ["gmem/thp_race", "gmem/mmap_retry"]
+    gmem = load_one(PROJECT / "patches/gmem-rfc-v1-6.12")
+    assert gmem.config.isolate == ("gmem",)
+    assert [reply.narrowed(f, gmem) for f in found] == [("gmem:thp_race",), ("gmem:mmap_retry",)]
+    # a suite that shares one boot keeps the review's suites: an earlier workload may matter
+    shared = replace(gmem, config=replace(gmem.config, isolate=()))
+    assert [reply.narrowed(f, shared) for f in found] == [(), ()]
+    boot_oops = replace(oops, properties={**oops.properties, "workload": "(no workload: boot)"})
+    (at_boot,) = observe([replace(suite, children=[boot_oops])]).failures
+    assert at_boot.where == "" and reply.narrowed(at_boot, gmem) == ()
+    settings = reply.StageSettings(Path("/c"), suites=("smoke", "gmem"))
+    request = settings.bisect(gmem.path, "failure:x", Path("/o"), reply.narrowed(found[0], gmem))
+    assert request.argv[-1] == "--suite=gmem:thp_race" and "--suite=smoke" not in request.argv
 
 
 def test_failure_signatures_with_colons_are_one_predicate() -> None:

@@ -53,6 +53,9 @@ class Failure:
     stage: Stage
     signature: str
     excerpt: str = ""  # the compiler's error lines, the console report
+    # "SUITE/WORKLOAD" when one workload of a suite showed it, else ''. Not part of the
+    # failure's identity: the same oops in two workloads is one failure.
+    where: str = field(default="", compare=False)
 
     @property
     def key(self) -> str:
@@ -112,10 +115,17 @@ def _failures_of(suite: Case) -> list[Failure]:
     if any(c.name.startswith("build ") and c.status.is_bad for c in suite.children):
         return [Failure(Stage.BUILD, f"build {name}: {suite.message}", suite.details)]
     return [
-        Failure(Stage.TEST, f"test: {path}", leaf.details)
+        Failure(Stage.TEST, f"test: {path}", leaf.details, _workload_of(path))
         for path, leaf in failing_tests(suite)
         if not leaf.placeholder
     ]
+
+
+def _workload_of(where: str) -> str:
+    """The "SUITE/WORKLOAD" of a test's path or a console incident's workload
+    (boot/console.workload_at), when it names both."""
+    parts = where.split("/")
+    return "/".join(parts[:2]) if len(parts) >= 2 and all(parts[:2]) else ""
 
 
 def build_signature(headline: str) -> str:
@@ -129,7 +139,8 @@ def build_signature(headline: str) -> str:
 def _incident_failure(case: Case) -> Failure:
     kind = IncidentKind[case.properties.get("kind", "BUG")]
     title = WORKTREE_PREFIX.sub("", Incident(kind, case.message, "", 0).signature)
-    return Failure(Stage.CRASH, f"{kind.value}: {title}", case.details)
+    workload = _workload_of(case.properties.get("workload", ""))
+    return Failure(Stage.CRASH, f"{kind.value}: {title}", case.details, workload)
 
 
 def _boot_reason(reason: str) -> str:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shlex
 import statistics
 from collections.abc import Mapping
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
     from harness.intake.series import Series
 
 STAGES = arguments.REVIEW_STAGES
+SAFE_NAME = re.compile(r"[A-Za-z0-9_-]+")
 RUNTIME = (Stage.CRASH, Stage.BOOT, Stage.TEST)
 RUNTIME_SUITE = "runtime"
 # The stage times of earlier reviews, per cache: what the plan at the start predicts from.
@@ -78,13 +80,16 @@ class StageSettings:
         line += ["--timeout", str(self.timeout)] if self.timeout else []
         return [*line, "--jobs", str(self.jobs)]
 
-    def bisect(self, series: Path, bad_when: str, out: Path) -> BisectRequest:
-        """The request `harness bisect` makes of the same command line (shown in the mail)."""
+    def bisect(
+        self, series: Path, bad_when: str, out: Path, suites: tuple[str, ...] = ()
+    ) -> BisectRequest:
+        """The request `harness bisect` makes of the same command line (shown in the mail);
+        `suites` in place of the review's own."""
         from harness.bisection import request
 
         line = self._common("bisect", series, out) + [f"--bad-when={bad_when}"]
         line += ["--repeats", str(self.repeats), "--min-confidence", str(self.min_confidence)]
-        line += [f"--suite={s}" for s in self.suites]
+        line += [f"--suite={s}" for s in suites or self.suites]
         parser = argparse.ArgumentParser(prog="harness bisect")
         request.add_arguments(parser)
         return request.from_args(parser.parse_args(line[1:]), line, self.cache)
@@ -269,6 +274,16 @@ def _base_run(tested: RunDir) -> Path | None:
     return None
 
 
+def narrowed(failure: Failure, series: Series) -> tuple[str, ...]:
+    """The one workload to boot for a failure seen in a suite series.yaml isolates: the test
+    run booted that workload alone, so each bisection step boots exactly that (one boot,
+    not the whole suite's). () keeps the review's suites."""
+    suite, _, workload = failure.where.partition("/")
+    if suite in series.config.isolate and SAFE_NAME.fullmatch(workload):
+        return (f"{suite}:{workload}",)
+    return ()
+
+
 def _bisect_all(run: RunDir, series: Series, opts: ReviewOptions, found: list[Failure]) -> None:
     suite = next(s for s in run.suites if s.name == RUNTIME_SUITE)
     done: list[NewFailure] = []
@@ -276,7 +291,8 @@ def _bisect_all(run: RunDir, series: Series, opts: ReviewOptions, found: list[Fa
         out = run.path / "bisect"
         before = set(out.glob("bisect-*")) if out.is_dir() else set()
         note(f"bisecting a new failure: {failure.signature}")
-        request = opts.stages_run.bisect(series.path, f"failure:{failure.signature}", out)
+        suites = narrowed(failure, series)
+        request = opts.stages_run.bisect(series.path, f"failure:{failure.signature}", out, suites)
         why = ""
         try:
             bisect_command.bisect(request)
