@@ -34,6 +34,7 @@ from harness.errors import UserError
 from harness.intake import series as intake
 from harness.results.rundir import terminal_summary
 from harness.suites.guest import GUEST_TESTS
+from harness.tree import slots
 from harness.tree.watch import CHANGES, TreeWatches, watch_dirs
 
 SETTLE_MS = 100  # no further change for this long: the edit is complete
@@ -57,8 +58,8 @@ def test_all(all_series: Iterable[intake.Series], opts: pipeline.TestOptions) ->
 
 
 def run_loop(series_path: Path, opts: pipeline.TestOptions, stdin: TextIO = sys.stdin) -> int:
-    watches = TreeWatches()
-    opts = dataclasses.replace(opts, tree_watches=watches)
+    watches, keeper = TreeWatches(), slots.Keeper()
+    opts = dataclasses.replace(opts, tree_watches=watches, slot_keeper=keeper)
     status, first = EXIT_OK, True  # the first run's bad input is exit status 2, not a wait
     try:
         while True:
@@ -78,6 +79,7 @@ def run_loop(series_path: Path, opts: pipeline.TestOptions, stdin: TextIO = sys.
             progress.note(f"--loop: {why}: running again")
     finally:
         watches.close()
+        keeper.close()
 
 
 def _rerun(series_path: Path, opts: pipeline.TestOptions) -> int:

@@ -24,7 +24,7 @@ from harness.boot.phases import Phases
 from harness.build import ccache, kconfig, kconfig_deps, make, prime, unchanged
 from harness.build.kconfig import ConfigCase
 from harness.cases import Case, Status
-from harness.errors import EnvError, interrupt_message
+from harness.errors import EnvError, HarnessError, interrupt_message
 from harness.intake.series import Series
 from harness.proc import note
 from harness.readfiles import copy_untrusted, read_or_empty
@@ -58,8 +58,10 @@ class TestOptions:
     apply_only: bool = False
     compare_base: bool = False  # run the same tests on the base tree too
     shard: Shard = WHOLE  # --shard K/N: this runner's slice of the boots (suites/shard.py)
-    # `harness test --loop` (loop.py): what inotify saw of each worktree since the last run.
+    # `harness test --loop` (loop.py): what inotify saw of each worktree since the last run,
+    # and the slots it holds between runs.
     tree_watches: TreeWatches | None = None
+    slot_keeper: slots.Keeper | None = None
 
 
 @dataclass
@@ -127,10 +129,17 @@ def apply_stage(series: Series, opts: TestOptions) -> Prepared:
         run.meta["base_note"] = spec.note
     owner = ccache.owner_of(series)
     key = ccache.build_key(fragments_for(series, opts), owner)
-    slot = slots.take(opts.cache, worktree.slot_name(spec), key)
-    with run.clock.stage("apply"):
-        watch = opts.tree_watches.get(slot.worktree) if opts.tree_watches else None
-        wt, applied = _apply(spec, slot.worktree, series, run, watch)
+    take = opts.slot_keeper.take if opts.slot_keeper else slots.take
+    slot = take(opts.cache, worktree.slot_name(spec), key)
+    try:
+        with run.clock.stage("apply"):
+            watch = opts.tree_watches.get(slot.worktree) if opts.tree_watches else None
+            wt, applied = _apply(spec, slot.worktree, series, run, watch)
+    except (HarnessError, OSError) as err:  # git could not reset the worktree, a full disk
+        slot.release()
+        run.add(Case("apply", Status.ERROR, f"the worktree could not be made: {err}"))
+        run.flush()
+        raise
     run.meta["base_commit"] = wt.base_rev
     (run.file("apply-report.txt")).write_text(apply_report(applied))
     reused = "reused" in applied.properties

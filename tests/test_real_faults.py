@@ -25,7 +25,9 @@ from pathlib import Path
 import pytest
 from conftest import PROJECT
 
-pytestmark = pytest.mark.real
+# One worker runs them all, one after another: each worker would make a cache of its own,
+# and the worktrees of both are added to and removed from the one shared repository.
+pytestmark = [pytest.mark.real, pytest.mark.xdist_group("faults")]
 
 DEMO = PROJECT / "patches/fixtures/demo"
 

@@ -184,3 +184,36 @@ def test_the_merged_config_is_kept_until_something_it_reads_changes(
     git(tiny_repo, "add", "-A")
     (build / ".config").write_text("CONFIG_MMU=n\n")  # someone else rewrote .config
     assert not config_cache.fresh(build, config_cache.key(tiny_repo, [fragment]))
+
+
+def test_a_kept_slot_stays_held_between_runs_and_is_freed_at_the_end(tmp_path: Path) -> None:
+    keeper = slots.Keeper()
+    first = keeper.take(tmp_path, "debian-6.12", "k1")
+    first.release()  # a run's end: the loop still holds it
+    assert keeper.take(tmp_path, "debian-6.12", "k2") is first
+    other = slots.take(tmp_path, "debian-6.12", "k1")  # another run, meanwhile
+    assert other.root != first.root
+    other.release()
+    keeper.close()
+    again = slots.take(tmp_path, "debian-6.12", "k1")
+    assert again.root == first.root
+    again.release()
+
+
+def test_a_worktree_git_cannot_make_is_an_apply_error_in_the_junit(
+    tiny_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full_disk(*_: object) -> None:
+        raise EnvError("git checkout: fatal: Could not write new index file.")
+
+    monkeypatch.setattr(worktree, "prepare_worktree", full_disk)
+    one = _series(tiny_repo, tmp_path / "s")
+    opts = pipeline.TestOptions([], tmp_path / "out", tmp_path / "cache", tree=tiny_repo)
+    with pytest.raises(EnvError):
+        pipeline.apply_stage(one, opts)
+    (run_dir,) = (tmp_path / "out").iterdir()
+    junit = (run_dir / "junit.xml").read_text()
+    assert 'errors="1"' in junit and "Could not write new index file" in junit
+    free = slots.take(tmp_path / "cache", "tiny")  # the slot was let go
+    assert free.root.name.endswith("-0")
+    free.release()

@@ -37,6 +37,7 @@ SLOTS = "slots"
 class Slot:
     root: Path  # <cache>/slots/<tag>-<n>
     lock: IO[str]
+    kept: bool = False  # held by a Keeper: a run's release leaves it held
 
     @property
     def worktree(self) -> Path:
@@ -46,7 +47,30 @@ class Slot:
         return self.root / "builds" / config_key
 
     def release(self) -> None:
-        self.lock.close()
+        if not self.kept:
+            self.lock.close()
+
+
+class Keeper:
+    """The slots a resident process (`harness test --loop`) holds between its runs: no
+    other run takes its worktree while it waits, so what inotify proved clean stays its
+    own and its build dirs stay warm. One slot per cache and base; `close` frees them."""
+
+    def __init__(self) -> None:
+        self.held: dict[tuple[Path, str], Slot] = {}
+
+    def take(self, cache: Path, base_tag: str, config_key: str = "") -> Slot:
+        where = (cache.resolve(), base_tag)
+        if where not in self.held:
+            slot = take(cache, base_tag, config_key)
+            slot.kept = True
+            self.held[where] = slot
+        return self.held[where]
+
+    def close(self) -> None:
+        for slot in self.held.values():
+            slot.lock.close()
+        self.held.clear()
 
 
 def take(cache: Path, base_tag: str, config_key: str = "") -> Slot:
