@@ -57,10 +57,16 @@ def make_series(repo: Path, out: Path, edits: list[tuple[str, str, str]]) -> Pat
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The long real tests first: pytest-xdist (--dist loadgroup) hands tests out one at a
-    time in this order, so each starts at once on a worker of its own, and the short ones
-    fill in around them."""
-    items.sort(key=lambda item: item.get_closest_marker("long") is None)
+    """The long real tests first, a long group (run on one worker) before them: pytest-xdist
+    (--dist loadgroup --no-loadscope-reorder) hands the units out in this order, so the
+    first two start at once, one on each worker, and the short ones fill in around them.
+    (Its default reorder puts the group with the most tests first, whatever they cost.)"""
+    items.sort(
+        key=lambda item: (
+            item.get_closest_marker("long") is None,
+            item.get_closest_marker("xdist_group") is None,
+        )
+    )
 
 
 @pytest.fixture(autouse=True)
