@@ -30,9 +30,11 @@ from pathlib import Path
 from typing import Any
 
 HARNESS = [sys.executable, "-m", "harness.cli"]
-# The review options a separate check or test takes as they are (with their value).
-SHARED = {"--timeout", "--suite", "--jobs", "--cache", "--base", "--tree", "--kconfig"}
-CHECK_ONLY = {"--matrix"}
+# The review options a separate check or test takes as they are (with their value), and
+# the one flag test takes.
+CHECK_TAKES = {"--jobs", "--cache", "--base", "--tree", "--kconfig", "--matrix"}
+TEST_TAKES = {"--jobs", "--cache", "--base", "--tree", "--kconfig", "--timeout", "--suite"}
+TEST_FLAGS = {"--no-kvm"}
 
 
 def _split(args: list[str]) -> dict[str, list[str]]:
@@ -42,18 +44,14 @@ def _split(args: list[str]) -> dict[str, list[str]]:
     i = 0
     while i < len(args):
         flag, _, value = args[i].partition("=")
-        takes_value = flag in SHARED or flag in CHECK_ONLY
-        if takes_value and not value:
-            i += 1
-            value = args[i] if i < len(args) else ""
-        piece = [flag, value] if takes_value else [flag]
-        if flag in SHARED:
-            check += piece if flag not in ("--timeout", "--suite") else []
-            test += piece
-        elif flag in CHECK_ONLY:
-            check += piece
-        elif flag == "--no-kvm":
-            test += piece
+        if flag in CHECK_TAKES | TEST_TAKES:
+            if not value:
+                i += 1
+                value = args[i] if i < len(args) else ""
+            check += [flag, value] if flag in CHECK_TAKES else []
+            test += [flag, value] if flag in TEST_TAKES else []
+        elif flag in TEST_FLAGS:
+            test.append(flag)
         i += 1
     return {"check": check, "test": test}
 
@@ -95,7 +93,7 @@ def review(series: str, args: list[str], out: Path, tag: str) -> dict[str, Any]:
     data = json.loads((run / "results.json").read_text()) if run else {}
     row.update(
         command="review",
-        run=str(run),
+        run=str(run) if run else None,
         stage_seconds=data.get("stage_seconds", {}),
         planned_seconds=data.get("planned_seconds", {}),
     )
@@ -151,7 +149,7 @@ def main() -> int:
         tag = f"{k}-{what}"
         if what == "review":
             row = review(args.series, extra, args.out, tag)
-            last_review = Path(row["run"]) if row.get("run") not in (None, "None") else None
+            last_review = Path(row["run"]) if row["run"] else None
         elif last_review is None:
             print(f"review_cost: the review before {tag} left no run", file=sys.stderr)
             return 1
