@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import shlex
 import statistics
 from collections.abc import Mapping
@@ -40,6 +39,7 @@ from harness.progress import StageClock
 from harness.results.rundir import RunDir, load
 from harness.review import check, report
 from harness.review.check import CheckOptions
+from harness.suites import guest
 
 if TYPE_CHECKING:
     from harness.bisection.request import BisectRequest
@@ -47,7 +47,6 @@ if TYPE_CHECKING:
     from harness.intake.series import Series
 
 STAGES = arguments.REVIEW_STAGES
-SAFE_NAME = re.compile(r"[A-Za-z0-9_-]+")
 RUNTIME = (Stage.CRASH, Stage.BOOT, Stage.TEST)
 RUNTIME_SUITE = "runtime"
 # The stage times of earlier reviews, per cache: what the plan at the start predicts from.
@@ -279,7 +278,7 @@ def narrowed(failure: Failure, series: Series) -> tuple[str, ...]:
     run booted that workload alone, so each bisection step boots exactly that (one boot,
     not the whole suite's). () keeps the review's suites."""
     suite, _, workload = failure.where.partition("/")
-    if suite in series.config.isolate and SAFE_NAME.fullmatch(workload):
+    if suite in series.config.isolate and guest.NAME.fullmatch(workload):
         return (f"{suite}:{workload}",)
     return ()
 

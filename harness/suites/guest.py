@@ -24,6 +24,7 @@ from harness.sandbox import Step
 from harness.suites import ktap
 
 GUEST_TESTS = PROJECT_ROOT / "guest-tests"
+NAME = re.compile(r"[A-Za-z0-9_-]+")  # a suite's or a workload's name
 BEGIN = re.compile(r"^# harness: suite (\S+) begin$")
 END = re.compile(r"^# harness: suite (\S+) end rc=(\d+)$")
 
@@ -40,7 +41,7 @@ class BuiltSuite:
 
 def suite_dir(name: str) -> Path:
     path = GUEST_TESTS / name
-    if not re.fullmatch(r"[A-Za-z0-9_-]+", name) or not (path / "Makefile").is_file():
+    if not NAME.fullmatch(name) or not (path / "Makefile").is_file():
         known = sorted(p.name for p in GUEST_TESTS.iterdir() if (p / "Makefile").is_file())
         known += ["kunit[:GLOB]", "kselftest:DIR[/TEST]"]  # routed to brought.py, not here
         raise UserError(f"unknown guest suite '{name}' (known: {', '.join(known)})")
