@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from harness.bisection import git_range, request, state, summary
+from harness.bisection import command, git_range, request, state, summary
 from harness.bisection.search import Kind, Outcome, SearchResult, SearchSpec, Verdict, search
 from harness.cases import Status
-from harness.errors import UserError
+from harness.errors import EnvError, HarnessError, UserError
 
 SIG = "warning: WARNING: CPU: N PID: N at fs/proc/harness_bisect.c:18 harness_bisect_init"
 
@@ -272,3 +273,37 @@ def test_a_range_end_to_end_skips_the_build_break_reverts_and_writes_its_log(
         in (run_dir / "reproduce.sh").read_text()
     )
     assert "does not build: build: fs/proc/harness_other.c" in (run_dir / "summary.md").read_text()
+
+
+@pytest.mark.parametrize(
+    ("raised", "writes", "stopped"),
+    [
+        (None, True, None),
+        (UserError("nothing to bisect: the series' last patch passes"), True, UserError),
+        (EnvError("vng: not found"), False, EnvError),
+    ],
+    ids=["ended", "nothing-to-bisect", "machine-failed"],
+)
+def test_a_bisection_a_caller_goes_on_after_gives_its_run_dir_and_its_error(
+    raised: HarnessError | None,
+    writes: bool,
+    stopped: type[HarnessError] | None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Review and watch go on after any bisection: they get the run dir it wrote (not one
+    an earlier bisection in the same out dir wrote) and the error it stopped on."""
+    (tmp_path / "bisect-earlier").mkdir()
+
+    def fake(req: request.BisectRequest) -> int:
+        if writes:
+            (req.out / "bisect-this").mkdir()
+        if raised is not None:
+            raise raised
+        return 0
+
+    monkeypatch.setattr(command, "bisect", fake)
+    wanted = request.from_args(_args(tree=Path("t"), good="v1", bad="v2"), ["bisect"], Path("/c"))
+    made, error = command.bisect_and_go_on(dataclasses.replace(wanted, out=tmp_path))
+    assert made == (tmp_path / "bisect-this" if writes else None)
+    assert type(error) is stopped if stopped else error is None

@@ -43,7 +43,7 @@ from harness.bisection.search import (
     step_alpha,
 )
 from harness.bisection.signature import Predicate, parse_predicate
-from harness.errors import EnvError, UserError
+from harness.errors import EnvError, HarnessError, UserError
 from harness.intake import series as intake
 
 EXIT_CONFIRMED, EXIT_DOUBTFUL = 0, 1
@@ -281,3 +281,17 @@ def bisect(request: BisectRequest) -> int:
         print("  " + line)
     print(f"  results: {b.run.path}")
     return EXIT_CONFIRMED if result.verdict is Verdict.CONFIRMED else EXIT_DOUBTFUL
+
+
+def bisect_and_go_on(request: BisectRequest) -> tuple[Path | None, HarnessError | None]:
+    """A bisection for a caller that goes on whatever happens to it (review, watch): the
+    run dir it wrote (None when it wrote none) and the error it stopped on, if any (nothing
+    to bisect, or the machine failed)."""
+    before = set(request.out.glob("bisect-*")) if request.out.is_dir() else set()
+    stopped = None
+    try:
+        bisect(request)
+    except HarnessError as err:
+        stopped = err
+    made = sorted(set(request.out.glob("bisect-*")) - before)
+    return (made[0] if made else None), stopped

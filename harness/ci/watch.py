@@ -191,16 +191,15 @@ def run_series(watch: WatchConfig, cache: Path) -> Runner:
             return reply.review(one, reply.options(argv, out, settings, lst.matrix))
         if kind == "compare":
             return compare_command.compare(settings.compare(one.path, out))
-        before = set(out.glob("bisect-*"))
-        try:
-            bisect_command.bisect(settings.bisect(one.path, "", out))
-        except UserError as err:  # nothing to bisect: its run dir says so
-            note(f"{lst.name}: {one.subject}: {err}")
-        made = sorted(set(out.glob("bisect-*")) - before)
-        if not made:
+        made, stopped = bisect_command.bisect_and_go_on(settings.bisect(one.path, "", out))
+        if stopped is not None and not isinstance(stopped, UserError):
+            raise stopped
+        if stopped is not None:  # nothing to bisect: its run dir says so
+            note(f"{lst.name}: {one.subject}: {stopped}")
+        if made is None:
             raise UserError(f"{one.subject}: the bisection wrote no run directory")
-        meta, suites = load(made[0])
-        return RunDir(made[0], made[0].name, meta, suites)
+        meta, suites = load(made)
+        return RunDir(made, made.name, meta, suites)
 
     return runner
 

@@ -32,7 +32,7 @@ from harness import arguments, pipeline
 from harness.bisection import command as bisect_command
 from harness.bisection.signature import Failure, Stage, observe
 from harness.cases import Case, Status
-from harness.errors import HarnessError, interrupt_message
+from harness.errors import interrupt_message
 from harness.pipeline import TestOptions
 from harness.proc import note
 from harness.progress import StageClock
@@ -288,26 +288,21 @@ def _bisect_all(run: RunDir, series: Series, opts: ReviewOptions, found: list[Fa
     done: list[NewFailure] = []
     for failure in found[: opts.most_bisections]:
         out = run.path / "bisect"
-        before = set(out.glob("bisect-*")) if out.is_dir() else set()
         note(f"bisecting a new failure: {failure.signature}")
         suites = narrowed(failure, series)
         request = opts.stages_run.bisect(series.path, f"failure:{failure.signature}", out, suites)
-        why = ""
-        try:
-            bisect_command.bisect(request)
-        except HarnessError as err:  # nothing to bisect, the machine failed: this one only
-            why = str(err)
-            note(f"bisection: {why}")
-        made = sorted(set(out.glob("bisect-*")) - before)
-        result = _bisected(made[0]) if made else {}
-        result.setdefault("sentence", result.get("message") or why or "no result")
+        made, stopped = bisect_command.bisect_and_go_on(request)
+        if stopped is not None:  # nothing to bisect, the machine failed: this one only
+            note(f"bisection: {stopped}")
+        result = _bisected(made) if made else {}
+        result.setdefault("sentence", result.get("message") or str(stopped or "no result"))
         k = result.get("culprit")
         culprit = ""
         if k:
             patch = series.patches[int(k) - 1]
             culprit = f"{k}/{len(series.patches)} {patch.short_subject}"
         command = shlex.join(["harness", *request.argv])
-        where = _rel(run, made[0]) if made else ""
+        where = _rel(run, made) if made else ""
         done.append(NewFailure(failure, result, where, culprit, command))
     rest = [NewFailure(f) for f in found[opts.most_bisections :]]
     suite.children = [n.case() for n in [*done, *rest]]
