@@ -16,13 +16,17 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from harness import git as gitcmd
 from harness import proc, progress
 from harness.boot import kvm, pool, vm
 from harness.boot.console_cases import incident_cases
 from harness.boot.phases import Phases
-from harness.build import ccache, kconfig, kconfig_deps, make, prime, unchanged
-from harness.build.kconfig import ConfigCase
+from harness.build import ccache, kconfig, make, prime
+from harness.build.kernel import (
+    KernelRequest,
+    allow_options_the_series_adds,
+    build_kernel,
+    configure_kernel,
+)
 from harness.cases import Case, Status
 from harness.errors import EnvError, HarnessError, interrupt_message
 from harness.intake.series import Series
@@ -32,7 +36,7 @@ from harness.results import base_comparison
 from harness.results.rundir import RunDir
 from harness.suites import guest, series_tests, shard
 from harness.suites.shard import WHOLE, Shard
-from harness.tree import mtimes, reuse, slots, worktree
+from harness.tree import reuse, slots, worktree
 from harness.tree.watch import TreeWatch, TreeWatches
 from harness.tree.worktree import DEFAULT_BASE, PatchCase, TreeSpec, Worktree
 
@@ -92,16 +96,6 @@ def _prime(
     finally:
         applied = worktree.apply_series(wt, series, log)
         reuse.remember(wt.path, wt.base_rev, series, applied)
-
-
-def rewrote_git(src: Path) -> Case | None:
-    """A finding when the tree's code (kconfig, make) rewrote the worktree's .git: git is
-    not run there again, and the next run makes the worktree anew."""
-    try:
-        gitcmd.check_worktree(src)
-    except gitcmd.WorktreeTampered as err:
-        return Case("worktree", Status.FAIL, f"the series' code rewrote .git: {err.why}")
-    return None
 
 
 def fragments_for(series: Series, opts: TestOptions, discovered: Path | None = None) -> list[Path]:
@@ -258,9 +252,18 @@ def _after_apply(
             primed = _prime(series, prepared, fragments, opts)
         if primed is not None:
             run.meta["prime"] = primed.message
+    request = KernelRequest(
+        src,
+        bdir,
+        tuple(fragments),
+        opts.jobs,
+        prepared.owner,
+        run.file("build.log"),
+        checked_clean=prepared.refreshed,
+    )
     note(f"configuring in {bdir}")
     with run.clock.stage("kconfig"):
-        config_case = kconfig.configure(src, bdir, fragments, run.file("build.log"))
+        config_case = configure_kernel(request)
     if prepared.owner == ccache.TRUSTED:  # the base tree of --compare-base
         allow_options_the_series_adds(config_case, src)
     run.add(config_case)
@@ -269,36 +272,22 @@ def _after_apply(
         series_tests.explain_dropped(config_case, plan, src, bdir / ".config")
         run.flush()
         return plan
-    kept = mtimes.restore(src, bdir, prepared.refreshed)
-    build = make.BuildSpec(src, bdir, opts.jobs, owner=prepared.owner)
     with run.clock.stage("build"):
-        built = unchanged.unchanged(build, checked_clean=prepared.refreshed)
-        if built is not None:
-            note(f"not building: {built.case.message}")
-        else:
-            note(
-                f"building (make -j{opts.jobs}, {kept} unchanged files keep their mtimes; "
-                f"log: {run.file('build.log')})"
-            )
-            unchanged.forget(build)
-            built = make.build(build, run.file("build.log"))
-    tampered = rewrote_git(src)
-    if tampered is not None:
-        run.add(tampered)
+        built = build_kernel(request)
+    if built.tampered is not None:
+        run.add(built.tampered)
         run.flush()
         return plan
-    mtimes.save(src, bdir)
-    unchanged.remember(build, built)
-    run.add(built.case)
+    run.add(built.built.case)
     run.write_reproducer(
         opts.argv,
         [
             f"git -C {src} log --oneline -{len(series.patches) + 1}",
-            " ".join(make.make_argv(build)),
+            " ".join(make.make_argv(request.spec)),
         ],
     )
-    if built.kernel is not None and boot:
-        _guest_stage(series, opts, run, build, built.kernel, plan)
+    if built.image is not None and boot:
+        _guest_stage(series, opts, run, request.spec, built.image, plan)
     return plan
 
 
@@ -522,18 +511,6 @@ def _merge_suite(run: RunDir, case: Case) -> None:
             run.flush()
             return
     run.add(case)
-
-
-def allow_options_the_series_adds(case: ConfigCase, base_tree: Path) -> None:
-    """On the base, an option no Kconfig defines yet (CONFIG_GMEM from series.yaml's
-    fragment) cannot survive olddefconfig: that is expected, not a config failure."""
-    if case.status is not Status.FAIL:
-        return
-    dropped = list(case.dropped)
-    missing = [n for n in dropped if not kconfig_deps.defined(base_tree, n.removeprefix("CONFIG_"))]
-    if dropped and missing == dropped:
-        case.own = Status.PASS
-        case.message = f"base: not defined before the series: {', '.join(missing)}"
 
 
 def _base_never_tested(stages: list[Case], tests: list[Case]) -> str:

@@ -123,7 +123,7 @@ def test_arch_selects_and_default_y_symbols_count_as_on(tmp_path: Path) -> None:
 def test_the_base_run_accepts_only_options_its_tree_does_not_define(tmp_path: Path) -> None:
     """--compare-base on GMEM: gmem.config asks for CONFIG_GMEM, which the base has no
     Kconfig entry for; a defined option that gets dropped is still a failure."""
-    from harness import pipeline
+    from harness.build import kernel
     from harness.build.kconfig import ConfigCase
     from harness.cases import Status
 
@@ -136,7 +136,7 @@ def test_the_base_run_accepts_only_options_its_tree_does_not_define(tmp_path: Pa
         details=gmem,
         dropped=("CONFIG_GMEM",),
     )
-    pipeline.allow_options_the_series_adds(case, tree)
+    kernel.allow_options_the_series_adds(case, tree)
     assert (case.status, case.message) == (
         Status.PASS,
         "base: not defined before the series: CONFIG_GMEM",
@@ -149,7 +149,7 @@ def test_the_base_run_accepts_only_options_its_tree_does_not_define(tmp_path: Pa
         details=f"{gmem}\n{foo}",
         dropped=("CONFIG_GMEM", "CONFIG_FOO"),
     )
-    pipeline.allow_options_the_series_adds(case, tree)
+    kernel.allow_options_the_series_adds(case, tree)
     assert case.status is Status.FAIL
 
 

@@ -14,14 +14,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..build import ccache, kconfig, make, prime
+from ..build import ccache, prime
+from ..build.kernel import (
+    KernelRequest,
+    allow_options_the_series_adds,
+    build_kernel,
+    configure_kernel,
+)
 from ..cases import Case, Status
 from ..errors import EnvError, UserError
 from ..intake.series import Series
-from ..pipeline import TestOptions, allow_options_the_series_adds, fragments_for
+from ..pipeline import TestOptions, fragments_for
 from ..readfiles import copy_untrusted
 from ..suites import guest
-from ..tree import mtimes, slots, worktree
+from ..tree import slots, worktree
 from .model import Side
 from .request import BENCH_SUITE, CompareRequest
 
@@ -121,17 +127,18 @@ def build_side(
     if spec.series is not None:
         worktree.apply_series(wt, spec.series, where / "apply.log")
     bdir = ws.slot.build_dir(ccache.build_key(ws.fragments, spec.owner))
+    wanted = KernelRequest(wt.path, bdir, tuple(ws.fragments), request.jobs, spec.owner, log)
     note(f"side {spec.side.value} ({spec.label}): configuring in {bdir}")
-    configured = kconfig.configure(wt.path, bdir, ws.fragments, log)
+    configured = configure_kernel(wanted)
     if spec.series is not request.series:  # options only the measured series defines
         allow_options_the_series_adds(configured, wt.path)
     if configured.status.is_bad:
         raise SideFailed(_named(configured, spec))
     copy_untrusted(bdir / ".config", where / "config")
-    mtimes.restore(wt.path, bdir)
-    note(f"side {spec.side.value}: building (log: {log})")
-    built = make.build(make.BuildSpec(wt.path, bdir, request.jobs, owner=spec.owner), log)
-    mtimes.save(wt.path, bdir)
+    made = build_kernel(wanted)
+    if made.tampered is not None:
+        raise SideFailed(_named(made.tampered, spec))
+    built = made.built
     if built.kernel is None:
         raise SideFailed(_named(built.case, spec))
     case, suite = guest.build_suite(BENCH_SUITE, where / BENCH_SUITE, bdir, wt.path, log)
