@@ -26,6 +26,7 @@ import shlex
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -100,24 +101,37 @@ def review(series: str, args: list[str], out: Path, tag: str) -> dict[str, Any]:
     return row
 
 
-def separate(series: str, args: list[str], out: Path, tag: str, reviewed: Path) -> dict[str, Any]:
-    """The review's work as the commands one after another; their rows and total."""
+def separate(
+    series: str,
+    args: list[str],
+    out: Path,
+    tag: str,
+    reviewed: Path,
+    rows: list[dict[str, Any]],
+    written: Callable[[], None],
+) -> dict[str, Any]:
+    """The review's work as the commands one after another, each row added to `rows` (and
+    `written()` called) as it ends, so a bench stopped half-way keeps what it measured."""
     where = out / tag
     where.mkdir(parents=True, exist_ok=True)
     pieces = _split(args)
-    rows = []
     check = [*HARNESS, "check", series, "--out", str(where / "check"), *pieces["check"]]
     rows.append({"command": "check", **_run(check, where / "check.log")})
+    written()
     test = [*HARNESS, "test", series, "--compare-base", "--out", str(where / "test")]
     rows.append({"command": "test", **_run([*test, *pieces["test"]], where / "test.log")})
+    written()
     data = json.loads((reviewed / "results.json").read_text())
-    runtime = next((s for s in data.get("suites", []) if s.get("name") == "runtime"), {})
+    runtime: dict[str, Any] = next(
+        (s for s in data.get("suites", []) if s.get("name") == "runtime"), {}
+    )
     for k, case in enumerate(runtime.get("children", [])):
         line = shlex.split(case.get("properties", {}).get("reproduce", ""))
         if line[:1] != ["harness"]:
             continue
         argv = [*HARNESS, *_with_out(line[1:], where / f"bisect-{k}")]
         rows.append({"command": f"bisect {k}", **_run(argv, where / f"bisect-{k}.log")})
+        written()
     compared = _only_run(reviewed / "compare")
     if compared is not None:
         line = json.loads((compared / "results.json").read_text())["argv"]
@@ -144,6 +158,11 @@ def main() -> int:
         p.error("--order: of review and separate, with a review before any separate")
     args.out.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
+
+    def write(shown: list[dict[str, Any]]) -> None:
+        if args.json:
+            args.json.write_text(json.dumps(shown, indent=1) + "\n")
+
     last_review: Path | None = None
     for k, what in enumerate(order):
         tag = f"{k}-{what}"
@@ -154,10 +173,15 @@ def main() -> int:
             print(f"review_cost: the review before {tag} left no run", file=sys.stderr)
             return 1
         else:
-            row = separate(args.series, extra, args.out, tag, last_review)
+            parts: list[dict[str, Any]] = []
+            partial = {"command": "separate", "seconds": None, "parts": parts}
+
+            def written(partial: dict[str, Any] = partial) -> None:
+                write([*rows, partial])
+
+            row = separate(args.series, extra, args.out, tag, last_review, parts, written)
         rows.append(row)
-        if args.json:
-            args.json.write_text(json.dumps(rows, indent=1) + "\n")
+        write(rows)
     print("| # | what | wall s | load before → after | stages (s) |")
     print("|---|---|---|---|---|")
     for k, row in enumerate(rows):
