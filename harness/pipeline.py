@@ -260,6 +260,7 @@ def _after_apply(
         prepared.owner,
         run.file("build.log"),
         checked_clean=prepared.refreshed,
+        tree=worktree.tree_id(src),
     )
     note(f"configuring in {bdir}")
     with run.clock.stage("kconfig"):

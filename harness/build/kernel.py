@@ -1,11 +1,12 @@
 """One kernel from a worktree and a config: the build stage test, bisect and compare share.
 
-configure_kernel() merges the fragments into the build dir's .config. build_kernel() gives
-back the build this dir already holds for this tree (build/unchanged.py, when the worktree
-was checked clean this run), or runs make with the unchanged files' mtimes put back
-(tree/mtimes.py), so make recompiles only what the tree changed since this dir's last
-build. A build that rewrote the worktree's .git is a finding, and git is not run in that
-worktree again (no mtimes are saved).
+configure_kernel() puts a build dir kept from the same tree in place (build/kept.py), then
+merges the fragments into its .config. build_kernel() gives back the build this dir
+already holds for this tree (build/unchanged.py, when the worktree was checked clean this
+run), or runs make with the unchanged files' mtimes put back (tree/mtimes.py), so make
+recompiles only what the tree changed since this dir's last build. A build that rewrote
+the worktree's .git is a finding, and git is not run in that worktree again (no mtimes
+are saved).
 
 Input: a KernelRequest. Output: a ConfigCase, then a Kernel. Raises nothing of its own:
 a config or build that fails is a Case.
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness import git
-from harness.build import kconfig, kconfig_deps, make, unchanged
+from harness.build import kconfig, kconfig_deps, kept, make, unchanged
 from harness.build.kconfig import ConfigCase
 from harness.cases import Case, Status
 from harness.proc import note
@@ -35,6 +36,10 @@ class KernelRequest:
     # The worktree was checked clean this run (tree/reuse.clean): an unchanged build dir
     # may be taken as it is, without make.
     checked_clean: bool = False
+    # The git tree the worktree holds ('' when not known): a build dir kept from that tree
+    # is taken (build/kept.py), and with `keep` this build is kept for later ones.
+    tree: str = ""
+    keep: bool = False
 
     @property
     def spec(self) -> make.BuildSpec:
@@ -53,6 +58,8 @@ class Kernel:
 
 
 def configure_kernel(request: KernelRequest) -> ConfigCase:
+    """The build dir kept from this tree in place, if one is, then the fragments merged."""
+    kept.take(request.build, request.tree)
     return kconfig.configure(request.src, request.build, list(request.fragments), request.log)
 
 
@@ -71,21 +78,24 @@ def allow_options_the_series_adds(case: ConfigCase, base_tree: Path) -> None:
 def build_kernel(request: KernelRequest) -> Kernel:
     """After a configure_kernel() that passed: the dir's build as it is, or make."""
     spec = request.spec
-    kept = mtimes.restore(request.src, request.build, request.checked_clean)
+    restored = mtimes.restore(request.src, request.build, request.checked_clean)
     built = unchanged.unchanged(spec, checked_clean=request.checked_clean)
     if built is not None:
         note(f"not building: {built.case.message}")
     else:
         note(
-            f"building (make -j{request.jobs}, {kept} unchanged files keep their mtimes; "
+            f"building (make -j{request.jobs}, {restored} unchanged files keep their mtimes; "
             f"log: {request.log})"
         )
         unchanged.forget(spec)
+        kept.forget(request.build)
         built = make.build(spec, request.log)
     tampered = rewrote_git(request.src)
     if tampered is None:
         mtimes.save(request.src, request.build)
         unchanged.remember(spec, built)
+        if request.tree and built.kernel is not None:
+            (kept.keep if request.keep else kept.hold)(request.build, request.tree)
     return Kernel(built, tampered)
 
 

@@ -127,7 +127,10 @@ def build_side(
     if spec.series is not None:
         worktree.apply_series(wt, spec.series, where / "apply.log")
     bdir = ws.slot.build_dir(ccache.build_key(ws.fragments, spec.owner))
-    wanted = KernelRequest(wt.path, bdir, tuple(ws.fragments), request.jobs, spec.owner, log)
+    tree = worktree.tree_id(wt.path)
+    wanted = KernelRequest(
+        wt.path, bdir, tuple(ws.fragments), request.jobs, spec.owner, log, tree=tree
+    )
     note(f"side {spec.side.value} ({spec.label}): configuring in {bdir}")
     configured = configure_kernel(wanted)
     if spec.series is not request.series:  # options only the measured series defines

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from harness import proc
-from harness.build import ccache, compiler_warnings, kconfig, make, matrix, prime
+from harness.build import ccache, compiler_warnings, kconfig, kept, make, matrix, prime
+from harness.build.kernel import Kernel, KernelRequest, build_kernel, configure_kernel
 from harness.cases import Case, Status
 from harness.errors import interrupt_message
 from harness.intake import mail
@@ -197,9 +198,8 @@ def build_base(plan: BasePlan, loop: PatchLoop) -> None:
         if primed is not None:
             run.meta["prime"] = primed.message
     note(f"configuring and building the base in {bdir} (log: {run.file('build.log')})")
-    config_case = kconfig.configure(
-        plan.spec.src, bdir, list(plan.fragments), run.file("build.log")
-    )
+    request = _kernel_request(plan.spec, plan.fragments, run.file("build.log"))
+    config_case = configure_kernel(request)
     copy_untrusted(bdir / ".config", run.file("config"))
     if config_case.status is Status.FAIL:
         # Options the series itself adds (CONFIG_GMEM) cannot exist on the base yet;
@@ -214,7 +214,7 @@ def build_base(plan: BasePlan, loop: PatchLoop) -> None:
         run.add(_finish(base))
         loop.no_build = "the base config failed"
         return
-    built = make.build(plan.spec, run.file("build.log"), "build")
+    built = _made(build_kernel(request), loop)
     base.children.append(built.case)
     run.add(_finish(base))
     if built.kernel is None:
@@ -304,6 +304,8 @@ def _build(patch: Patch, loop: PatchLoop) -> Case:
     if loop.spec is None:
         return Case("build", Status.SKIP, loop.no_build)
     log = loop.run.file("build.log")
+    request = _kernel_request(loop.spec, loop.fragments, log)
+    kept.take(request.build, request.tree)
     config = ""
     if loop.fragments and any(Path(f).name.startswith("Kconfig") for f in patch.files):
         merged = kconfig.configure(loop.spec.src, loop.spec.build, list(loop.fragments), log)
@@ -312,10 +314,30 @@ def _build(patch: Patch, loop: PatchLoop) -> Case:
         config = merged.message
         loop.dropped = merged.dropped
     note(f"building after patch {patch.number} (make -j{loop.spec.jobs})")
-    result = make.build(loop.spec, log, "build")
+    result = _made(build_kernel(request), loop)
     if config:
         result.case.properties["config"] = config
     return result.case
+
+
+def _kernel_request(spec: make.BuildSpec, fragments: tuple[Path, ...], log: Path) -> KernelRequest:
+    """Each build of the loop kept by its tree: a bisection of the series, or the next
+    check of it, takes the base's and every prefix's build instead of making it again."""
+    tree = worktree.tree_id(spec.src)
+    src, build = spec.src, spec.build
+    return KernelRequest(src, build, fragments, spec.jobs, spec.owner, log, tree=tree, keep=True)
+
+
+def _made(made: Kernel, loop: PatchLoop) -> make.BuildResult:
+    """The build's result; a build that rewrote the worktree's .git ends the loop (no git
+    runs in that worktree again)."""
+    if made.tampered is None:
+        return made.built
+    loop.conflict = made.tampered.message
+    loop.spec = None
+    loop.no_build = made.tampered.message
+    made.tampered.name = "build"
+    return make.BuildResult(made.tampered, None)
 
 
 def _objects(patch: Patch, loop: PatchLoop) -> compiler_warnings.ObjectBuild:

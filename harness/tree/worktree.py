@@ -56,6 +56,13 @@ def git(repo: Path, *args: str, log: Path | None = None, timeout: float = 600) -
     return gitcmd.run(repo, *GIT_IDENTITY, *args, log=log, timeout=timeout, env=FIXED_DATES)
 
 
+def tree_id(where: Path) -> str:
+    """The git tree a worktree harness applied holds (its HEAD's), '' when git cannot say."""
+    result = git(where, "rev-parse", "HEAD^{tree}", timeout=60)
+    tree = result.output.strip()
+    return tree if result.ok and re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", tree) else ""
+
+
 def resolve(
     base: str, tree: Path | None, series: Series, cache: Path, explicit: bool = False
 ) -> TreeSpec:
