@@ -106,7 +106,10 @@ def test_the_build_stage_keeps_a_passed_build_only_when_asked(
     build_kernel(request)
     assert kept.held(build) == T1
     assert not (build.parent / ".harness-kept" / build.name / T1).exists()
-    build_kernel(
-        KernelRequest(tiny_repo, build, (), 2, "sabc", build.parent / "log", tree=T2, keep=True)
+    second = KernelRequest(
+        tiny_repo, build, (), 2, "sabc", build.parent / "log", tree=T2, keep=True
     )
+    assert "tree_held" not in build_kernel(second).built.case.properties
     assert (build.parent / ".harness-kept" / build.name / T2).is_dir()
+    # make over a dir that holds this tree's build already: the Case says so
+    assert build_kernel(second).built.case.properties["tree_held"] == T2[:12]

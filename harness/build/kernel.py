@@ -78,6 +78,9 @@ def allow_options_the_series_adds(case: ConfigCase, base_tree: Path) -> None:
 def build_kernel(request: KernelRequest) -> Kernel:
     """After a configure_kernel() that passed: the dir's build as it is, or make."""
     spec = request.spec
+    # The dir already holds this tree's build (taken from the kept ones, or the last one
+    # made here): make only checks it. Said in the build's Case, so reuse shows in results.
+    held = bool(request.tree) and kept.held(request.build) == request.tree
     restored = mtimes.restore(request.src, request.build, request.checked_clean)
     built = unchanged.unchanged(spec, checked_clean=request.checked_clean)
     if built is not None:
@@ -90,6 +93,9 @@ def build_kernel(request: KernelRequest) -> Kernel:
         unchanged.forget(spec)
         kept.forget(request.build)
         built = make.build(spec, request.log)
+        if held:
+            built.case.properties["tree_held"] = request.tree[:12]
+            built.case.message += f" (over the build of this tree, {request.tree[:12]})"
     tampered = rewrote_git(request.src)
     if tampered is None:
         mtimes.save(request.src, request.build)
