@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -42,11 +43,13 @@ def cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     (root / "trees").mkdir()
     (root / "trees/debian-6.12").symlink_to(shared_tree)
     yield root
-    # the shared tree's repository must not keep our worktrees (1.3 GB each) registered
+    # The shared tree's repository must not keep our worktrees (1.3 GB each) registered.
+    # Deleted, then pruned: 4 s on an idle machine, against 8 s for `git worktree remove
+    # --force`, which first compares every file with the index.
     for tree in (root / "slots").glob("debian-6.12-*/tree"):
-        if tree.is_dir():
-            git = ["git", "-C", str(shared_tree), "worktree", "remove", "--force", str(tree)]
-            subprocess.run(git, check=False, capture_output=True)
+        shutil.rmtree(tree, ignore_errors=True)
+    git = ["git", "-C", str(shared_tree), "worktree", "prune"]
+    subprocess.run(git, check=False, capture_output=True)
 
 
 def harness(cache: Path, out: Path, *argv: str) -> subprocess.Popen[str]:
