@@ -66,6 +66,9 @@ class TestOptions:
     # and the slots it holds between runs.
     tree_watches: TreeWatches | None = None
     slot_keeper: slots.Keeper | None = None
+    # A point in the series' history (a bisection's candidate): options only a later
+    # patch defines are expected to drop from its config.
+    partial: bool = False
 
 
 @dataclass
@@ -267,6 +270,9 @@ def _after_apply(
         config_case = configure_kernel(request)
     if prepared.owner == ccache.TRUSTED:  # the base tree of --compare-base
         allow_options_the_series_adds(config_case, src)
+    elif opts.partial:
+        later = "not defined at this point of the series (a later patch adds them)"
+        allow_options_the_series_adds(config_case, src, later)
     run.add(config_case)
     copy_untrusted(bdir / ".config", run.file("config"))
     if config_case.status.is_bad:

@@ -307,3 +307,31 @@ def test_a_bisection_a_caller_goes_on_after_gives_its_run_dir_and_its_error(
     made, error = command.bisect_and_go_on(dataclasses.replace(wanted, out=tmp_path))
     assert made == (tmp_path / "bisect-this" if writes else None)
     assert type(error) is stopped if stopped else error is None
+
+
+def test_every_candidate_is_tested_as_a_point_in_the_series_history(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bisection's candidates configure with the series' fragments: CONFIG_GMEM, which
+    only patch 3 defines, drops from the base's and patch 1's config, and that must not
+    make the good end 'fail otherwise' (the pipeline accepts it for partial runs)."""
+    from harness import pipeline
+    from harness.bisection.candidates import Candidates, SeriesOracle
+    from harness.bisection.signature import parse_predicate
+
+    seen: list[pipeline.TestOptions] = []
+
+    class Stop(Exception):
+        pass
+
+    def apply_stage(series: object, opts: pipeline.TestOptions) -> object:
+        seen.append(opts)
+        raise Stop
+
+    monkeypatch.setattr(pipeline, "apply_stage", apply_stage)
+    opts = pipeline.TestOptions(argv=["bisect"], out=tmp_path, cache=tmp_path)
+    candidates = Candidates(3, lambda k: None, str)  # type: ignore[arg-type,return-value]
+    oracle = SeriesOracle(candidates, opts, parse_predicate(f"failure:{SIG}"), lambda _: None)
+    with pytest.raises(Stop):
+        oracle(0)
+    assert [o.partial for o in seen] == [True] and not opts.partial

@@ -120,7 +120,7 @@ class SeriesOracle:
 
     def _first_run(self, k: int) -> None:
         series = self.candidates.series_of(k)
-        opts = dataclasses.replace(self.opts, out=self.opts.out / "steps")
+        opts = dataclasses.replace(self.opts, out=self.opts.out / "steps", partial=True)
         self.note(f"candidate {self.candidates.label(k)}: apply, build, boot")
         prepared = pipeline.apply_stage(series, opts)
         self.current = k
