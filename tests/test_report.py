@@ -138,3 +138,21 @@ def test_a_compare_run_s_mail_names_what_failed_and_carries_the_cost_table(
     assert report.costs(tmp_path, {"argv": ["check", "s"]}) == []  # not a compare run
     green = [Case("compare", children=[same])]
     assert "Every result passed" in report.email_text(meta, green)
+
+
+def test_a_finding_made_of_parts_names_the_parts_that_failed() -> None:
+    """The matrix says nothing of itself: its mail line names the failing cells, and its
+    details are theirs, or the maintainer reads 'matrix: FAIL' and nothing more."""
+    cells = [
+        Case("x86_64", Status.FAIL, "1 new warning(s) in x86_64: mm/gmem.c: unused", ">> w1"),
+        Case("i386", Status.PASS, "no new warnings"),
+        Case("arm64", Status.FAIL, "build failed in arm64", ">> error: e"),
+    ]
+    matrix = Case("matrix", children=cells)
+    assert report.case_line(matrix) == (
+        "  matrix:     FAIL: x86_64: 1 new warning(s) in x86_64: mm/gmem.c: unused; "
+        "arm64: build failed in arm64"
+    )
+    assert report.case_details(matrix) == [
+        "", "    x86_64:", "    >> w1", "", "    arm64:", "    >> error: e", ""
+    ]  # fmt: skip

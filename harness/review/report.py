@@ -89,15 +89,27 @@ def case_line(case: Case) -> str:
         count = case.properties.get("warnings", "0")
         config = f"; config: {case.properties['config']}" if "config" in case.properties else ""
         return f"{text}, built in {case.seconds:.1f}s ({count} warnings){config}"
-    if case.message:
-        text += f", {case.message}" if case.status is Status.PASS else f": {case.message}"
+    message = case.message or _bad_children(case)
+    if message:
+        text += f", {message}" if case.status is Status.PASS else f": {message}"
     if case.name == "build" and case.status is not Status.SKIP:
         text += f" (after {case.seconds:.1f}s)"
     return text
 
 
+def _bad_children(case: Case, most: int = 3) -> str:
+    """A finding that says nothing of itself (the matrix): its failing parts, named."""
+    bad = [c for c in case.children if c.status.is_bad]
+    named = "; ".join(f"{c.name}: {c.message}" if c.message else c.name for c in bad[:most])
+    return named + (f" (+{len(bad) - most} more)" if len(bad) > most else "")
+
+
 def case_details(case: Case) -> list[str]:
     """The exact lines behind a finding; a passing build's warnings are not findings."""
+    if not case.details and case.status.is_bad:
+        parts = [c for c in case.children if c.status.is_bad and c.details]
+        lines = [line for c in parts for line in (f"{c.name}:", *c.details.splitlines(), "")]
+        return ["", *[f"    {line}".rstrip() for line in lines]] if lines else []
     if not case.details or case.status is Status.SKIP:
         return []
     if case.name == "build" and case.status is Status.PASS:
