@@ -66,16 +66,10 @@ def keep(build: Path, tree: str) -> None:
         os.utime(target)
         return
     partial = target.with_name(f".{tree}.partial")
-    try:
-        shutil.rmtree(partial, ignore_errors=True)
-        shutil.copytree(build, partial, symlinks=True)
-        shutil.copytree(slots.state_dir(build), partial / STATE, symlinks=True)
+    pairs = [(build, partial), (slots.state_dir(build), partial / STATE)]
+    if _copied(pairs, "build dir not kept: a later build of this tree makes it"):
         partial.rename(target)
-    except OSError as err:
-        shutil.rmtree(partial, ignore_errors=True)
-        note(f"build dir not kept ({err.strerror or err}): a later build of this tree makes it")
-        return
-    _evict(_root(build))
+        _evict(_root(build))
 
 
 def take(build: Path, tree: str) -> bool:
@@ -87,19 +81,10 @@ def take(build: Path, tree: str) -> bool:
     state = slots.state_dir(build)
     # Copied beside first: a copy that fails leaves the build dir as it was (make then
     # rebuilds what differs), never half of one.
-    taking, taking_state = (
-        build.with_name(f".{build.name}.taking"),
-        state.with_name(f".{state.name}.taking"),
-    )
-    try:
-        for partial in (taking, taking_state):
-            shutil.rmtree(partial, ignore_errors=True)
-        shutil.copytree(source, taking, symlinks=True, ignore=shutil.ignore_patterns(STATE))
-        shutil.copytree(source / STATE, taking_state, symlinks=True)
-    except OSError as err:
-        for partial in (taking, taking_state):
-            shutil.rmtree(partial, ignore_errors=True)
-        note(f"kept build of tree {tree[:12]} not taken ({err.strerror or err}): building")
+    taking = build.with_name(f".{build.name}.taking")
+    taking_state = state.with_name(f".{state.name}.taking")
+    pairs = [(source, taking), (source / STATE, taking_state)]
+    if not _copied(pairs, f"kept build of tree {tree[:12]} not taken: building"):
         return False
     shutil.rmtree(build, ignore_errors=True)
     shutil.rmtree(state, ignore_errors=True)
@@ -107,6 +92,21 @@ def take(build: Path, tree: str) -> bool:
     taking_state.rename(state)
     os.utime(source)
     note(f"taking the build of tree {tree[:12]} kept in {source}: make has nothing to redo")
+    return True
+
+
+def _copied(pairs: list[tuple[Path, Path]], why: str) -> bool:
+    """Each (from, to) dir copied whole (a build dir without its state dir copy), or none
+    of them: a copy that fails (a full disk) is removed and `why` noted."""
+    try:
+        for source, target in pairs:
+            shutil.rmtree(target, ignore_errors=True)
+            shutil.copytree(source, target, symlinks=True, ignore=shutil.ignore_patterns(STATE))
+    except OSError as err:
+        for _, target in pairs:
+            shutil.rmtree(target, ignore_errors=True)
+        note(f"{why} ({err.strerror or err})")
+        return False
     return True
 
 
