@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -228,7 +229,18 @@ def test_compare_serialization_flips_nothing_on_the_base_against_itself(out: Pat
     )
     data = json.loads((run_dir / "results.json").read_text())
     lock = data["serialization"]
-    assert not lock["invalid"], lock["invalid"]
+    # A boot that failed (under icount a two-vCPU boot now and then stalls) is named, is
+    # never green, and is booted once more: every figure still stands on the fixed n.
+    boots = [json.loads(line) for line in (run_dir / "serial/boots.jsonl").open()]
+    failed = {f"{b['side']}{b['index']}" for b in boots if not b["ok"]}
+    named = set()
+    for why in lock["invalid"]:
+        boot = re.search(r"\(serial boot (\w+)\)", why)
+        assert boot, why  # nothing but a failed boot may spoil the pass
+        named.add(boot[1])
+    assert named == failed, lock["invalid"]
+    for metric in lock["metrics"]:
+        assert metric["n_a"] == metric["n_b"] == data["serial_boots_per_side"], metric
     verdicts = {m["name"]: m["verdict"] for m in lock["metrics"]}
     assert set(verdicts) == {
         f"lock.anon4k.{mode}.{what}"
@@ -237,7 +249,7 @@ def test_compare_serialization_flips_nothing_on_the_base_against_itself(out: Pat
     }
     assert not {v for v in verdicts.values()} & {"worse", "better"}, verdicts
     assert "compare" not in {s["name"] for s in data["suites"]}  # no timing pass
-    assert rc == 0
+    assert rc == (1 if failed else 0)
 
 
 def test_a_resident_loop_reruns_on_enter_and_stops_walking_the_tree(out: Path) -> None:
