@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from ..boot import vm
 from ..boot.console_cases import incident_cases
@@ -146,30 +147,28 @@ def append_jsonl(path: Path, sample: BootSample) -> None:
 
 def load_jsonl(path: Path) -> list[BootSample]:
     """boots.jsonl back into BootSamples: re-analyse a run, or feed tests recorded boots."""
-    samples = []
-    for line in path.read_text().splitlines():
-        if not line.strip():
-            continue
-        record = json.loads(line)
-        metrics = {
-            name: Metric(name, m["unit"], Better(m["better"]), tuple(m["samples"]))
-            for name, m in record["metrics"].items()
-        }
-        samples.append(
-            BootSample(
-                side=Side(record["side"]),
-                index=record["index"],
-                metrics=metrics,
-                slabs=tuple(SlabDelta(**s) for s in record["slabs"]),
-                info=record["info"],
-                seconds=record["seconds"],
-                load_before=tuple(record["load_before"]),
-                load_after=tuple(record["load_after"]),
-                qemu_cmdline=record["qemu_cmdline"],
-                console=record["console"],
-                ok=record["ok"],
-                reason=record["reason"],
-                locks=tuple(LockClass(**lock) for lock in record.get("locks", ())),
-            )
-        )
-    return samples
+    lines = path.read_text().splitlines()
+    return [sample_from_record(json.loads(line)) for line in lines if line.strip()]
+
+
+def sample_from_record(record: dict[str, Any]) -> BootSample:
+    """One line of boots.jsonl, as append_jsonl wrote it."""
+    metrics = {
+        name: Metric(name, m["unit"], Better(m["better"]), tuple(m["samples"]))
+        for name, m in record["metrics"].items()
+    }
+    return BootSample(
+        side=Side(record["side"]),
+        index=record["index"],
+        metrics=metrics,
+        slabs=tuple(SlabDelta(**s) for s in record["slabs"]),
+        info=record["info"],
+        seconds=record["seconds"],
+        load_before=tuple(record["load_before"]),
+        load_after=tuple(record["load_after"]),
+        qemu_cmdline=record["qemu_cmdline"],
+        console=record["console"],
+        ok=record["ok"],
+        reason=record["reason"],
+        locks=tuple(LockClass(**lock) for lock in record.get("locks", ())),
+    )

@@ -25,7 +25,7 @@ from ..cases import Case, Status
 from ..errors import interrupt_message
 from ..progress import StageClock, note
 from ..results.rundir import RunDir
-from . import serial, stats
+from . import baseline, serial, stats
 from .boots import BootPlan, append_jsonl, boot_once, interleaved, vm_spec
 from .model import BootSample, Comparison, MetricResult, Side, Verdict
 from .request import (
@@ -307,7 +307,8 @@ def _boot_plan(
     run.meta[pass_.key("boots_at_once")] = at_once
     if at_once > 1:
         note(f"up to {at_once} boots at once (--jobs): under icount, load does not move figures")
-    _boot_all(plan, built, run, samples, at_once, pass_)
+    kept = baseline.open_kept(request.cache, plan, built[Side.A], request.fresh_base)
+    _boot_all(plan, built, run, samples, at_once, pass_, kept)
 
 
 def _boots_at_once(request: CompareRequest, plan: BootPlan) -> int:
@@ -326,9 +327,13 @@ def _boot_all(
     samples: list[BootSample],
     at_once: int,
     pass_: BootPass | None = None,
+    kept: baseline.Kept | None = None,
 ) -> None:
-    """ABAB…, `at_once` boots side by side; each is recorded in that order as it ends."""
+    """ABAB…, `at_once` boots side by side; each is recorded in that order as it ends.
+    With `kept`, the A side's boots come from it as far as it goes (recorded first), and
+    the A boots this run makes are added to it."""
     where = pass_ or timing_pass(run)
+    have = list(kept.samples) if kept is not None else []
 
     def start(
         side: Side, i: int, k: int, total: str, stop: threading.Event | None
@@ -342,8 +347,22 @@ def _boot_all(
         samples.append(sample)
         append_jsonl(where.jsonl, sample)
         _record_boot(run, sample, suite, where.prefix)
+        if kept is not None:
+            kept.add(sample, where.dir)
+
+    taken: list[BootSample] = []
+
+    def take(upto: int) -> None:
+        """Record the kept A boots up to index `upto`."""
+        for i in range(len(taken), min(upto, len(have))):
+            taken.append(replace(have[i], index=i))
+            samples.append(taken[-1])
+            append_jsonl(where.jsonl, taken[-1])
+        if kept is not None and taken:
+            run.meta[where.key("a_kept")] = kept.describe(len(taken))
 
     def boot(order: list[tuple[Side, int]], first: int, width: int, total: str) -> None:
+        order = [(side, i) for side, i in order if side is Side.B or i >= len(have)]
         work = [partial(start, side, i, first + k + 1, total) for k, (side, i) in enumerate(order)]
         pool.run_in_order(work, width, lambda _, result: record(result))
         failed = [(s.side, RETRY_INDEX + s.index) for s in samples[-len(order) :] if not s.ok]
@@ -352,16 +371,22 @@ def _boot_all(
             work = [partial(start, side, i, 0, "retry") for side, i in failed]
             pool.run_in_order(work, width, lambda _, result: record(result))
 
+    if have:
+        note(f"{where.prefix}side A: up to {len(have)} boot(s) kept from earlier comparisons")
+    take(1)
     # The first pair shows the family; n is fixed from it, not from results. It goes one
     # boot at a time when vng must first link a kernel's modules (A/A: one kernel twice).
     kernels = {b.kernel for b in built.values()}
     ready = len(kernels) == 2 and all(vm.modules_ready(k) for k in kernels)
-    boot(interleaved(1), 0, at_once if ready else 1, str(2 * plan.boots) if plan.boots else "?")
+    planned = str(2 * plan.boots - min(plan.boots, len(have))) if plan.boots else "?"
+    boot(interleaved(1), 0, at_once if ready else 1, planned)
     failed_kvm = next((s.kvm_failed for s in samples if s.kvm_failed), "")
     if plan.kvm and failed_kvm:
         raise KvmFailedGuest(failed_kvm)
     boots = _fix_boots(plan, samples, run, where)
-    boot(interleaved(boots)[2:], 2, at_once, str(2 * boots))
+    take(boots)
+    fresh = 2 * boots - len(taken)
+    boot(interleaved(boots)[2:], 2 - len(taken[:1]), at_once, str(fresh))
 
 
 def _first_ok(samples: list[BootSample], side: Side) -> BootSample | None:

@@ -72,6 +72,7 @@ class CompareRequest:
     serial_threshold: float = DEFAULT_THRESHOLD_PP  # percentage points of the serial fraction s
     serial_scenarios: tuple[str, ...] = ()  # () means all of them
     serialization_only: bool = False  # no timing pass: "more serialized" alone
+    fresh_base: bool = False  # boot the base side anew, neither taking nor keeping its boots
 
 
 def known_benches() -> list[str]:
@@ -150,6 +151,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=int, default=BOOT_TIMEOUT, help="per boot, seconds")
     p.add_argument("--no-kvm", action="store_true", help="force TCG")
     p.add_argument(
+        "--fresh-base",
+        action="store_true",
+        help="boot the bare base's side anew: under icount its good boots are otherwise "
+        "kept, and taken by later comparisons on the same base, config, benchmarks and QEMU",
+    )
+    p.add_argument(
         "--serialization",
         action="store_true",
         help="also measure how serialized each mm operation is, on a second kernel per side "
@@ -206,5 +213,6 @@ def from_args(args: argparse.Namespace, argv: list[str], cache: Path) -> Compare
             serialization_only=args.serialization_only,
             serial_threshold=args.serial_threshold,
             serial_scenarios=tuple(args.serial_scenario),
+            fresh_base=args.fresh_base,
         )
     )

@@ -49,6 +49,7 @@ class BuiltSide:
     bench: guest.BuiltSuite
     commit: str
     seconds: float
+    config: Path | None = None  # the kernel's .config, as built
 
 
 class SideFailed(Exception):
@@ -137,7 +138,8 @@ def build_side(
         allow_options_the_series_adds(configured, wt.path)
     if configured.status.is_bad:
         raise SideFailed(_named(configured, spec))
-    copy_untrusted(bdir / ".config", where / "config")
+    config = where / "config"
+    copy_untrusted(bdir / ".config", config)
     made = build_kernel(wanted)
     if made.tampered is not None:
         raise SideFailed(_named(made.tampered, spec))
@@ -150,7 +152,7 @@ def build_side(
     kernel = where / "bzImage"
     if not copy_untrusted(built.kernel, kernel):
         raise EnvError(f"{built.kernel}: not a regular file (the build dir was tampered with)")
-    return BuiltSide(spec, kernel, suite, wt.base_rev, built.seconds)
+    return BuiltSide(spec, kernel, suite, wt.base_rev, built.seconds, config)
 
 
 def _named(case: Case, spec: SideSpec) -> Case:

@@ -249,6 +249,7 @@ def serial_block(serial: SerialComparison | None, timing: Comparison | None = No
         f"threshold ±{serial.threshold_pp:g} pp of s (shared acquisitions: "
         f"±{c.threshold_pct:g}%)",
     ]
+    lines += [kept for kept in [c.meta.get("serial_a_kept", "")] if kept]
     lines += [f"not measured: {why}" for why in serial.invalid]
     lines += [f"excluded: boot {ex.side.value}{ex.index}: {ex.reason}" for ex in c.excluded]
     scenarios = serial.scenarios
@@ -320,6 +321,7 @@ def render_table(
         f"alpha {comparison.alpha:g}, "
         f"threshold ±{comparison.threshold_pct:g}%",
     ]
+    head += [kept for kept in [meta.get("a_kept", "")] if kept]
     for ex in comparison.excluded:
         head.append(f"excluded: boot {ex.side.value}{ex.index}: {ex.reason}")
     head += _shortfall(comparison)
