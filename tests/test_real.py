@@ -181,9 +181,11 @@ def test_compare_finds_the_planted_fault_path_regression(out: Path) -> None:
     assert "data:image/png;base64," in (run_dir / "report.html").read_text()
 
 
-# Both serialization tests on one worker, the planted lock first: the A/A then finds
-# both lock-statistics kernels it needs built (two workers would build them cold at once).
+# The serialization tests on one worker, the planted lock first: the others then find
+# the base's lock-statistics kernel built (two workers would build it cold at once), and
+# its boots kept (compare keeps the bare base's boots under icount).
 LOCKSTAT = pytest.mark.xdist_group("lockstat")
+KEPT_BASE_BOOTS: list[Path] = []  # the planted lock's run, once it kept them
 
 
 @pytest.mark.long
@@ -213,6 +215,8 @@ def test_compare_serialization_finds_the_planted_global_lock(out: Path) -> None:
     failed = {c.get("name") for c in junit.iter("testcase") if c.find("failure") is not None}
     assert "lock.anon4k.threads.serial_pct" in failed
     assert "more serialized" in (run_dir / "table.txt").read_text()
+    if "serial_a_kept" not in data:  # the first run on this cache: it booted A and kept it
+        KEPT_BASE_BOOTS.append(run_dir)
 
 
 @pytest.mark.long
@@ -250,6 +254,41 @@ def test_compare_serialization_flips_nothing_on_the_base_against_itself(out: Pat
     assert not {v for v in verdicts.values()} & {"worse", "better"}, verdicts
     assert "compare" not in {s["name"] for s in data["suites"]}  # no timing pass
     assert rc == (1 if failed else 0)
+    # After the planted lock's run, side A is its base boots, kept: the A/A of kept
+    # against fresh base boots.
+    if KEPT_BASE_BOOTS:
+        assert data["serial_a_kept"].startswith("A side: 5 boot(s) kept"), data
+        kept = [b["console"] for b in boots if b["side"] == "A"]
+        assert all(c.startswith(f"{KEPT_BASE_BOOTS[0]}/serial/boots/") for c in kept), kept
+
+
+@pytest.mark.long
+@LOCKSTAT
+@pytest.mark.parametrize(
+    ("fixture", "worse"),
+    [("planted-lock-mm", {"threads"}), ("planted-lock-pt", set())],
+    ids=["per-mm", "per-page"],
+)
+def test_compare_serialization_tells_a_per_mm_lock_from_a_per_page_one(
+    out: Path, fixture: str, worse: set[str]
+) -> None:
+    """A mutex chosen by the mm: more serialized for threads (one mm), not for processes.
+    One chosen by the page table page: not more serialized at all (disjoint memory takes
+    another instance). Side A: the base boots the planted lock's run kept."""
+    rc, run_dir = run_harness(
+        f"patches/fixtures/{fixture}",
+        out,
+        *("--serialization-only", "--serial-scenario", "anon4k"),
+        command="compare",
+    )
+    data = json.loads((run_dir / "results.json").read_text())
+    lock = data["serialization"]
+    verdicts = {m["name"]: m["verdict"] for m in lock["metrics"]}
+    assert all(m["n_b"] == data["serial_boots_per_side"] for m in lock["metrics"]), lock
+    for mode in ("threads", "procs"):
+        verdict = verdicts[f"lock.anon4k.{mode}.serial_pct"]
+        assert (verdict == "worse") == (mode in worse), verdicts
+    assert rc == (1 if worse else 0) or lock["invalid"], lock["invalid"]
 
 
 def test_a_resident_loop_reruns_on_enter_and_stops_walking_the_tree(out: Path) -> None:
