@@ -264,6 +264,21 @@ def test_recorded_planted_slow_is_not_more_serialized() -> None:
         assert slow.result(f"anon4k.{mode}").verdict is not Verdict.WORSE
 
 
+def test_recorded_planted_global_lock_is_not_slower_in_its_timing_pass() -> None:
+    """The timing pass of a real `compare patches/fixtures/planted-lock-global --bench pf1
+    --reps 1 --warmup 0 --serialization --serial-scenario anon4k` (icount, 5 boots a side,
+    2026-12-08, commit 1336ce1, in a fresh run of the real tests):
+    one vCPU never waits for the mutex, so pf1's 4 KiB fault rate is not slower beyond the
+    threshold, while the serialization pass calls it more serialized."""
+    from harness.compare.boots import load_jsonl
+
+    boots = load_jsonl(RECORDED / "recorded-planted-lock-global-pf1.jsonl")
+    comparison = stats.analyse(boots, 5.0)
+    verdicts = {r.name: r.verdict for r in comparison.results}
+    assert (comparison.n_a, comparison.n_b) == (5, 5)
+    assert verdicts["pf1.thp_never.pages_per_s"] is not Verdict.WORSE, verdicts
+
+
 def test_the_gmem_costs_table_in_the_readme_is_current() -> None:
     script = Path(__file__).resolve().parent.parent / "bench" / "gmem_costs.py"
     done = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True)

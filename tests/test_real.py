@@ -192,13 +192,12 @@ KEPT_BASE_BOOTS: list[Path] = []  # the planted lock's run, once it kept them
 @LOCKSTAT
 def test_compare_serialization_finds_the_planted_global_lock(out: Path) -> None:
     """Every anonymous fault under one mutex: anon4k is more serialized for threads and
-    for processes, that mutex is named, and the timing pass does not call pf1's 4 KiB
-    fault rate slower beyond the threshold."""
+    for processes, and that mutex is named. (That the timing pass does not call pf1's 4 KiB
+    fault rate slower is judged on its recorded boots: test_compare_serial.py.)"""
     rc, run_dir = run_harness(
         "patches/fixtures/planted-lock-global",
         out,
-        *("--bench", "pf1", "--reps", "1", "--warmup", "0"),
-        *("--serialization", "--serial-scenario", "anon4k"),
+        *("--serialization-only", "--serial-scenario", "anon4k"),
         command="compare",
     )
     data = json.loads((run_dir / "results.json").read_text())
@@ -208,8 +207,6 @@ def test_compare_serialization_finds_the_planted_global_lock(out: Path) -> None:
         assert verdicts[f"lock.anon4k.{mode}.serial_pct"]["verdict"] == "worse"
     culprits = {(c["scenario"], c["side"]): c["class"] for c in lock["culprits"]}
     assert culprits[("anon4k.threads", "B")] == "harness_planted_fault_lock"
-    timing = {m["name"]: m for m in data["compare"]["metrics"]}
-    assert timing["pf1.thp_never.pages_per_s"]["verdict"] != "worse"
     assert rc == 1  # more serialized fails its testcase
     junit = ET.parse(run_dir / "junit.xml").getroot()
     failed = {c.get("name") for c in junit.iter("testcase") if c.find("failure") is not None}

@@ -365,7 +365,8 @@ def _boot_all(
         order = [(side, i) for side, i in order if side is Side.B or i >= len(have)]
         work = [partial(start, side, i, first + k + 1, total) for k, (side, i) in enumerate(order)]
         pool.run_in_order(work, width, lambda _, result: record(result))
-        failed = [(s.side, RETRY_INDEX + s.index) for s in samples[-len(order) :] if not s.ok]
+        ended = samples[len(samples) - len(order) :]
+        failed = [(s.side, RETRY_INDEX + s.index) for s in ended if not s.ok]
         if failed:  # once: a boot that fails twice is a result, the comparison says so
             note(f"{len(failed)} boot(s) failed: each is booted once more")
             work = [partial(start, side, i, 0, "retry") for side, i in failed]
