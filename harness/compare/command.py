@@ -200,12 +200,13 @@ SERIAL_REPS = 3
 
 def _serial_plan(request: CompareRequest, timing: BootPlan) -> BootPlan:
     """The timing pass's boots, with the locks program, and the kernel's own RCU stall
-    timeout. Under icount a two-vCPU lock-statistics boot now and then sits still at boot
-    with a 9p open() pending, and goes on exactly when RCU's stall warning fires: at 21 s
-    under the default timeout, at 300 s under a timeout of 300 s. A host slow to answer
-    would not know the guest's timeout; the likeliest reading is that the warning's
-    backtrace NMIs wake a vCPU whose wakeup the emulator lost. A longer timeout only made
-    each such boot 280 s longer: the warning still fails it, and it is booted once more."""
+    timeout. Under icount about one two-vCPU lock-statistics boot in twenty stalls early
+    in boot (udev's coldplug, or a 9p open()): the guest clock leaps by the whole stall
+    timeout at once (21.47 s between two clocksource watchdog checks due every 0.5 s; 300 s
+    under a 300 s timeout), vCPU 1 took no tick in that time, and the warning's backtrace
+    NMI finds it at the entry of a call-function IPI. The warning ends the wait, whatever
+    its timeout: a longer one only made each such boot 280 s longer. The warning fails
+    the boot, which is booted once more."""
     scenarios = request.serial_scenarios or SCENARIOS
     return replace(
         timing,
