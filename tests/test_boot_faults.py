@@ -131,6 +131,37 @@ def test_a_guest_kvm_fails_is_booted_again_under_tcg_at_once(
     assert _left_running(tmp_path) == []
 
 
+def test_a_guest_that_prints_nothing_under_kvm_is_booted_again_under_tcg(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """This machine's KVM: the probe's firmware runs, a Linux guest then prints not a
+    line and no internal error either; every boot of a run waited out its timeout."""
+    banner = "echo '[    0.000000] Linux version 6.12.118' >&2"
+    token = _token(tmp_path)
+    monkeypatch.setattr(vm, "KVM_BANNER_SECONDS", 2.0)
+    tcg = f"{banner}; {BOOTED}; {KTAP}"
+    monkeypatch.setattr(
+        vm, "vng_argv", lambda spec: ["sh", "-c", "sleep 300" if spec.kvm else tcg, token]
+    )
+    started = time.monotonic()
+    result = vm.boot(dataclasses.replace(_spec(tmp_path, timeout=120), kvm=True))
+    assert time.monotonic() - started < 30
+    assert result.status is Status.PASS and "KTAP version 1" in result.guest_output
+    assert result.kvm_failed == "the kernel printed nothing in 2 s under KVM"
+    assert _left_running(tmp_path) == []
+
+
+def test_a_slow_kvm_guest_that_printed_its_banner_is_not_a_kvm_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    banner = "echo '[    0.000000] Linux version 6.12.118' >&2"
+    monkeypatch.setattr(vm, "KVM_BANNER_SECONDS", 1.0)
+    script = f"{banner}; sleep 3; {BOOTED}; {KTAP}"
+    monkeypatch.setattr(vm, "vng_argv", lambda spec: ["sh", "-c", script, _token(tmp_path)])
+    result = vm.boot(dataclasses.replace(_spec(tmp_path, timeout=60), kvm=True))
+    assert result.status is Status.PASS and not result.kvm_failed, result.reason
+
+
 def test_a_kvm_failure_seen_in_a_boot_overrides_the_probe(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -347,3 +347,39 @@ def test_a_guest_kvm_fails_makes_every_boot_start_again_under_tcg_and_icount(
     kept = load_jsonl(run.path / "boots.jsonl")
     assert kept and not any(s.kvm_failed for s in kept)
     assert run.meta["accel"] == "tcg" and run.meta["timing"] == Timing.ICOUNT.value
+
+
+def test_a_serialization_pass_alone_starts_again_under_tcg_when_kvm_fails_a_guest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--serialization-only has no timing pass to find KVM failing first: its own first
+    pair does, the verdict is recorded, and its boots start over under icount."""
+    fake = _FakeBoots()
+    plans: list[BootPlan] = []
+
+    def boot_once(plan: BootPlan, *args: object) -> tuple[BootSample, Case]:
+        plans.append(plan)
+        sample, case = fake(plan, *args)  # type: ignore[arg-type]
+        failed = "the kernel printed nothing in 60 s under KVM" if plan.kvm else ""
+        return replace(sample, kvm_failed=failed), case
+
+    recorded: list[kvm.KvmVerdict] = []
+    monkeypatch.setattr(command, "boot_once", boot_once)
+    monkeypatch.setattr(command.vm, "modules_ready", lambda kernel: True)
+    monkeypatch.setattr(command.pool, "available_memory", lambda: 64 << 30)
+    monkeypatch.setattr(command.kvm, "record", lambda cache, found: recorded.append(found))
+    request = make_request(jobs=2, serialization=True, serialization_only=True)
+    run = RunDir.create(tmp_path / "out", "compare", [])
+    pass_ = command.serial_boot_pass(run)
+    samples: list[BootSample] = []
+
+    def plan_for(use_kvm: bool) -> BootPlan:
+        return command._serial_plan(request, command._plan(request, use_kvm))
+
+    command._boot_pass(request, plan_for, True, _sides(tmp_path, False), run, samples, pass_)
+    assert [p.kvm for p in plans[:2]] == [True, True] and not any(p.kvm for p in plans[2:])
+    assert all(p.timing is Timing.ICOUNT and p.benches == ("locks",) for p in plans[2:])
+    assert recorded and not recorded[0].usable and "printed nothing" in recorded[0].reason
+    again = load_jsonl(pass_.jsonl)
+    assert len(again) == 2 * run.meta["serial_boots_per_side"]
+    assert not any(s.kvm_failed for s in again) and all(s.ok for s in samples)

@@ -58,6 +58,10 @@ QEMU_KILLED = re.compile(r"^harness: QEMU was killed by signal (\d+)", re.M)
 # failure at a lock cmpxchg16b): QEMU prints this, pauses the guest and waits forever.
 KVM_FAILED = re.compile(rb"KVM internal error\. Suberror: \d+|kvm run failed[^\n]*")
 KVM_FAILED_GRACE_SECONDS = 1.0  # QEMU's register dump follows the line
+# Or KVM runs the firmware and the guest then prints nothing at all (no internal error):
+# a kernel that has not printed its banner this long after vng started failed under KVM.
+LINUX_BANNER = re.compile(rb"Linux version \d")
+KVM_BANNER_SECONDS = 60.0
 WEDGED_GRACE_SECONDS = 45.0
 # A task that oopsed holding a spinlock dies with it held (make_task_dead prints this
 # note and resets the count, not the lock). The next taker spins with interrupts off on
@@ -188,7 +192,8 @@ def boot(
     with open(spec.guest_log, "wb") as guest_out, open(spec.console_log, "wb") as console:
         with proc.watched(vng_argv(spec), stdout=guest_out, box=guest_sandbox(spec)) as popen:
             deadline = started + spec.timeout
-            watch = _watch_console(popen, console, deadline, phases, stop, guest_out)
+            banner_by = started + KVM_BANNER_SECONDS if spec.kvm else None
+            watch = _watch_console(popen, console, deadline, phases, stop, guest_out, banner_by)
     returncode = None if watch.timed_out or watch.halted else popen.returncode
     console_text = spec.console_log.read_text(errors="replace")
     guest_text = spec.guest_log.read_text(errors="replace")
@@ -209,7 +214,9 @@ def boot(
 
 def _kvm_line(console: str) -> str:
     match = KVM_FAILED.search(console.encode(errors="replace"))
-    return match.group(0).decode(errors="replace").strip() if match else "KVM failed"
+    if match:
+        return match.group(0).decode(errors="replace").strip()
+    return f"the kernel printed nothing in {KVM_BANNER_SECONDS:.0f} s under KVM"
 
 
 def _again_under_tcg(
@@ -254,14 +261,17 @@ def _watch_console(
     phases: Phases | None,
     stop: threading.Event | None = None,
     guest_out: IO[bytes] | None = None,
+    banner_by: float | None = None,
 ) -> Watch:
     """Tee the console until vng exits; stop a little after a panic or a halt, or at once
     (Stopped) when `stop` is set. `guest_out`: the file QEMU writes the guest's stdout
-    to, watched after a halt until it stops growing."""
+    to, watched after a halt until it stops growing. `banner_by` (under KVM): a kernel
+    that has not printed its banner by then failed under KVM."""
     assert popen.stderr is not None
     watcher = pexpect.fdpexpect.fdspawn(popen.stderr.fileno(), logfile=console)
     panicked = halted = wedged = kvm_failed = False
     patterns = [PANIC, HALTED, WEDGED, pexpect.EOF, KERNEL_UP, SUITE_BEGIN, KVM_FAILED, DIED_LOCKED]
+    patterns.append(LINUX_BANNER)
     silence = _Silence(console)
     halt_cap, settled = 0.0, -1
     while True:
@@ -273,12 +283,16 @@ def _watch_console(
             wait = (
                 min(silence.poll(remaining), STOP_POLL_SECONDS) if stop else silence.poll(remaining)
             )
+            if banner_by is not None:
+                wait = min(wait, max(0.1, banner_by - time.monotonic()))
             index = watcher.expect(patterns, timeout=wait)
         except pexpect.TIMEOUT:
             if stop is not None and stop.is_set():
                 raise Stopped from None
             if silence.wedged():
                 return Watch(panicked=panicked, halted=halted, wedged=True, kvm_failed=kvm_failed)
+            if banner_by is not None and time.monotonic() >= banner_by:
+                return Watch(kvm_failed=True)
             if time.monotonic() < deadline:
                 continue  # a poll of `stop` or of the console's silence, not the deadline
             if halted and not panicked and time.monotonic() < halt_cap:
@@ -313,6 +327,8 @@ def _watch_console(
             deadline = min(deadline, time.monotonic() + WEDGED_GRACE_SECONDS)
         elif index == 7:
             silence.start()
+        elif index == 8:
+            banner_by = None
 
 
 def _size(out: IO[bytes] | None) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -161,21 +162,11 @@ def _plan(request: CompareRequest, use_kvm: bool) -> BootPlan:
 def _measure(
     request: CompareRequest, built: dict[Side, BuiltSide], run: RunDir, clock: StageClock
 ) -> list[BootSample]:
-    plan = _plan(request, kvm.verdict(request.cache).usable and not request.no_kvm)
+    use_kvm = kvm.verdict(request.cache).usable and not request.no_kvm
     samples: list[BootSample] = []
-    recorded = len(run.suites)
-    pass_ = timing_pass(run)
     try:
         with clock.stage("boots"):
-            try:
-                _boot_plan(request, plan, built, run, samples, pass_)
-            except KvmFailedGuest as err:
-                kvm.record(request.cache, kvm.KvmVerdict(False, f"a boot failed: {err}"))
-                note(f"KVM failed a guest ({err}): every boot again, under TCG")
-                samples.clear()
-                pass_.jsonl.unlink(missing_ok=True)
-                del run.suites[recorded:]
-                _boot_plan(request, _plan(request, False), built, run, samples, pass_)
+            _boot_pass(request, partial(_plan, request), use_kvm, built, run, samples)
     except KeyboardInterrupt as err:  # Ctrl-C, SIGTERM, SIGHUP: what was measured is kept
         why = f"{interrupt_message(err)} after {len(samples)} boots"
         run.add(Case("interrupted", Status.ERROR, why))
@@ -243,10 +234,13 @@ def _serial_pass(
         use_kvm = run.meta["accel"] == "kvm"
     else:
         use_kvm = kvm.verdict(request.cache).usable and not request.no_kvm
-    plan = _serial_plan(request, _plan(request, use_kvm))
+
+    def plan_for(use_kvm: bool) -> BootPlan:
+        return _serial_plan(request, _plan(request, use_kvm))
+
     try:
         with clock.stage("serial boots"):
-            _boot_plan(request, plan, built, run, samples, pass_)
+            _boot_pass(request, plan_for, use_kvm, built, run, samples, pass_)
     except KeyboardInterrupt as err:
         why = f"{interrupt_message(err)} after {len(samples)} serialization boots"
         run.add(Case("interrupted", Status.ERROR, why))
@@ -285,6 +279,31 @@ def _serial_failed(request: CompareRequest, run: RunDir, why: str) -> serial.Ser
         meta=_str_meta(run.meta),
         invalid=[why],
     )
+
+
+def _boot_pass(
+    request: CompareRequest,
+    plan_for: Callable[[bool], BootPlan],
+    use_kvm: bool,
+    built: dict[Side, BuiltSide],
+    run: RunDir,
+    samples: list[BootSample],
+    pass_: BootPass | None = None,
+) -> None:
+    """A pass's boots. When KVM fails a Linux guest (the probe ran only firmware), the
+    verdict is kept and every boot of the pass starts again under TCG, where icount is
+    the clock: none of the first plan's figures are kept."""
+    pass_ = pass_ or timing_pass(run)
+    recorded = len(run.suites)
+    try:
+        _boot_plan(request, plan_for(use_kvm), built, run, samples, pass_)
+    except KvmFailedGuest as err:
+        kvm.record(request.cache, kvm.KvmVerdict(False, f"a boot failed: {err}"))
+        note(f"KVM failed a guest ({err}): every boot again, under TCG")
+        samples.clear()
+        pass_.jsonl.unlink(missing_ok=True)
+        del run.suites[recorded:]
+        _boot_plan(request, plan_for(False), built, run, samples, pass_)
 
 
 def _boot_plan(
