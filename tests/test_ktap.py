@@ -340,6 +340,17 @@ def test_bail_out_explains_the_tests_not_run() -> None:
     assert [c.message for c in prog.children] == ["Bail out! no /dev/foo"] * 2
 
 
+def test_a_benchmark_s_not_ok_line_is_why_it_failed() -> None:
+    """guest-tests/bench's run.sh prints a program's fail-reason as "# not ok: WHY"."""
+    main = one(
+        "KTAP version 1\n1..1\n# info: vcpus=2\n# metric: lock.anon4k.threads.serial_pct pp "
+        "lower 6.8\n# not ok: vmobj_munmap: threads: a task still runs after 30 s\n"
+        "# elapsed: locks 34.389 s\nnot ok 1 locks\n"
+    )
+    [locks] = main.children
+    assert locks.message == "not ok: vmobj_munmap: threads: a task still runs after 30 s"
+
+
 def test_wrong_numbers_are_problems_not_exceptions() -> None:
     result = read_ktap("TAP version 13\n1..2\nok 1 a\nok 3 c\n1..5\n")
     assert result.problems == (

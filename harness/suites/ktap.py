@@ -35,7 +35,8 @@ _END = re.compile(
 )
 # Lines that announce which test is about to run (kselftest_harness.h, kselftest runner.sh).
 _ANNOUNCED = (re.compile(r"^#\s+RUN\s+(\S+) \.\.\.$"), re.compile(r"^# (selftests: .+)$"))
-_WHY = re.compile(r"FAIL|Expected|ASSERT|error|Bail out!", re.IGNORECASE)
+# A failing test's reason among its diagnostics; "not ok: WHY" is guest-tests/bench's.
+_WHY = re.compile(r"FAIL|Expected|ASSERT|error|Bail out!|^#\s*not ok: ", re.IGNORECASE)
 # A test's own tally of its subtests (ktest.h, KUnit, kselftest.h): never why it failed.
 _TALLY = re.compile(r"\b\d+ passed, \d+ failed|^Totals:|\bpass:\d+ fail:\d+", re.IGNORECASE)
 
