@@ -6,8 +6,8 @@ the A side of a comparison against the bare base is booted once per key, its goo
 are kept, and every later comparison with that key takes them: only its B side boots.
 The key is everything that decides the figures: the base commit, the kernel's .config
 (the compiler's version is in it), the benchmarks as built, the plan (benchmarks,
-repetitions, warmup, CPUs, memory, command line, knobs), QEMU's and virtme-ng's
-versions, and the code that reads figures out of a boot. A wall clock, KVM, an A side
+repetitions, warmup, CPUs, memory, command line, knobs), QEMU's version, its firmware,
+virtme-ng's version, the host's kernel, and the code that reads figures out of a boot. A wall clock, KVM, an A side
 that is a series (--against) or --fresh-base keep nothing and take nothing.
 
 Files: CACHE/compare-base/KEY/boots.jsonl (the good A boots, one line each, appended as
@@ -19,6 +19,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import platform
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -36,6 +37,7 @@ DIR = "compare-base"
 FORMAT = 1  # of the kept records; a change here keys every kept boot anew
 # What reads a boot's figures: a change to it may change what a kept boot would say.
 READERS = ("boots.py", "metrics.py", "model.py")
+FIRMWARE = (Path("/usr/share/qemu/bios-256k.bin"), Path("/usr/share/seabios/bios-256k.bin"))
 
 
 @dataclass(frozen=True)
@@ -109,9 +111,21 @@ def key_parts(plan: BootPlan, side: BuiltSide) -> dict[str, object] | None:
         "knobs": list(plan.knobs),
         "qemu": qemu,
         "qemu_opts": list(ICOUNT_OPTS),
+        "firmware": _firmware(),
+        "host": platform.release(),
         "vng": vng,
         "readers": {name: _digest_file(here / name) for name in READERS},
     }
+
+
+def _firmware() -> str:
+    """SeaBIOS as QEMU finds it (Debian packages it apart from QEMU)."""
+    for path in FIRMWARE:
+        try:
+            return _digest_file(path)
+        except OSError:
+            continue
+    return ""
 
 
 def _vng_version() -> str:
