@@ -7,8 +7,9 @@ are kept, and every later comparison with that key takes them: only its B side b
 The key is everything that decides the figures: the base commit, the kernel's .config
 (the compiler's version is in it), the benchmarks as built, the plan (benchmarks,
 repetitions, warmup, CPUs, memory, command line, knobs), QEMU's version, its firmware,
-virtme-ng's version, the host's kernel, and the code that reads figures out of a boot. A wall clock, KVM, an A side
-that is a series (--against) or --fresh-base keep nothing and take nothing.
+virtme-ng's version, the host's kernel, and the code that reads figures out of a boot.
+A wall clock, KVM, an A side that is a series (--against) or --fresh-base keep nothing
+and take nothing.
 
 Files: CACHE/compare-base/KEY/boots.jsonl (the good A boots, one line each, appended as
 they end), CACHE/compare-base/KEY/about.json (what the key was made of).
