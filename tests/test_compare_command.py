@@ -318,27 +318,35 @@ def test_a_failed_boot_is_retried_once_and_the_family_comes_from_the_boots_that_
     assert "excluded: boot A2: timeout after 600 s" in text
 
 
+def _kvm_fails_every_guest(
+    monkeypatch: pytest.MonkeyPatch, why: str
+) -> tuple[list[BootPlan], list[kvm.KvmVerdict]]:
+    """boot_once's stand-in whose KVM boots all fail with `why`: the plans it was given,
+    and the verdicts recorded."""
+    fake = _FakeBoots()
+    plans: list[BootPlan] = []
+    recorded: list[kvm.KvmVerdict] = []
+
+    def boot_once(plan: BootPlan, *args: object) -> tuple[BootSample, Case]:
+        plans.append(plan)
+        sample, case = fake(plan, *args)  # type: ignore[arg-type]
+        return replace(sample, kvm_failed=why if plan.kvm else ""), case
+
+    monkeypatch.setattr(command, "boot_once", boot_once)
+    monkeypatch.setattr(command.vm, "modules_ready", lambda kernel: True)
+    monkeypatch.setattr(command.pool, "available_memory", lambda: 64 << 30)
+    monkeypatch.setattr(command.kvm, "record", lambda cache, found: recorded.append(found))
+    return plans, recorded
+
+
 def test_a_guest_kvm_fails_makes_every_boot_start_again_under_tcg_and_icount(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The probe's firmware ran under KVM, the first Linux guest did not (it was booted
     again under TCG, on a wall clock): the verdict is recorded and the boots start over
     under icount, none of the first plan's kept."""
-    fake = _FakeBoots()
-    plans: list[BootPlan] = []
-
-    def boot_once(plan: BootPlan, *args: object) -> tuple[BootSample, Case]:
-        plans.append(plan)
-        sample, case = fake(plan, *args)  # type: ignore[arg-type]
-        failed = "KVM internal error. Suberror: 1" if plan.kvm else ""
-        return replace(sample, kvm_failed=failed), case
-
-    recorded: list[kvm.KvmVerdict] = []
-    monkeypatch.setattr(command, "boot_once", boot_once)
-    monkeypatch.setattr(command.vm, "modules_ready", lambda kernel: True)
-    monkeypatch.setattr(command.pool, "available_memory", lambda: 64 << 30)
+    plans, recorded = _kvm_fails_every_guest(monkeypatch, "KVM internal error. Suberror: 1")
     monkeypatch.setattr(command.kvm, "verdict", lambda cache: kvm.KvmVerdict(True, "firmware"))
-    monkeypatch.setattr(command.kvm, "record", lambda cache, found: recorded.append(found))
     run = RunDir.create(tmp_path / "out", "compare", [])
     command._measure(make_request(jobs=2), _sides(tmp_path, False), run, StageClock())
     assert [p.kvm for p in plans[:2]] == [True, True] and not any(p.kvm for p in plans[2:])
@@ -354,20 +362,8 @@ def test_a_serialization_pass_alone_starts_again_under_tcg_when_kvm_fails_a_gues
 ) -> None:
     """--serialization-only has no timing pass to find KVM failing first: its own first
     pair does, the verdict is recorded, and its boots start over under icount."""
-    fake = _FakeBoots()
-    plans: list[BootPlan] = []
-
-    def boot_once(plan: BootPlan, *args: object) -> tuple[BootSample, Case]:
-        plans.append(plan)
-        sample, case = fake(plan, *args)  # type: ignore[arg-type]
-        failed = "the kernel printed nothing in 60 s under KVM" if plan.kvm else ""
-        return replace(sample, kvm_failed=failed), case
-
-    recorded: list[kvm.KvmVerdict] = []
-    monkeypatch.setattr(command, "boot_once", boot_once)
-    monkeypatch.setattr(command.vm, "modules_ready", lambda kernel: True)
-    monkeypatch.setattr(command.pool, "available_memory", lambda: 64 << 30)
-    monkeypatch.setattr(command.kvm, "record", lambda cache, found: recorded.append(found))
+    why = "the kernel printed nothing in 60 s under KVM"
+    plans, recorded = _kvm_fails_every_guest(monkeypatch, why)
     request = make_request(jobs=2, serialization=True, serialization_only=True)
     run = RunDir.create(tmp_path / "out", "compare", [])
     pass_ = command.serial_boot_pass(run)
